@@ -1,0 +1,289 @@
+import { SignalClientError } from '../errors/signal-client-error.js';
+import { Emitter } from '../events/emitter.js';
+import type { Incoming, Payload, SendOptions } from '../messages.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { presenceParams, readJoinResult, readParams, type JoinedParticipant } from '../rpc/server-frames.js';
+import type { ChannelHost } from './channel-host.js';
+import { Participant, type State } from './participant.js';
+import { ParticipantList, type ParticipantChange, type ParticipantOp } from './participant-list.js';
+
+export interface JoinOptions<S extends State = State> {
+  /** Track who is in the channel: `participants`, `participant` events, states. */
+  presence?: boolean;
+  /** Your initial participant state (with presence). */
+  state?: S;
+}
+
+export interface ChannelEvents<M extends Payload, S extends State> {
+  /** A channel message (`publish`) or a direct message scoped to this channel. */
+  message: (message: Incoming<M>) => void;
+  /** Someone joined (op 1), joined again while known (op 0) or left (op -1). */
+  participant: (participant: Participant<S>, op: ParticipantOp) => void;
+  /** The channel could not be (re)joined, or a message to it failed with nobody waiting for the answer. */
+  error: (error: SignalClientError) => void;
+}
+
+type Status = 'waiting' | 'joining' | 'joined' | 'left';
+
+/** You, as a participant of a channel. */
+export class LocalParticipant<S extends State = State> extends Participant<S> {
+  /** @internal */
+  constructor(
+    state: S | undefined,
+    private readonly channel: { sendState(ack: boolean): Promise<void> | undefined },
+  ) {
+    super('', state);
+  }
+
+  /**
+   * Replaces your state and tells the channel. While the channel is (re)joining, the state
+   * goes with the join. With `{ ack: true }` the promise settles once the gateway has it.
+   */
+  updateState(state: S): void;
+  updateState(state: S, options: { ack: true }): Promise<void>;
+  updateState(state: S, options?: SendOptions): Promise<void> | undefined;
+  updateState(state: S, options: SendOptions = {}): Promise<void> | undefined {
+    this.setState(state);
+    return this.channel.sendState(options.ack === true);
+  }
+
+  /** @internal The connection's address changed (a reconnect). */
+  setAddress(address: string): void {
+    this.currentAddress = address;
+  }
+}
+
+/**
+ * A joined channel. It stays in `signal.channels` across reconnects: the client rejoins it on
+ * every new connection and resyncs its participants, announcing only what changed meanwhile.
+ */
+export class Channel<M extends Payload = Payload, S extends State = State> extends Emitter<ChannelEvents<M, S>> {
+  readonly name: string;
+  readonly presence: boolean;
+  readonly me: LocalParticipant<S>;
+  /** Resolves once joined, with the participants (empty without presence); rejects if the join fails. */
+  readonly joined: Promise<Participant<S>[]>;
+
+  private status: Status = 'waiting';
+  private everJoined = false;
+  private readonly list = new ParticipantList<S>();
+  private readonly pending: Outbox;
+  /** Bumped on every (re)join and loss, so answers meant for an older connection are ignored. */
+  private epoch = 0;
+  /** Presence events that arrived before the join's answer: applied on top of its snapshot. */
+  private early: Array<() => ParticipantChange<S>[]> = [];
+  private stateSentWithJoin: S | undefined;
+  private joinWaiters: Array<{ resolve(): void; reject(error: SignalClientError): void }> = [];
+  private settleJoined!: { resolve(list: Participant<S>[]): void; reject(error: SignalClientError): void };
+
+  /** @internal Created by `signal.join()`. */
+  constructor(
+    name: string,
+    options: JoinOptions<S>,
+    private readonly host: ChannelHost,
+  ) {
+    super();
+    this.name = name;
+    this.presence = options.presence === true;
+    this.me = new LocalParticipant<S>(options.state, this);
+    this.pending = host.outbox(`channel '${name}' to be joined`);
+    this.joined = new Promise((resolve, reject) => {
+      this.settleJoined = { resolve, reject };
+    });
+    // Callers may ignore `joined` (Bit6 apps do); failures also reach the 'error' event.
+    this.joined.catch(() => undefined);
+  }
+
+  /** Everyone else in the channel, by address (with presence). */
+  get participants(): ReadonlyMap<string, Participant<S>> {
+    return this.list.map;
+  }
+
+  /** True while the channel is joined on the current connection. */
+  get isJoined(): boolean {
+    return this.status === 'joined';
+  }
+
+  /**
+   * Publishes to every other member. Sent at once when joined; while (re)joining it waits,
+   * up to `queueLimit` messages. With `{ ack: true }` the promise settles with the gateway's answer.
+   */
+  publish(message: M): void;
+  publish(message: M, options: { ack: true }): Promise<void>;
+  publish(message: M, options?: SendOptions): Promise<void> | undefined;
+  publish(message: M, options: SendOptions = {}): Promise<void> | undefined {
+    const ack = options.ack === true;
+    if (this.status === 'left') return refuse(ack, this.leftError());
+    return this.host.dispatch('signal.publish', { ...message, id: this.name }, ack, this.status === 'joined', this.pending);
+  }
+
+  /** Leaves the channel; resolves once the gateway confirms (at once when offline). */
+  async leave(): Promise<void> {
+    if (this.status === 'left') return;
+    const wasSent = this.status === 'joining' || this.status === 'joined';
+    this.end(new SignalClientError('not_joined', `channel '${this.name}' was left`));
+    if (!wasSent) return;
+    try {
+      await this.host.request('signal.leave', { id: this.name });
+    } catch (error) {
+      // A connection that dropped took the membership with it.
+      if ((error as SignalClientError).code !== 'disconnected') throw error;
+    }
+  }
+
+  /** @internal A connection is up: (re)join. Resolves once this join attempt is settled. */
+  async attach(): Promise<void> {
+    if (this.status === 'left') return;
+    const epoch = ++this.epoch;
+    this.status = 'joining';
+    this.early = [];
+    this.me.setAddress(this.host.address() ?? '');
+    this.stateSentWithJoin = this.me.state;
+    const params: Record<string, unknown> = { id: this.name };
+    if (this.presence) params.presence = true;
+    if (this.presence && this.me.state !== undefined) params.state = this.me.state;
+    let result: unknown;
+    try {
+      result = await this.host.request('signal.join', params);
+    } catch (error) {
+      const failure = error as SignalClientError;
+      // A dropped connection is retried on the next one; anything else ends the channel.
+      if (epoch === this.epoch && failure.code !== 'disconnected') this.fail(failure);
+      return;
+    }
+    if (epoch !== this.epoch) return;
+    try {
+      this.joinedWith(readJoinResult(result).participants);
+    } catch (error) {
+      this.fail(error as SignalClientError);
+    }
+  }
+
+  /** @internal The connection is gone; wait for the next one. */
+  detach(): void {
+    if (this.status === 'left') return;
+    this.epoch++;
+    this.status = 'waiting';
+    this.early = [];
+  }
+
+  /** @internal A notification for this channel. */
+  receive(method: string, params: Record<string, unknown>): void {
+    if (this.status !== 'joined' && this.status !== 'joining') return;
+    switch (method) {
+      case 'signal.publish':
+      case 'signal.send':
+        return this.receiveMessage(params);
+      case 'signal.join':
+      case 'signal.join_back':
+      case 'signal.leave':
+        if (this.presence) this.receivePresence(method, params);
+        return;
+    }
+  }
+
+  /** @internal Used by `me.updateState()`. */
+  sendState(ack: boolean): Promise<void> | undefined {
+    if (this.status === 'left') return refuse(ack, this.leftError());
+    if (!this.presence) {
+      return refuse(ack, new SignalClientError('invalid_params', `channel '${this.name}' was joined without presence; join with { presence: true } to have a state`));
+    }
+    if (this.status === 'joined') return this.host.dispatch('signal.publish', { id: this.name, state: this.me.state }, ack, true, this.pending);
+    // Not joined yet: the state goes with the join, or right after it if the join is already on its way.
+    if (!ack) return undefined;
+    return new Promise<void>((resolve, reject) => this.joinWaiters.push({ resolve, reject }));
+  }
+
+  private receiveMessage(params: Record<string, unknown>): void {
+    const from = typeof params.from === 'string' ? params.from : undefined;
+    if (this.presence && 'state' in params && from !== undefined) {
+      if (this.host.isOwnAddress(from)) return;
+      const apply = () => {
+        this.list.state(from, params.state as S | undefined);
+        return [];
+      };
+      if (this.status === 'joining') this.early.push(apply);
+      else apply();
+      return;
+    }
+    this.emit('message', params as Incoming<M>);
+  }
+
+  private receivePresence(method: 'signal.join' | 'signal.join_back' | 'signal.leave', raw: Record<string, unknown>): void {
+    const params = readParams(presenceParams, method, raw);
+    if (this.host.isOwnAddress(params.from)) return;
+    const state = params.state as S | undefined;
+    const apply = (): ParticipantChange<S>[] =>
+      method === 'signal.leave'
+        ? this.list.leave(params.from)
+        : this.list.join(params.from, state, method === 'signal.join' ? 'announce' : 'silent', params.joinedAt);
+    if (this.status === 'joining') this.early.push(apply);
+    else this.announce(apply());
+  }
+
+  private joinedWith(snapshot: JoinedParticipant[] | undefined): void {
+    const changes: ParticipantChange<S>[] = [];
+    if (this.presence && snapshot !== undefined) {
+      const others = snapshot.filter((p) => !this.host.isOwnAddress(p.address));
+      changes.push(...this.list.sync(others as Array<JoinedParticipant & { state: S | undefined }>));
+    }
+    for (const apply of this.early.splice(0)) changes.push(...apply());
+    this.status = 'joined';
+    this.announce(changes);
+    if (!this.everJoined) {
+      this.everJoined = true;
+      this.settleJoined.resolve([...this.list.map.values()]);
+    }
+    this.host.flush(this.pending);
+    if (this.presence && this.me.state !== this.stateSentWithJoin) {
+      this.host.dispatch('signal.publish', { id: this.name, state: this.me.state }, true, true, this.pending)!.catch((error: unknown) =>
+        this.host.report(error as SignalClientError, this),
+      );
+    }
+    for (const waiter of this.joinWaiters.splice(0)) waiter.resolve();
+  }
+
+  private announce(changes: ParticipantChange<S>[]): void {
+    for (const { participant, op } of changes) this.emit('participant', participant, op);
+  }
+
+  private fail(error: SignalClientError): void {
+    const wrapped = new SignalClientError(error.code, `could not join channel '${this.name}': ${error.message}`, {
+      rpcCode: error.rpcCode,
+      field: error.field,
+      data: error.data,
+      cause: error,
+    });
+    this.end(wrapped);
+    this.host.report(wrapped, this);
+  }
+
+  /** @internal Leaves for good: out of `signal.channels`, queued messages and waiters refused. */
+  end(error: SignalClientError): void {
+    if (this.status === 'left') return;
+    this.status = 'left';
+    this.epoch++;
+    this.host.forget(this.name);
+    this.list.clear();
+    this.early = [];
+    if (!this.everJoined) this.settleJoined.reject(error);
+    for (const waiter of this.joinWaiters.splice(0)) waiter.reject(error);
+    let unsent = 0;
+    for (const item of this.pending.drain()) {
+      if (item.ack) item.ack.reject(error);
+      else unsent++;
+    }
+    if (unsent > 0) {
+      this.host.report(new SignalClientError(error.code, `${unsent} message(s) queued for channel '${this.name}' were not sent: ${error.message}`), this);
+    }
+  }
+
+  private leftError(): SignalClientError {
+    return new SignalClientError('not_joined', `channel '${this.name}' was left; join it again to use it`);
+  }
+}
+
+function refuse(ack: boolean, error: SignalClientError): Promise<void> | undefined {
+  if (ack) return Promise.reject(error);
+  throw error;
+}

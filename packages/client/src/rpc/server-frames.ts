@@ -1,0 +1,96 @@
+import * as z from 'zod/mini';
+import { SignalClientError, fromRpcError } from '../errors/signal-client-error.js';
+
+/**
+ * Parsing of what the gateway sends (docs/protocol.md). zod/mini keeps the browser bundle
+ * small; a frame that does not parse becomes a `protocol` error instead of a crash.
+ */
+const fields = z.record(z.string(), z.unknown());
+
+const response = z.object({
+  id: z.union([z.string(), z.number(), z.null()]),
+  result: z.optional(z.unknown()),
+  error: z.optional(
+    z.object({
+      code: z.number(),
+      message: z.string(),
+      data: z.optional(fields),
+    }),
+  ),
+});
+
+const notification = z.object({
+  method: z.string(),
+  params: z.optional(fields),
+});
+
+export const connectedParams = z.object({ address: z.string(), anonymous: z.optional(z.boolean()) });
+export const channelMessageParams = z.looseObject({ id: z.string(), from: z.optional(z.string()) });
+export const directMessageParams = z.looseObject({ id: z.optional(z.string()), from: z.optional(z.string()) });
+export const presenceParams = z.looseObject({ id: z.string(), from: z.string(), state: z.optional(z.unknown()), joinedAt: z.optional(z.number()) });
+
+const participantEntry = z.looseObject({
+  from: z.optional(z.string()),
+  address: z.optional(z.string()),
+  state: z.optional(z.unknown()),
+  joinedAt: z.optional(z.number()),
+});
+export const joinResult = z.looseObject({ id: z.string(), participants: z.optional(z.array(participantEntry)) });
+
+export type RpcId = string | number;
+
+export type ServerFrame =
+  | { kind: 'response'; id: RpcId; result: unknown }
+  | { kind: 'error'; id: RpcId | null; error: SignalClientError }
+  | { kind: 'notification'; method: string; params: Record<string, unknown> };
+
+export function parseServerFrame(text: string): ServerFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw protocolError(`the gateway sent a frame that is not JSON: ${text.slice(0, 80)}`);
+  }
+  if (typeof value === 'object' && value !== null && 'method' in value) {
+    const parsed = notification.safeParse(value);
+    if (!parsed.success) throw protocolError(`the gateway sent a malformed notification: ${text.slice(0, 120)}`);
+    return { kind: 'notification', method: parsed.data.method, params: parsed.data.params ?? {} };
+  }
+  const parsed = response.safeParse(value);
+  if (!parsed.success) throw protocolError(`the gateway sent a frame that is neither a response nor a notification: ${text.slice(0, 120)}`);
+  const { id, error } = parsed.data;
+  if (error !== undefined) return { kind: 'error', id, error: fromRpcError(error) };
+  if (id === null) throw protocolError('the gateway sent a result without a request id');
+  return { kind: 'response', id, result: parsed.data.result };
+}
+
+/** Parses a notification's params, or says which method's params were malformed. */
+export function readParams<T>(schema: z.ZodMiniType<T>, method: string, params: Record<string, unknown>): T {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw protocolError(`the gateway sent ${method} with malformed params: ${JSON.stringify(params).slice(0, 120)}`);
+  return parsed.data;
+}
+
+export interface JoinedParticipant {
+  address: string;
+  state: unknown;
+  joinedAt: number | undefined;
+}
+
+/** The participants in a join result (entries may name the participant `from` or `address`). */
+export function readJoinResult(result: unknown): { participants: JoinedParticipant[] | undefined } {
+  const parsed = joinResult.safeParse(result);
+  if (!parsed.success) throw protocolError(`the gateway answered signal.join with a malformed result: ${JSON.stringify(result).slice(0, 120)}`);
+  const list = parsed.data.participants;
+  if (list === undefined) return { participants: undefined };
+  return {
+    participants: list.flatMap((p) => {
+      const address = p.from ?? p.address;
+      return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
+    }),
+  };
+}
+
+function protocolError(message: string): SignalClientError {
+  return new SignalClientError('protocol', message);
+}

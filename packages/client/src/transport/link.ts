@@ -1,0 +1,209 @@
+import type { TokenSource } from '../auth/token-source.js';
+import { SignalClientError } from '../errors/signal-client-error.js';
+import { connectedParams, parseServerFrame, readParams, type ServerFrame } from '../rpc/server-frames.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { CONNECT_TIMEOUT_CLOSE, GatewaySocket, type SocketEnd, type SocketTimings } from './gateway-socket.js';
+import { connectUrl, type GatewayUrls } from './gateway-url.js';
+import type { WebSocketConstructor } from './websocket-constructor.js';
+
+export interface ReconnectOptions extends BackoffOptions {
+  /** Give up after this many failed attempts in a row (a drop counts as one). Default: never give up. */
+  maxAttempts?: number;
+}
+
+export interface LinkOptions {
+  urls: GatewayUrls;
+  tokens: TokenSource;
+  WebSocket: WebSocketConstructor;
+  timings: SocketTimings;
+  reconnect: ReconnectOptions;
+  /** Refused upgrades (HTTP 401) in a row, each with a new token, before giving up. */
+  maxAuthFailures: number;
+}
+
+export interface LinkHandlers {
+  onConnecting(info: { attempt: number; url: string }): void;
+  /** The gateway accepted the connection and said who we are. */
+  onOpen(address: string, anonymous: boolean): void;
+  onFrame(frame: ServerFrame): void;
+  /** An open connection ended. */
+  onLost(info: { code: number; reason: string; willReconnect: boolean }): void;
+  /** The next attempt is scheduled after a failure. */
+  onRetry(info: { attempt: number; delayMs: number; error: SignalClientError }): void;
+  /** The link gave up for good. */
+  onFatal(error: SignalClientError): void;
+  /** A frame that broke the protocol; the connection goes on. */
+  onProtocolError(error: SignalClientError): void;
+}
+
+/** Gateway shutdown and restart: another gateway can take us right away. */
+const RECONNECT_AT_ONCE = new Set([1001, 1012]);
+
+/**
+ * Keeps one connection to a gateway up: picks the gateway, gets a token, opens the socket,
+ * waits for `signal.connected`, and after a failure or a drop tries again with jittered
+ * exponential backoff (at once after a gateway shutdown), asking for a new token when the
+ * gateway refused the last one.
+ */
+export class Link {
+  private socket: GatewaySocket | undefined;
+  private ready = false;
+  private stopped = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private attempts = 0;
+  private failures = 0;
+  private authFailures = 0;
+  /** Ask the token source for a new token before the next attempt. */
+  private newToken = false;
+
+  constructor(
+    private readonly options: LinkOptions,
+    private readonly handlers: LinkHandlers,
+  ) {}
+
+  /** True when frames can be sent (open, and the gateway has said who we are). */
+  get isOpen(): boolean {
+    return this.ready && this.socket?.isOpen === true;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  send(text: string): boolean {
+    return this.isOpen && this.socket!.send(text);
+  }
+
+  stop(code = 1000, reason = 'client closed'): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.handshakeTimer);
+    this.socket?.close(code, reason);
+    this.socket = undefined;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const attempt = this.attempts++;
+    let url: string;
+    try {
+      const token = await this.options.tokens.token(this.newToken);
+      const base = await this.options.urls.next(token);
+      url = connectUrl(base, token);
+      this.newToken = false;
+      this.handlers.onConnecting({ attempt, url: base });
+    } catch (error) {
+      const failure = asClientError(error, 'unavailable', 'could not prepare the connection');
+      if (failure.code === 'invalid_options') return this.fail(failure);
+      return this.retry(failure);
+    }
+    if (this.stopped) return;
+    this.ready = false;
+    try {
+      this.socket = new GatewaySocket(this.options.WebSocket, url, this.options.timings, {
+        onOpen: () => this.awaitHandshake(),
+        onText: (text) => this.receive(text),
+        onEnd: (end) => this.ended(end),
+      });
+    } catch (error) {
+      // The URL was checked before; what is left is a WebSocket class that cannot be used.
+      return this.fail(asClientError(error, 'invalid_options', 'options.WebSocket could not open a connection'));
+    }
+  }
+
+  private awaitHandshake(): void {
+    const socket = this.socket;
+    this.handshakeTimer = setTimeout(
+      () => socket?.close(CONNECT_TIMEOUT_CLOSE, 'the gateway did not send signal.connected; is the URL a signal gateway (native path /v1/connect)?'),
+      this.options.timings.connectTimeoutMs,
+    );
+  }
+
+  private receive(text: string): void {
+    let frame: ServerFrame;
+    try {
+      frame = parseServerFrame(text);
+    } catch (error) {
+      return this.handlers.onProtocolError(error as SignalClientError);
+    }
+    if (!this.ready) {
+      if (frame.kind === 'notification' && frame.method === 'signal.connected') {
+        let params;
+        try {
+          params = readParams(connectedParams, frame.method, frame.params);
+        } catch (error) {
+          return this.handlers.onProtocolError(error as SignalClientError);
+        }
+        clearTimeout(this.handshakeTimer);
+        this.ready = true;
+        this.failures = 0;
+        this.authFailures = 0;
+        return this.handlers.onOpen(params.address, params.anonymous === true);
+      }
+    }
+    this.handlers.onFrame(frame);
+  }
+
+  private ended(end: SocketEnd): void {
+    clearTimeout(this.handshakeTimer);
+    this.socket = undefined;
+    const wasReady = this.ready;
+    this.ready = false;
+    if (this.stopped) return;
+    if (wasReady) {
+      this.handlers.onLost({ code: end.code, reason: end.reason, willReconnect: true });
+      if (RECONNECT_AT_ONCE.has(end.code)) return void this.connect();
+      return this.retry(new SignalClientError('disconnected', `connection lost: ${end.detail}`, { data: { code: end.code } }));
+    }
+    if (end.httpStatus === 401) return this.refused(end);
+    // A browser cannot tell a refused token from an unreachable gateway: try a new token too.
+    if (end.httpStatus === undefined && end.code !== CONNECT_TIMEOUT_CLOSE && this.options.tokens.refreshable) this.newToken = true;
+    this.retry(new SignalClientError('unavailable', end.detail, { data: { code: end.code, status: end.httpStatus } }));
+  }
+
+  private refused(end: SocketEnd): void {
+    this.authFailures++;
+    const { tokens, maxAuthFailures } = this.options;
+    if (!tokens.refreshable) {
+      return this.fail(
+        new SignalClientError('unauthorized', `${end.detail}: the token is invalid or expired; pass a token provider function, or call update() with a new token`, {
+          data: { status: 401 },
+        }),
+      );
+    }
+    if (this.authFailures >= maxAuthFailures) {
+      return this.fail(
+        new SignalClientError(
+          'unauthorized',
+          `the gateway refused ${this.authFailures} tokens in a row (HTTP 401); the token provider must return tokens minted for this app and environment`,
+          { data: { status: 401 } },
+        ),
+      );
+    }
+    this.newToken = true;
+    this.retry(new SignalClientError('unauthorized', `${end.detail}; asking the token provider for a new token`, { data: { status: 401 } }));
+  }
+
+  private retry(error: SignalClientError): void {
+    if (this.stopped) return;
+    this.failures++;
+    const max = this.options.reconnect.maxAttempts;
+    if (max !== undefined && this.failures >= max) {
+      return this.fail(new SignalClientError(error.code, `gave up after ${max} failed attempts: ${error.message}`, { data: error.data, cause: error }));
+    }
+    const delayMs = backoffDelay(this.failures, this.options.reconnect);
+    this.handlers.onRetry({ attempt: this.failures, delayMs, error });
+    this.retryTimer = setTimeout(() => void this.connect(), delayMs);
+  }
+
+  private fail(error: SignalClientError): void {
+    this.stop();
+    this.handlers.onFatal(error);
+  }
+}
+
+function asClientError(error: unknown, code: 'unavailable' | 'invalid_options', context: string): SignalClientError {
+  if (error instanceof SignalClientError) return error;
+  return new SignalClientError(code, `${context}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}

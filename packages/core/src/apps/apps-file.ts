@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../errors/signal-error.js';
+import { issuePath } from '../errors/zod-issue.js';
+
+export const ENVIRONMENTS = ['test', 'live'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+function keySchema(prefix: 'pubk' | 'seck') {
+  return z
+    .string()
+    .regex(new RegExp(`^${prefix}_(test|live)_[A-Za-z0-9]{16,128}$`), {
+      error: `must look like ${prefix}_<test|live>_<16 to 128 letters or digits>`,
+    });
+}
+
+const secretKeyEntry = z
+  .object({
+    /** The key itself; convenient for a bootstrap file, prefer `sha256` in production. */
+    key: keySchema('seck').optional(),
+    /** Hex SHA-256 of the key, so the file never holds the key in clear. */
+    sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, { error: 'must be 64 lowercase hex digits' })
+      .optional(),
+    /** Optional label, shown in logs instead of the key. */
+    name: z.string().max(64).optional(),
+    permissions: z.array(z.enum(['broadcast'])).default([]),
+  })
+  .strict()
+  .refine((e) => (e.key === undefined) !== (e.sha256 === undefined), {
+    error: 'give exactly one of key or sha256',
+  });
+
+const environmentSchema = z
+  .object({
+    publishableKeys: z.array(keySchema('pubk')).min(1),
+    secretKeys: z.array(secretKeyEntry).min(1),
+    /** HMAC secret that signs this environment's user tokens (HS256); at least 32 characters. */
+    tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
+  })
+  .strict();
+
+export const appsFileSchema = z
+  .object({
+    apps: z
+      .array(
+        z
+          .object({
+            id: z.string().regex(idPattern, { error: 'must be 1-63 of a-z, 0-9, _ or -, starting with a letter or digit' }),
+            name: z.string().max(200).optional(),
+            environments: z
+              .object({ test: environmentSchema.optional(), live: environmentSchema.optional() })
+              .strict()
+              .refine((e) => e.test !== undefined || e.live !== undefined, { error: 'needs test or live' }),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+
+export type AppsFile = z.infer<typeof appsFileSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+
+/** Validates an apps document; the error names the bad field by its path in the file. */
+export function parseAppsFile(raw: unknown, source = 'apps file'): AppsFile {
+  const result = appsFileSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`${source}: '${issuePath(issue)}': ${issue.message}`, { field: issuePath(issue) });
+  }
+  checkEnvironmentsMatchKeys(result.data, source);
+  return result.data;
+}
+
+function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
+  file.apps.forEach((app, i) => {
+    for (const env of ENVIRONMENTS) {
+      const cfg = app.environments[env];
+      if (!cfg) continue;
+      cfg.publishableKeys.forEach((k, j) => {
+        if (!k.startsWith(`pubk_${env}_`))
+          throw new ConfigError(`${source}: 'apps.${i}.environments.${env}.publishableKeys.${j}': a ${env} key must start with pubk_${env}_`);
+      });
+      cfg.secretKeys.forEach((k, j) => {
+        if (k.key !== undefined && !k.key.startsWith(`seck_${env}_`))
+          throw new ConfigError(`${source}: 'apps.${i}.environments.${env}.secretKeys.${j}.key': a ${env} key must start with seck_${env}_`);
+      });
+    }
+  });
+}
+
+export function loadAppsFile(path: string): AppsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read apps file ${path}: ${(cause as Error).message}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`apps file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseAppsFile(raw, `apps file ${path}`);
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { ConfigError } from '../errors/signal-error.js';
+import { ENVIRONMENTS, type AppsFile, type Environment } from './apps-file.js';
+
+/** The (app, environment) pair every connection, channel and signal is scoped to. */
+export interface Scope {
+  readonly app: string;
+  readonly env: Environment;
+}
+
+export interface ScopeKeys extends Scope {
+  readonly tokenSecret: Uint8Array;
+  /** The first publishable key: the `iss` of the tokens this environment mints. */
+  readonly issuer: string;
+}
+
+export interface SecretKeyGrant extends ScopeKeys {
+  readonly permissions: ReadonlySet<'broadcast'>;
+  /** Safe to log: the configured name, or the hash prefix. */
+  readonly label: string;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Answers "which app and environment does this key belong to?" without keeping secret keys in clear. */
+export class AppRegistry {
+  private readonly publishable = new Map<string, ScopeKeys>();
+  private readonly secretByHash = new Map<string, SecretKeyGrant>();
+
+  constructor(file: AppsFile) {
+    for (const app of file.apps) {
+      for (const env of ENVIRONMENTS) {
+        const cfg = app.environments[env];
+        if (!cfg) continue;
+        const scope: ScopeKeys = {
+          app: app.id,
+          env,
+          tokenSecret: new TextEncoder().encode(cfg.tokenSecret),
+          issuer: cfg.publishableKeys[0]!,
+        };
+        for (const key of cfg.publishableKeys) {
+          if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
+          this.publishable.set(key, scope);
+        }
+        for (const entry of cfg.secretKeys) {
+          const hash = entry.sha256 ?? sha256Hex(entry.key!);
+          if (this.secretByHash.has(hash)) throw new ConfigError(`apps file: a secret key of app ${app.id} is used twice`);
+          this.secretByHash.set(hash, {
+            ...scope,
+            permissions: new Set(entry.permissions),
+            label: entry.name ?? `seck_${env}_…${hash.slice(0, 8)}`,
+          });
+        }
+      }
+    }
+  }
+
+  byPublishableKey(key: string): ScopeKeys | undefined {
+    return this.publishable.get(key);
+  }
+
+  bySecretKey(key: string): SecretKeyGrant | undefined {
+    if (!/^seck_(test|live)_[A-Za-z0-9]{16,128}$/.test(key)) return undefined;
+    // Looking up by hash means lookup timing says nothing useful about how close a guess was.
+    return this.secretByHash.get(sha256Hex(key));
+  }
+}

@@ -1,0 +1,88 @@
+import { SignJWT, decodeJwt, jwtVerify, errors as joseErrors } from 'jose';
+import { z } from 'zod';
+import { parseSubject } from '../addresses/address.js';
+import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
+import { AuthError } from '../errors/signal-error.js';
+
+/**
+ * User tokens: HS256 JWTs signed with the environment's token secret. `iss` is the
+ * environment's publishable key, so a gateway finds the app and environment before it
+ * verifies; `sub` is `identity` or `identity/device`; `exp` is required.
+ */
+export const grantsSchema = z
+  .object({
+    signal: z.boolean().default(true),
+    /** May send and publish; false makes a receive-only user connection. */
+    publish: z.boolean().default(true),
+  })
+  .loose();
+export type Grants = z.infer<typeof grantsSchema>;
+
+export interface VerifiedUser {
+  readonly scope: ScopeKeys;
+  readonly identity: string;
+  readonly device: string | undefined;
+  readonly grants: Grants;
+  readonly expiresAt: number;
+}
+
+export interface MintOptions {
+  identity: string;
+  device?: string | undefined;
+  ttlSeconds: number;
+  grants?: Record<string, unknown> | undefined;
+  audience?: string | undefined;
+}
+
+export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number }> {
+  const now = Math.floor(Date.now() / 1000);
+  const expiresAt = now + options.ttlSeconds;
+  const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
+  let jwt = new SignJWT({ grants: options.grants ?? { signal: true } })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(scope.issuer)
+    .setSubject(sub)
+    .setIssuedAt(now)
+    .setExpirationTime(expiresAt);
+  if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
+  return { token: await jwt.sign(scope.tokenSecret), expiresAt };
+}
+
+/** Reasons a token is refused; stable strings clients may show. */
+export type TokenFailure = 'malformed' | 'unknown_issuer' | 'bad_signature' | 'expired' | 'bad_claims';
+
+export class TokenError extends AuthError {
+  readonly reason: TokenFailure;
+  constructor(reason: TokenFailure, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export async function verifyUserToken(registry: AppRegistry, token: string): Promise<VerifiedUser> {
+  let iss: string | undefined;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch {
+    throw new TokenError('malformed', 'token is not a JWT');
+  }
+  const scope = iss === undefined ? undefined : registry.byPublishableKey(iss);
+  if (!scope) throw new TokenError('unknown_issuer', 'token issuer is not a known publishable key');
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, scope.tokenSecret, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', 'token has expired; mint a new one');
+    if (error instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('bad_claims', `token claim ${error.claim} is invalid`);
+    throw new TokenError('bad_signature', 'token signature is invalid');
+  }
+  let subject;
+  try {
+    subject = parseSubject(payload.sub!);
+  } catch (error) {
+    throw new TokenError('bad_claims', (error as Error).message);
+  }
+  const grants = grantsSchema.safeParse(payload.grants ?? {});
+  if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
+  return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp! };
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors/signal-error.js';
+
+/**
+ * Parses process environment variables with a zod object schema whose keys are the
+ * variable names. A bad value fails start-up with the variable's name and what is allowed.
+ */
+export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.map(String).join('.');
+    const value = env[name];
+    const shown = value === undefined ? 'unset' : isSecretName(name) ? '(hidden)' : JSON.stringify(value);
+    return `${name}=${shown}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid environment: ${lines.join('; ')}`);
+}
+
+function isSecretName(name: string): boolean {
+  return /SECRET|TOKEN|KEY|PASSWORD/i.test(name);
+}
+
+/** An integer environment variable with bounds, e.g. `intVar(1, 65535, 8080)` for a port. */
+export function intVar(min: number, max: number, fallback: number) {
+  return z.coerce
+    .number({ error: `must be an integer from ${min} to ${max}` })
+    .int({ error: `must be an integer from ${min} to ${max}` })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .default(fallback);
+}
+
+export const logLevelVar = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+  })
+  .default('info');
+
+export const natsUrlVar = z
+  .string()
+  .min(1)
+  .default('nats://127.0.0.1:4222')
+  .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim())), {
+    error: 'must be a comma-separated list of nats:// URLs',
+  });

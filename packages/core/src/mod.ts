@@ -1,0 +1,58 @@
+export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
+export { fromZodError, issuePath } from './errors/zod-issue.js';
+export { parseEnv, intVar, logLevelVar, natsUrlVar } from './config/env.js';
+export { ENVIRONMENTS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile } from './apps/apps-file.js';
+export { AppRegistry, sha256Hex, type Scope, type ScopeKeys, type SecretKeyGrant } from './apps/registry.js';
+export { generateApp } from './apps/generate.js';
+export {
+  mintUserToken,
+  verifyUserToken,
+  grantsSchema,
+  TokenError,
+  type Grants,
+  type VerifiedUser,
+  type MintOptions,
+  type TokenFailure,
+} from './auth/user-token.js';
+export {
+  parseAddress,
+  formatAddress,
+  parseSubject,
+  nodeOfRoute,
+  identitySchema,
+  deviceSchema,
+  routePattern,
+  ANONYMOUS,
+  DEFAULT_DEVICE,
+  type Address,
+} from './addresses/address.js';
+export { encodeToken, decodeToken } from './subjects/token.js';
+export {
+  channelSubject,
+  userSubject,
+  deviceSubject,
+  connectionSubject,
+  broadcastSubject,
+  nodeConnectionsWildcard,
+  parseConnectionSubject,
+} from './subjects/subjects.js';
+export { channelNameSchema, eventNameSchema } from './names/names.js';
+export {
+  encodeEnvelope,
+  decodeEnvelope,
+  type Envelope,
+  type PublishEnvelope,
+  type SendEnvelope,
+  type JoinEnvelope,
+  type LeaveEnvelope,
+  type Fields,
+} from './envelope/envelope.js';
+export {
+  STELACE_RESERVED_EVENTS,
+  STELACE_USER_PREFIX,
+  isStelaceUserChannel,
+  STELACE_ORGANIZATION_PREFIX,
+  isStelaceOrganizationChannel,
+  stelaceNameSchema,
+  stelaceEventSchema,
+} from './stelace/stelace-names.js';

@@ -1,0 +1,28 @@
+export {
+  presenceStoreVars,
+  presenceNodeVars,
+  storeSettingsFrom,
+  timingFrom,
+  limitsFrom,
+  checkTiming,
+  type PresenceStoreSettings,
+  type PresenceTiming,
+  type PresenceLimits,
+} from './config/presence-config.js';
+export { openPresenceBuckets, type PresenceBuckets } from './store/buckets.js';
+export { participantKey, channelKeyFilter, nodeKeyFilter, nodeOfKey, routeOfKey, ALL_PARTICIPANTS } from './store/keys.js';
+export {
+  participantValueSchema,
+  viewOf,
+  type ParticipantValue,
+  type StoredParticipant,
+  type ParticipantView,
+} from './store/participant-entry.js';
+export { readLatest, type LatestRecord } from './store/read-latest.js';
+export { PresenceStore, RevisionConflict, type ChannelRecord } from './store/presence-store.js';
+export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
+export { nodeRecordSchema, type NodeRecord } from './nodes/node-record.js';
+export { NodeRegistry, NodeSwept } from './nodes/node-registry.js';
+export { LivenessWatch, type ObservedNode } from './nodes/liveness-watch.js';
+export { Sweeper } from './nodes/sweeper.js';
+export { checkStateSize } from './limits/state-size.js';

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/**
+ * A gateway's heartbeat record in `<bucket>_nodes`, keyed by node id. Every beat rewrites it,
+ * so its revision moves; a node whose revision stops moving is dead. `sweptBy` is set by the
+ * node that claimed it for sweeping.
+ */
+export const nodeRecordSchema = z.object({
+  node: z.string(),
+  instance: z.string(),
+  beatAt: z.number(),
+  sweptBy: z.string().optional(),
+});
+
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeNodeRecord(record: NodeRecord): Uint8Array {
+  return encoder.encode(JSON.stringify(record));
+}
+
+export function decodeNodeRecord(data: Uint8Array): NodeRecord | undefined {
+  try {
+    const parsed = nodeRecordSchema.safeParse(JSON.parse(decoder.decode(data)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

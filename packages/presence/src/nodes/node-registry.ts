@@ -1,0 +1,67 @@
+import type { KV } from '@nats-io/kv';
+import { SignalError } from '@signal/core';
+import { RevisionConflict } from '../store/presence-store.js';
+import { decodeNodeRecord, encodeNodeRecord, type NodeRecord } from './node-record.js';
+
+/** Thrown by `beat()` when another node has claimed this one: it was declared dead and swept. */
+export class NodeSwept extends Error {
+  constructor(node: string) {
+    super(`node ${node} was declared dead and swept by another node`);
+  }
+}
+
+/** This node's own heartbeat record. */
+export class NodeRegistry {
+  private revision = 0;
+
+  constructor(
+    private readonly kv: KV,
+    readonly node: string,
+    private currentInstance: string,
+  ) {}
+
+  get instance(): string {
+    return this.currentInstance;
+  }
+
+  /**
+   * Writes this node's record (unconditionally: a record of the same node id belongs to a
+   * process that is gone, since node ids are unique among running gateways). Returns that
+   * earlier record, whose entries the caller sweeps.
+   */
+  async register(instance = this.currentInstance): Promise<NodeRecord | undefined> {
+    this.currentInstance = instance;
+    const earlier = await this.call(() => this.kv.get(this.node));
+    this.revision = await this.call(() => this.kv.put(this.node, encodeNodeRecord(this.record())));
+    const previous = earlier && earlier.operation === 'PUT' ? decodeNodeRecord(earlier.value) : undefined;
+    return previous && previous.instance !== instance ? previous : undefined;
+  }
+
+  /** Moves the record on, only if nobody else changed it since the last beat. */
+  async beat(): Promise<void> {
+    try {
+      this.revision = await this.kv.update(this.node, encodeNodeRecord(this.record()), this.revision);
+    } catch (error) {
+      if (/wrong last sequence/i.test((error as Error).message)) throw new NodeSwept(this.node);
+      throw error;
+    }
+  }
+
+  /** Removes the record on a clean shutdown, so nobody waits for it to time out. */
+  async deregister(): Promise<void> {
+    await this.kv.delete(this.node, { previousSeq: this.revision }).catch(() => undefined);
+  }
+
+  private record(): NodeRecord {
+    return { node: this.node, instance: this.currentInstance, beatAt: Date.now() };
+  }
+
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (error instanceof RevisionConflict) throw error;
+      throw new SignalError('unavailable', `presence node registry: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

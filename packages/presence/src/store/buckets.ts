@@ -1,0 +1,39 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { SignalError } from '@signal/core';
+import type { PresenceStoreSettings } from '../config/presence-config.js';
+
+export interface PresenceBuckets {
+  readonly participants: KV;
+  readonly nodes: KV;
+  /** Differences between the configured and the existing bucket settings, for a start-up warning. */
+  readonly mismatches: string[];
+}
+
+/**
+ * Opens both buckets, creating them when missing. History 1: only the latest state of a
+ * participant matters, and delete markers replace the value they delete. An existing
+ * bucket is used as it is (changing replicas of a live bucket is an operator's decision),
+ * but differences are reported.
+ */
+export async function openPresenceBuckets(nc: NatsConnection, settings: PresenceStoreSettings): Promise<PresenceBuckets> {
+  const kvm = new Kvm(jetstream(nc));
+  const options = { history: 1, replicas: settings.replicas, storage: settings.storage };
+  try {
+    const participants = await kvm.create(settings.bucket, { ...options, description: 'signal presence: one key per participant' });
+    const nodes = await kvm.create(`${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' });
+    const status = await participants.status();
+    const mismatches: string[] = [];
+    if (status.replicas !== settings.replicas) mismatches.push(`replicas ${status.replicas} (configured ${settings.replicas})`);
+    if (status.storage !== settings.storage) mismatches.push(`storage ${status.storage} (configured ${settings.storage})`);
+    return { participants, nodes, mismatches };
+  } catch (cause) {
+    throw new SignalError(
+      'unavailable',
+      `cannot open the presence buckets '${settings.bucket}' and '${settings.bucket}_nodes': ${(cause as Error).message}; ` +
+        'NATS must run with JetStream enabled (nats-server -js)',
+      { cause },
+    );
+  }
+}

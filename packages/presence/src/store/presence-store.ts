@@ -1,0 +1,135 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { SignalError, type Scope } from '@signal/core';
+import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } from './keys.js';
+import {
+  decodeParticipant,
+  encodeParticipant,
+  type ParticipantValue,
+  type StoredParticipant,
+} from './participant-entry.js';
+import { readLatest } from './read-latest.js';
+
+const READ_TIMEOUT_MS = 5000;
+
+/** A key's latest record: a participant, or the revision at which it was removed. */
+export type ChannelRecord =
+  | { readonly present: true; readonly participant: StoredParticipant }
+  | { readonly present: false; readonly key: string; readonly revision: number };
+
+/** Revision conflicts: the entry changed since it was read (someone else swept or rewrote it). */
+export class RevisionConflict extends Error {
+  constructor(key: string) {
+    super(`presence entry ${key} changed concurrently`);
+  }
+}
+
+/** Every write and read of participant entries. */
+export class PresenceStore {
+  private readonly js: JetStreamClient;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+    readonly bucket: string,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  keyOf(scope: Scope, channel: string, route: string): string {
+    return participantKey(scope, channel, route);
+  }
+
+  /** Writes an entry and returns its revision. */
+  async put(key: string, value: ParticipantValue): Promise<number> {
+    return this.guard(() => this.kv.put(key, encodeParticipant(value)));
+  }
+
+  /** Rewrites an entry only if it is still at `revision`; RevisionConflict otherwise. */
+  async update(key: string, value: ParticipantValue, revision: number): Promise<number> {
+    return this.guard(() => this.kv.update(key, encodeParticipant(value), revision), key);
+  }
+
+  /**
+   * Deletes an entry only if it is still at `revision`, and returns the delete marker's
+   * revision: the leave event carries it so every node orders it after the entry's writes.
+   */
+  async remove(key: string, revision: number): Promise<number> {
+    const h = headers();
+    h.set('KV-Operation', 'DEL');
+    return this.guard(async () => {
+      const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, undefined, {
+        headers: h,
+        expect: { lastSubjectSequence: revision },
+      });
+      return ack.seq;
+    }, key);
+  }
+
+  /** The latest record of every key of a channel, removed ones included (with their revisions). */
+  async readChannel(scope: Scope, channel: string): Promise<ChannelRecord[]> {
+    return this.read(channelKeyFilter(scope, channel));
+  }
+
+  /** The participants of a channel, earliest joiner first. */
+  async participants(scope: Scope, channel: string): Promise<StoredParticipant[]> {
+    return present(await this.readChannel(scope, channel)).sort((a, b) => a.joinedAt - b.joinedAt || a.revision - b.revision);
+  }
+
+  /** Every entry a gateway node holds. */
+  async entriesOfNode(node: string): Promise<StoredParticipant[]> {
+    return present(await this.read(nodeKeyFilter(node)));
+  }
+
+  /** Every entry in the bucket, for the janitor. */
+  async allEntries(): Promise<StoredParticipant[]> {
+    return present(await this.read(ALL_PARTICIPANTS));
+  }
+
+  /**
+   * Drops delete markers older than `olderThanMs`. They are only needed while a leave may
+   * still be in flight somewhere; kept forever they would grow the bucket by one per join.
+   */
+  async purgeRemoved(olderThanMs: number): Promise<number> {
+    const records = await readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS);
+    const cutoff = Date.now() - olderThanMs;
+    let purged = 0;
+    for (const record of records) {
+      if (!record.deleted || record.storedAt > cutoff) continue;
+      // Bounded by the marker's sequence: a value written to the key since stays.
+      const request = { filter: `$KV.${this.bucket}.${record.key}`, seq: record.revision + 1 };
+      const reply = await this.guard(() => this.nc.request(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, JSON.stringify(request)));
+      purged += reply.json<{ purged?: number }>().purged ?? 0;
+    }
+    return purged;
+  }
+
+  private async read(filter: string): Promise<ChannelRecord[]> {
+    const records = await readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS);
+    const out: ChannelRecord[] = [];
+    for (const record of records) {
+      if (record.deleted) {
+        out.push({ present: false, key: record.key, revision: record.revision });
+        continue;
+      }
+      const value = decodeParticipant(record.value);
+      if (value) out.push({ present: true, participant: { ...value, key: record.key, revision: record.revision } });
+    }
+    return out;
+  }
+
+  private async guard<T>(write: () => Promise<T>, key?: string): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (key !== undefined && /wrong last sequence/i.test((error as Error).message)) throw new RevisionConflict(key);
+      throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
+    }
+  }
+}
+
+function present(records: ChannelRecord[]): StoredParticipant[] {
+  return records.flatMap((r) => (r.present ? [r.participant] : []));
+}

@@ -1,0 +1,124 @@
+import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { SignalError } from '@signal/core';
+
+/** The latest record of one key: its value, or a delete marker. */
+export interface LatestRecord {
+  readonly key: string;
+  readonly revision: number;
+  readonly deleted: boolean;
+  readonly value: Uint8Array;
+  /** When the server stored it, ms since epoch (server clock). */
+  readonly storedAt: number;
+}
+
+const OPERATION_HEADER = 'KV-Operation';
+
+/**
+ * Reads the latest record of every key matching `filter` in one request: an ephemeral push
+ * consumer with `last_per_subject` streams them to an inbox, and the consumer-create answer
+ * says how many to expect. Delete markers are returned too, with their revisions: a reader
+ * that reconciles with live events needs them to know a key is gone, and since when.
+ * (nats.js's own KV listing costs a stream-info round trip and leaves a consumer on the
+ * server for five minutes; presence reads on every join, so this one cleans up at once.)
+ */
+export async function readLatest(
+  nc: NatsConnection,
+  bucket: string,
+  filter: string,
+  timeoutMs: number,
+): Promise<LatestRecord[]> {
+  const stream = `KV_${bucket}`;
+  const subjectPrefix = `$KV.${bucket}.`;
+  const inbox = createInbox();
+  const latest = new Map<string, LatestRecord>();
+  let expected: number | undefined;
+  let lastPending: number | undefined;
+  let received = 0;
+  let consumer: string | undefined;
+
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  // The first `expected` deliveries are the snapshot; writes made since follow them, so under
+  // constant churn the pending count may never reach zero, but the count always does.
+  const complete = () => expected !== undefined && (received >= expected || lastPending === 0);
+  const check = () => {
+    if (complete()) finish();
+  };
+  const sub = nc.subscribe(inbox, {
+    callback: (error, msg) => {
+      if (error) return;
+      const delivery = deliveryOf(msg);
+      if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
+      const key = msg.subject.slice(subjectPrefix.length);
+      const operation = msg.headers?.get(OPERATION_HEADER);
+      const previous = latest.get(key);
+      if (!previous || previous.revision < delivery.sequence) {
+        latest.set(key, {
+          key,
+          revision: delivery.sequence,
+          deleted: operation === 'DEL' || operation === 'PURGE',
+          value: msg.data,
+          storedAt: delivery.storedAt,
+        });
+      }
+      lastPending = delivery.pending;
+      received++;
+      check();
+    },
+  });
+  const timer = setTimeout(finish, timeoutMs);
+  try {
+    const request = {
+      stream_name: stream,
+      config: {
+        deliver_subject: inbox,
+        deliver_policy: 'last_per_subject',
+        filter_subject: `${subjectPrefix}${filter}`,
+        ack_policy: 'none',
+        replay_policy: 'instant',
+        mem_storage: true,
+        num_replicas: 1,
+        // Removed by the server soon even if the delete below is lost.
+        inactive_threshold: 5_000_000_000,
+      },
+    };
+    const reply = await nc.request(`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify(request), { timeout: timeoutMs });
+    const answer = reply.json<{ name?: string; num_pending?: number; error?: { description?: string } }>();
+    if (answer.error || answer.name === undefined) {
+      throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}`);
+    }
+    consumer = answer.name;
+    expected = answer.num_pending ?? 0;
+    check();
+    await done;
+    if (!complete()) {
+      throw new SignalError('unavailable', `presence store did not answer within ${timeoutMs} ms; try again`);
+    }
+    return [...latest.values()];
+  } catch (error) {
+    if (error instanceof SignalError) throw error;
+    throw new SignalError('unavailable', `presence store is unreachable: ${(error as Error).message}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    sub.unsubscribe();
+    if (consumer !== undefined) {
+      nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${consumer}`, undefined, { timeout: timeoutMs }).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Stream sequence, timestamp and pending count from a JetStream delivery's reply subject, in both the
+ * old (`$JS.ACK.<stream>.<consumer>.<n>.<sseq>.<dseq>.<ts>.<pending>`) and the newer form
+ * that adds domain and account hash after `ACK`.
+ */
+function deliveryOf(msg: Msg): { sequence: number; pending: number; storedAt: number } | undefined {
+  const tokens = msg.reply?.split('.');
+  if (!tokens || tokens[0] !== '$JS' || tokens[1] !== 'ACK') return undefined;
+  const offset = tokens.length === 9 ? 0 : tokens.length >= 11 ? 2 : -1;
+  if (offset < 0) return undefined;
+  const sequence = Number(tokens[5 + offset]);
+  const pending = Number(tokens[8 + offset]);
+  const storedAt = Math.floor(Number(tokens[7 + offset]) / 1e6);
+  return Number.isSafeInteger(sequence) && Number.isSafeInteger(pending) ? { sequence, pending, storedAt } : undefined;
+}

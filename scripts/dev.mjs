@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Runs the whole system locally: NATS (unless NATS_URL is given), one gateway and the emit-api.
+// Creates a demo app on first run and prints how to connect and emit. Ctrl-C stops everything.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateApp, loadAppsFile, mintUserToken, AppRegistry } from '@signal/core';
+import { startNats, startService, stopAll } from '@signal/harness';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const gatewayPort = process.env.GATEWAY_PORT ?? '8080';
+const emitPort = process.env.EMIT_API_PORT ?? '8081';
+
+function appsFilePath() {
+  if (process.env.APPS_FILE) return process.env.APPS_FILE;
+  const path = resolve(root, '.signal/apps.json');
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify({ apps: [generateApp('demo', { broadcast: true })] }, null, 2) + '\n', { mode: 0o600 });
+    console.log(`created a demo app in ${path}`);
+  }
+  return path;
+}
+
+async function main() {
+  const appsFile = appsFilePath();
+  const apps = loadAppsFile(appsFile);
+  let natsUrl = process.env.NATS_URL;
+  if (!natsUrl) {
+    const nats = await startNats();
+    natsUrl = nats.url;
+    console.log(`started nats-server with JetStream at ${natsUrl}`);
+  }
+  const common = { NATS_URL: natsUrl, APPS_FILE: appsFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const echo = (name) => (line) => process.stdout.write(`[${name}] ${line}\n`);
+  await startService({ entry: resolve(root, 'services/gateway/dist/main.js'), name: 'gateway', env: { ...common, PORT: gatewayPort }, onLine: echo('gateway') });
+  await startService({ entry: resolve(root, 'services/emit-api/dist/main.js'), name: 'emit-api', env: { ...common, PORT: emitPort }, onLine: echo('emit-api') });
+
+  const app = apps.apps[0];
+  const test = app.environments.test ?? app.environments.live;
+  const scope = new AppRegistry(apps).byPublishableKey(test.publishableKeys[0]);
+  const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: 24 * 3600 });
+  const secret = test.secretKeys[0].key ?? '<your secret key>';
+  console.log(`
+signal is running (app '${app.id}', ${scope.env} environment; keys in ${appsFile})
+  gateway   ws://127.0.0.1:${gatewayPort}/v1/connect
+  emit-api  http://127.0.0.1:${emitPort}
+
+  publishable key  ${test.publishableKeys[0]}
+  secret key       ${secret}
+  user token for alice/web (24 h):
+    ${token}
+
+Connect and join a channel (any WebSocket client, e.g. npx wscat):
+  npx wscat -c 'ws://127.0.0.1:${gatewayPort}/v1/connect?token=${token}'
+  > {"jsonrpc":"2.0","id":1,"method":"signal.join","params":{"id":"room-1"}}
+
+Emit to it from a backend:
+  curl -u ${secret}: -H 'content-type: application/json' \\
+    -d '{"to":{"channel":"room-1"},"event":"chat","message":{"text":"hello"}}' http://127.0.0.1:${emitPort}/v1/signals
+
+Mint more user tokens:
+  curl -u ${secret}: -H 'content-type: application/json' -d '{"identity":"bob","device":"phone"}' http://127.0.0.1:${emitPort}/v1/tokens
+
+Ctrl-C stops everything.
+`);
+  const stop = async () => {
+    await stopAll();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch(async (error) => {
+  console.error(`signal failed to start: ${error.message}`);
+  await stopAll();
+  process.exit(1);
+});

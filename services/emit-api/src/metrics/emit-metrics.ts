@@ -1,0 +1,32 @@
+import { createMetricsRegistry } from '@signal/operations';
+import { Counter, Histogram } from 'prom-client';
+
+/** The emit-api's metrics, one registry per process, served on the admin port. */
+export const registry = createMetricsRegistry();
+
+export const metrics = {
+  registry,
+  requests: new Counter({
+    name: 'signal_emit_requests_total',
+    help: 'HTTP requests answered, by route (the registered path, or "unmatched"), method and status code',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  }),
+  requestSeconds: new Histogram({
+    name: 'signal_emit_request_duration_seconds',
+    help: 'Time from a request arriving to its response being written, by route',
+    labelNames: ['route'],
+    buckets: [0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
+  signalsAccepted: new Counter({
+    name: 'signal_emit_signals_total',
+    help: 'Signals accepted and published (one per signal in a batch)',
+    registers: [registry],
+  }),
+  deliveries: new Counter({
+    name: 'signal_emit_deliveries_total',
+    help: 'NATS publishes made for accepted signals (one per destination)',
+    registers: [registry],
+  }),
+};

@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { SignalError, encodeEnvelope, eventNameSchema, fromZodError, type AppRegistry } from '@signal/core';
+import { assertNatsConnected } from '@signal/operations';
+import { readBody } from '../http/read-body.js';
+import { metrics } from '../metrics/emit-metrics.js';
+import { sendJson } from '../http/respond.js';
+import { requireSecretKey } from '../http/secret-key.js';
+import { destinationSchema, targetOf } from '../publishing/destinations.js';
+
+const signalSchema = z.strictObject({
+  to: z.union([destinationSchema, z.array(destinationSchema).min(1).max(100)]),
+  event: eventNameSchema.default('signal'),
+  message: z.unknown().optional(),
+});
+
+export interface SignalsRouteOptions {
+  maxBodyBytes: number;
+  maxBatch: number;
+}
+
+/**
+ * POST /v1/signals: one signal, or `{ signals: [...] }`. Everything is validated before
+ * anything is published, so a bad batch publishes nothing. Returns as soon as NATS has the
+ * messages: delivery is at most once.
+ */
+export function signalsRoute(nc: NatsConnection, registry: AppRegistry, options: SignalsRouteOptions) {
+  const bodySchema = z.union([
+    z.strictObject({ signals: z.array(signalSchema).min(1).max(options.maxBatch) }),
+    signalSchema,
+  ]);
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const grant = requireSecretKey(req, registry);
+    const raw = await readBody(req, options.maxBodyBytes);
+    if (raw === undefined) throw new SignalError('bad_request', 'body is required: { to, event?, message } or { signals: [...] }');
+    const parsed = bodySchema.safeParse(raw);
+    if (!parsed.success) throw fromZodError(narrowest(raw, parsed.error), 'bad_request');
+    const signals = 'signals' in parsed.data ? parsed.data.signals : [parsed.data];
+    const prefix = 'signals' in parsed.data ? 'signals.' : '';
+    const targets = signals.flatMap((signal, i) => {
+      const destinations = Array.isArray(signal.to) ? signal.to : [signal.to];
+      const fields = { event: signal.event, message: signal.message };
+      return destinations.map((destination, j) => {
+        const field = `${prefix}${prefix ? i + '.' : ''}to${Array.isArray(signal.to) ? '.' + j : ''}`;
+        if ('broadcast' in destination && !grant.permissions.has('broadcast')) {
+          throw new SignalError('forbidden', "this secret key lacks the 'broadcast' permission", { field });
+        }
+        return targetOf(grant, destination, fields, field);
+      });
+    });
+    assertNatsConnected(nc);
+    for (const target of targets) nc.publish(target.subject, encodeEnvelope(target.envelope));
+    metrics.signalsAccepted.inc(signals.length);
+    metrics.deliveries.inc(targets.length);
+    sendJson(res, 202, { accepted: signals.length, deliveries: targets.length });
+  };
+}
+
+/**
+ * A union reports its first member's issues, which for a single signal would complain about a
+ * missing `signals`; re-check against the shape the body was evidently meant to have.
+ */
+function narrowest(raw: unknown, error: z.ZodError): z.ZodError {
+  if (typeof raw === 'object' && raw !== null && !('signals' in raw)) {
+    const single = signalSchema.safeParse(raw);
+    if (!single.success) return single.error;
+  }
+  return error;
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { intVar, logLevelVar, natsUrlVar, parseEnv } from '@signal/core';
+import { operationsEnv } from '@signal/operations';
+import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
+
+const schema = z.object({
+  HOST: z.string().default('0.0.0.0'),
+  PORT: intVar(0, 65535, 8080),
+  NATS_URL: natsUrlVar,
+  APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
+  LOG_LEVEL: logLevelVar,
+  /** Largest frame a client may send; larger ones get an error and are dropped. */
+  MAX_FRAME_BYTES: intVar(256, 16 * 1024 * 1024, 64 * 1024),
+  /** Seconds without any frame before a connection is closed (uWS sends pings to keep it alive). */
+  IDLE_TIMEOUT_SECONDS: intVar(8, 960, 120),
+  /** Bytes queued for one slow client before it is disconnected. */
+  MAX_BACKPRESSURE_BYTES: intVar(64 * 1024, 1024 * 1024 * 1024, 1024 * 1024),
+  /** Identifies this node in connection routes; random per process when unset. */
+  NODE_ID: z
+    .string()
+    .regex(/^[a-z0-9]{4,32}$/, { error: 'must be 4-32 of a-z and 0-9' })
+    .optional(),
+  /** Stelace sockets that have not answered `authentication` with valid credentials by then are disconnected. */
+  STELACE_AUTH_TIMEOUT_MS: intVar(100, 60_000, 2000),
+  /** Engine.IO heartbeat: v4 clients get a ping this often, v3 clients are asked to ping this often. */
+  SOCKETIO_PING_INTERVAL_MS: intVar(100, 300_000, 25_000),
+  /** Engine.IO heartbeat: how long clients wait for the other side's answer before giving up. */
+  SOCKETIO_PING_TIMEOUT_MS: intVar(100, 300_000, 20_000),
+  ...operationsEnv(9090),
+  ...presenceStoreVars,
+  ...presenceNodeVars,
+}).superRefine(checkTiming);
+
+/** The variables the gateway reads, for docs and deployment checks. */
+export { schema as gatewayEnvSchema };
+
+export type GatewayConfig = z.infer<typeof schema>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return parseEnv(schema, env);
+}

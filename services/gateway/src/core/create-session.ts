@@ -1,0 +1,20 @@
+import type { Principal } from '../auth/authenticate-connection.js';
+import type { Hub } from './hub.js';
+import type { Session } from './session.js';
+import type { Surface } from './surface.js';
+
+/** `route` may be allocated earlier by a surface that shows it to the client before the session exists. */
+export function createSession(hub: Hub, surface: Surface, principal: Principal, route = hub.nextRoute()): Session {
+  return {
+    route,
+    scope: principal.scope,
+    address: `${principal.identity}/${principal.device}/${route}`,
+    identity: principal.identity,
+    device: principal.device,
+    anonymous: principal.anonymous,
+    canPublish: !principal.anonymous && principal.grants?.publish !== false,
+    surface,
+    channels: new Set(),
+    ws: undefined,
+  };
+}

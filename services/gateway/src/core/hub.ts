@@ -1,0 +1,289 @@
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import {
+  SignalError,
+  broadcastSubject,
+  channelSubject,
+  connectionSubject,
+  decodeEnvelope,
+  deviceSubject,
+  encodeEnvelope,
+  formatAddress,
+  nodeConnectionsWildcard,
+  nodeOfRoute,
+  parseConnectionSubject,
+  userSubject,
+  type Address,
+  type Envelope,
+  type Fields,
+  type Scope,
+} from '@signal/core';
+import { assertNatsConnected } from '@signal/operations';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
+import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
+import { presenceTopicFor, topicFor } from '../routing/topics.js';
+import type { Session } from './session.js';
+import { framesOf } from './surface.js';
+
+const DELIVERED = new TextEncoder().encode('{"ok":true}');
+const NOT_HERE = new TextEncoder().encode('{"ok":false}');
+const REQUEST_TIMEOUT_MS = 2000;
+
+/**
+ * Sees every envelope before local delivery and returns what to deliver instead, or
+ * undefined to drop it (presence uses this to put events from many publishers in order).
+ */
+export type EnvelopeFilter = (scope: Scope, envelope: Envelope) => Envelope | undefined;
+
+export interface HubStats {
+  sessions: number;
+  subjects: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  invalidEnvelopes: number;
+}
+
+/**
+ * The node's shared core: every surface turns its frames into calls on the hub, and the hub
+ * turns NATS traffic into uWS topic publishes. It holds no state another node needs.
+ */
+export class Hub {
+  private readonly sessions = new Map<string, Session>();
+  private readonly subjects: SubjectSubscriptions;
+  private seq = 0;
+  private filter: EnvelopeFilter | undefined;
+  readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly app: TemplatedApp,
+    readonly node: string,
+  ) {
+    this.subjects = new SubjectSubscriptions(nc, (entry, msg) => this.fanOut(entry, msg));
+    nc.subscribe(nodeConnectionsWildcard(node), {
+      callback: (error, msg) => {
+        if (!error) this.deliverToConnection(msg);
+      },
+    });
+  }
+
+  setEnvelopeFilter(filter: EnvelopeFilter): void {
+    this.filter = filter;
+  }
+
+  /**
+   * `<node>-<counter><random>`: the counter keeps routes unique on this node, the random part
+   * keeps them unguessable, so nobody can aim at a connection whose address they were not given.
+   */
+  nextRoute(): string {
+    return `${this.node}-${(++this.seq).toString(36)}${randomBytes(4).readUInt32BE(0).toString(36).padStart(7, '0')}`;
+  }
+
+  /** Called once the socket is open: the session starts receiving its user, device and broadcast traffic. */
+  open(session: Session): void {
+    this.sessions.set(session.route, session);
+    this.stats.sessions = this.sessions.size;
+    for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
+  }
+
+  /** Called when the socket has closed (uWS has already dropped its topics). */
+  close(session: Session): void {
+    for (const channel of session.channels) this.subjects.release(channelSubject(session.scope, channel), session.surface);
+    session.channels.clear();
+    for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
+    this.sessions.delete(session.route);
+    this.stats.sessions = this.sessions.size;
+    this.stats.subjects = this.subjects.size;
+  }
+
+  join(session: Session, channel: string): boolean {
+    if (session.channels.has(channel)) return false;
+    session.channels.add(channel);
+    this.subscribe(session, channelSubject(session.scope, channel));
+    return true;
+  }
+
+  leave(session: Session, channel: string): boolean {
+    if (!session.channels.delete(channel)) return false;
+    const subject = channelSubject(session.scope, channel);
+    session.ws?.unsubscribe(topicFor(session.surface, subject));
+    session.ws?.unsubscribe(presenceTopicFor(session.surface, subject));
+    this.subjects.release(subject, session.surface);
+    this.stats.subjects = this.subjects.size;
+    return true;
+  }
+
+  /**
+   * Resolves once NATS has every subscription made so far (one round trip), so a join answered
+   * after it is in effect: a message published right after the answer reaches the new member.
+   * While NATS is away it resolves at once: the subscription goes out on reconnect, and a join
+   * must not wait for, or fail on, an outage.
+   */
+  async subscriptionsInEffect(): Promise<void> {
+    try {
+      assertNatsConnected(this.nc);
+    } catch {
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, REQUEST_TIMEOUT_MS)));
+    await Promise.race([this.nc.flush().catch(() => undefined), giveUp]);
+    clearTimeout(timer);
+  }
+
+  /** From now on the session also gets the channel's presence events (join, leave). */
+  subscribePresence(session: Session, channel: string): void {
+    session.ws?.subscribe(presenceTopicFor(session.surface, channelSubject(session.scope, channel)));
+  }
+
+  /** `rev` marks `fields.state` as stored participant state at that presence revision. */
+  publish(session: Session, channel: string, fields: Fields, rev?: number): void {
+    this.assertCanPublish(session, channel);
+    const envelope: Envelope = rev === undefined
+      ? { t: 'publish', ch: channel, from: session.address, fields }
+      : { t: 'publish', ch: channel, from: session.address, fields, rev };
+    this.publishEnvelope(channelSubject(session.scope, channel), envelope);
+  }
+
+  assertCanPublish(session: Session, channel: string): void {
+    this.assertCanSend(session);
+    if (!session.channels.has(channel)) {
+      throw new SignalError('not_joined', `join channel '${channel}' before publishing to it`, { field: 'id' });
+    }
+  }
+
+  /** Delivers an envelope to this node's members of a channel only, as if it came from NATS. */
+  deliverLocally(scope: Scope, channel: string, envelope: Envelope): void {
+    const entry = this.subjects.get(channelSubject(scope, channel));
+    if (entry) this.deliver(entry, envelope);
+  }
+
+  /** Publishes an envelope on a channel's subject as this session (presence events use this too). */
+  publishEnvelope(subject: string, envelope: Envelope): void {
+    assertNatsConnected(this.nc);
+    this.nc.publish(subject, encodeEnvelope(envelope));
+  }
+
+  /**
+   * Direct message. With `confirm`, waits until a node holding a matching connection has
+   * taken it, and fails with not_found when none exists anywhere in the cluster.
+   */
+  async send(session: Session, to: Address, fields: Fields, channel: string | undefined, confirm: boolean): Promise<void> {
+    this.assertCanSend(session);
+    assertNatsConnected(this.nc);
+    const subject = this.addressSubject(session, to);
+    const envelope: Envelope = channel === undefined
+      ? { t: 'send', from: session.address, fields }
+      : { t: 'send', ch: channel, from: session.address, fields };
+    const data = encodeEnvelope(envelope);
+    if (!confirm) {
+      this.nc.publish(subject, data);
+      return;
+    }
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, data, { timeout: REQUEST_TIMEOUT_MS });
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoRespondersError' || /no responders/i.test(String(error))) {
+        throw new SignalError('not_found', `no connection is online at '${formatAddress(to)}'`, { field: 'to' });
+      }
+      throw new SignalError('unavailable', 'delivery could not be confirmed; try again', { cause: error });
+    }
+    if (reply.string() !== '{"ok":true}') {
+      throw new SignalError('not_found', `no connection is online at '${formatAddress(to)}'`, { field: 'to' });
+    }
+  }
+
+  private addressSubject(session: Session, to: Address): string {
+    switch (to.kind) {
+      case 'user':
+        return userSubject(session.scope, to.identity);
+      case 'device':
+        return deviceSubject(session.scope, to.identity, to.device);
+      case 'connection': {
+        const node = nodeOfRoute(to.route);
+        if (node === undefined) throw new SignalError('invalid_params', `'${formatAddress(to)}' has no valid route`, { field: 'to' });
+        return connectionSubject(session.scope, node, to.route);
+      }
+    }
+  }
+
+  private assertCanSend(session: Session): void {
+    if (!session.canPublish) {
+      throw new SignalError(
+        'forbidden',
+        session.anonymous
+          ? 'this connection is receive-only: connect with a user token to publish or send'
+          : "this user token's grants do not allow publishing",
+      );
+    }
+  }
+
+  private personalSubjects(session: Session): string[] {
+    const subjects = [broadcastSubject(session.scope)];
+    if (!session.anonymous) {
+      subjects.push(userSubject(session.scope, session.identity), deviceSubject(session.scope, session.identity, session.device));
+    }
+    return subjects;
+  }
+
+  private subscribe(session: Session, subject: string): void {
+    session.ws?.subscribe(topicFor(session.surface, subject));
+    this.subjects.acquire(subject, session.scope, session.surface);
+    this.stats.subjects = this.subjects.size;
+  }
+
+  private fanOut(entry: SubjectEntry, msg: Msg): void {
+    const started = ++this.stats.messagesIn % FANOUT_SAMPLE_EVERY === 0 ? performance.now() : undefined;
+    const decoded = decodeEnvelope(msg.data);
+    if (!decoded) {
+      this.stats.invalidEnvelopes++;
+      return;
+    }
+    const envelope = this.filter ? this.filter(entry.scope, decoded) : decoded;
+    if (envelope) this.deliver(entry, envelope);
+    if (msg.reply) msg.respond(DELIVERED);
+    if (started !== undefined) metrics.fanOutSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private deliver(entry: SubjectEntry, envelope: Envelope): void {
+    // The sender does not get its own message back; uWS excludes a socket from its own publish.
+    const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
+    const presence = envelope.t === 'join' || envelope.t === 'leave';
+    for (const surface of entry.surfaces.keys()) {
+      const frames = framesOf(surface.render(envelope, entry.scope));
+      const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
+      for (const frame of frames) {
+        if (sender?.ws && sender.surface === surface) sender.ws.publish(topic, frame);
+        else this.app.publish(topic, frame);
+        this.stats.messagesOut++;
+        this.stats.bytesOut += Buffer.byteLength(frame);
+      }
+    }
+  }
+
+  private deliverToConnection(msg: Msg): void {
+    this.stats.messagesIn++;
+    const target = parseConnectionSubject(msg.subject);
+    const session = target && this.sessions.get(target.connection);
+    const envelope = decodeEnvelope(msg.data);
+    const reachable = session?.ws && session.scope.app === target!.app && session.scope.env === target!.env;
+    if (!envelope) this.stats.invalidEnvelopes++;
+    if (reachable && envelope) {
+      const ws = session.ws!;
+      const frames = framesOf(session.surface.render(envelope, session.scope));
+      ws.cork(() => {
+        for (const frame of frames) ws.send(frame);
+      });
+      this.stats.messagesOut += frames.length;
+      for (const frame of frames) this.stats.bytesOut += Buffer.byteLength(frame);
+    }
+    if (msg.reply) msg.respond(reachable && envelope ? DELIVERED : NOT_HERE);
+  }
+}
+
+function routeOf(address: string): string {
+  return address.slice(address.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,93 @@
+import { createMetricsRegistry, labelledTotalCounter, totalCounter } from '@signal/operations';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+/**
+ * The gateway's metrics, one registry per process, served on the admin port. Hot paths bump
+ * plain numbers (`socketStats`, the hub's `stats`) that are read at scrape time; only rare
+ * events and sampled timings go through prom-client directly.
+ *
+ * Features add their own metrics to `registry`, or increment the ones defined here for them
+ * (presence sweeps).
+ */
+export const registry = createMetricsRegistry();
+
+/** Counted by the WebSocket instrumentation for every surface. */
+export const socketStats = {
+  opened: 0,
+  framesIn: 0,
+  bytesIn: 0,
+  /** Closes per close code label (see closeCodeLabel). */
+  closes: new Map<string, number>(),
+  slowConsumers: 0,
+  /** Sum and largest per-socket send queue at the last slow-consumer check. */
+  queuedBytes: 0,
+  largestQueueBytes: 0,
+};
+
+/** One in FANOUT_SAMPLE_EVERY messages is timed: a timing costs more than the rest of a small fan-out. */
+export const FANOUT_SAMPLE_EVERY = 8;
+
+export const metrics = {
+  registry,
+  connectionsOpened: totalCounter(registry, 'signal_gateway_connections_opened_total', 'WebSocket connections opened, all surfaces', () => socketStats.opened),
+  connectionsClosed: labelledTotalCounter(
+    registry,
+    'signal_gateway_connections_closed_total',
+    'WebSocket connections closed, by close code (1006: dropped without a close frame: network loss, idle timeout, or cut at MAX_BACKPRESSURE_BYTES)',
+    'code',
+    () => socketStats.closes,
+  ),
+  framesIn: totalCounter(registry, 'signal_gateway_client_frames_in_total', 'Frames received from clients', () => socketStats.framesIn),
+  bytesIn: totalCounter(registry, 'signal_gateway_client_bytes_in_total', 'Payload bytes received from clients', () => socketStats.bytesIn),
+  slowConsumers: totalCounter(
+    registry,
+    'signal_gateway_slow_consumer_disconnects_total',
+    'Clients closed with 4008 because their send queue passed half of MAX_BACKPRESSURE_BYTES',
+    () => socketStats.slowConsumers,
+  ),
+  queuedBytes: new Gauge({
+    name: 'signal_gateway_send_queue_bytes',
+    help: 'Bytes waiting in all client send queues, at the last slow-consumer check',
+    registers: [registry],
+    collect() {
+      this.set(socketStats.queuedBytes);
+    },
+  }),
+  largestQueueBytes: new Gauge({
+    name: 'signal_gateway_send_queue_largest_bytes',
+    help: "The largest single client's send queue, at the last slow-consumer check",
+    registers: [registry],
+    collect() {
+      this.set(socketStats.largestQueueBytes);
+    },
+  }),
+  connectionsRefused: new Counter({
+    name: 'signal_gateway_connections_refused_total',
+    help: 'WebSocket upgrades refused, by reason (token failures: malformed, unknown_issuer, bad_signature, expired, bad_claims; missing_credentials, unknown_key, key_mismatch; shutting_down; Stelace handshake refusals: stelace_invalid_token, stelace_timeout, …)',
+    labelNames: ['reason'],
+    registers: [registry],
+  }),
+  fanOutSeconds: new Histogram({
+    name: 'signal_gateway_fanout_duration_seconds',
+    help: `Time from a NATS message reaching the gateway to its frames being handed to uWebSockets.js for every local subscriber (one message in ${FANOUT_SAMPLE_EVERY} is timed)`,
+    buckets: [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05],
+    registers: [registry],
+  }),
+  presenceSweeps: new Counter({
+    name: 'signal_gateway_presence_sweeps_total',
+    help: 'Dead gateway nodes whose presence entries this node swept',
+    registers: [registry],
+  }),
+  presenceSweptEntries: new Counter({
+    name: 'signal_gateway_presence_swept_entries_total',
+    help: 'Presence entries removed (with leave events) by sweeps of dead nodes',
+    registers: [registry],
+  }),
+};
+
+const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4008]);
+
+/** Close codes are partly chosen by clients; anything unexpected shares one label so it cannot flood the registry. */
+export function closeCodeLabel(code: number): string {
+  return STANDARD_CLOSE_CODES.has(code) ? String(code) : 'other';
+}

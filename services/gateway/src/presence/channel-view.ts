@@ -1,0 +1,138 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Envelope, PublishEnvelope, Scope } from '@signal/core';
+import { joinEnvelope, leaveEnvelope, routeOfKey, stateEnvelope, type ChannelRecord, type ParticipantView } from '@signal/presence';
+
+interface Known {
+  /** Revision of the latest store write we know of for this connection in this channel. */
+  rev: number;
+  present: boolean;
+  address: string;
+  state: unknown;
+  joinedAt: number;
+  /** Local time the participant left; tombstones are kept a while to recognise late events. */
+  leftAt: number;
+}
+
+/**
+ * This node's view of one presence channel, shared by all its local participants in it.
+ *
+ * Events arrive from many publishers (each participant's gateway, a sweeper), so they can
+ * arrive out of order or twice; and a newcomer reads the store, which may be ahead of the
+ * events. Every store write has a revision, and every event carries the revision it
+ * announces, so the view keeps, per connection, the highest revision seen and ignores
+ * anything older. Whatever changes the view is also delivered to the local participants,
+ * so each of them always sees exactly the view's history from the moment it joined.
+ */
+export class ChannelView {
+  private readonly known = new Map<string, Known>();
+
+  constructor(
+    readonly scope: Scope,
+    readonly channel: string,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** An event from the channel's subject: what to deliver locally, or undefined to drop it. */
+  accept(envelope: Envelope): Envelope | undefined {
+    if (envelope.t === 'join' && envelope.rev !== undefined) {
+      const route = routeOf(envelope.from);
+      if (!this.isNewer(route, envelope.rev)) return undefined;
+      this.known.set(route, {
+        rev: envelope.rev,
+        present: true,
+        address: envelope.from,
+        state: envelope.state,
+        joinedAt: envelope.at ?? Date.now(),
+        leftAt: 0,
+      });
+      return envelope;
+    }
+    if (envelope.t === 'leave' && envelope.rev !== undefined) {
+      const route = routeOf(envelope.from);
+      if (!this.isNewer(route, envelope.rev)) return undefined;
+      const wasPresent = this.known.get(route)?.present === true;
+      this.tombstone(route, envelope.rev, envelope.from);
+      return wasPresent ? envelope : undefined;
+    }
+    if (envelope.t === 'publish' && envelope.rev !== undefined && envelope.from !== undefined) {
+      const current = this.known.get(routeOf(envelope.from));
+      if (current?.present && current.rev < envelope.rev) {
+        current.rev = envelope.rev;
+        current.state = envelope.fields.state;
+        return envelope;
+      }
+      // Already superseded (or about someone not here): the message goes on, the old state does not.
+      return withoutState(envelope);
+    }
+    return envelope;
+  }
+
+  /** Applies store records newer than what we know; returns the events that catch local participants up. */
+  merge(records: readonly ChannelRecord[]): Envelope[] {
+    const catchUp: Envelope[] = [];
+    for (const record of records) {
+      if (record.present) {
+        const p = record.participant;
+        const route = routeOf(p.address);
+        if (!this.isNewer(route, p.revision)) continue;
+        const current = this.known.get(route);
+        this.known.set(route, { rev: p.revision, present: true, address: p.address, state: p.state, joinedAt: p.joinedAt, leftAt: 0 });
+        if (!current?.present) catchUp.push(joinEnvelope(p, p.revision));
+        else if (!isDeepStrictEqual(current.state, p.state)) {
+          catchUp.push(stateEnvelope(this.channel, p.address, { state: p.state ?? null }, p.revision));
+        }
+      } else {
+        const route = routeOfKey(record.key);
+        if (route === undefined || !this.isNewer(route, record.revision)) continue;
+        const current = this.known.get(route);
+        this.tombstone(route, record.revision, current?.address ?? '');
+        if (current?.present) catchUp.push(leaveEnvelope(this.channel, current.address, record.revision));
+      }
+    }
+    return catchUp;
+  }
+
+  /** Everyone present, except `route` (the asker), earliest joiner first. */
+  participants(exceptRoute?: string): ParticipantView[] {
+    const out: ParticipantView[] = [];
+    for (const [route, k] of this.known) {
+      if (!k.present || route === exceptRoute) continue;
+      const [identity = '', device = ''] = k.address.split('/');
+      const view: ParticipantView = { address: k.address, identity, device, joinedAt: k.joinedAt };
+      if (k.state !== undefined && k.state !== null) view.state = k.state;
+      out.push(view);
+    }
+    return out.sort((a, b) => a.joinedAt - b.joinedAt);
+  }
+
+  count(exceptRoute?: string): number {
+    let n = 0;
+    for (const [route, k] of this.known) if (k.present && route !== exceptRoute) n++;
+    return n;
+  }
+
+  /** Forgets tombstones older than `ageMs`: no event can still be that late. */
+  prune(ageMs: number): void {
+    const limit = this.now() - ageMs;
+    for (const [route, k] of this.known) if (!k.present && k.leftAt < limit) this.known.delete(route);
+  }
+
+  private isNewer(route: string, rev: number): boolean {
+    const current = this.known.get(route);
+    return current === undefined || current.rev < rev;
+  }
+
+  private tombstone(route: string, rev: number, address: string): void {
+    this.known.set(route, { rev, present: false, address, state: undefined, joinedAt: 0, leftAt: this.now() });
+  }
+}
+
+function routeOf(address: string): string {
+  return address.slice(address.lastIndexOf('/') + 1);
+}
+
+function withoutState(envelope: PublishEnvelope): PublishEnvelope | undefined {
+  const { state: _state, ...rest } = envelope.fields;
+  if (Object.keys(rest).length === 0) return undefined;
+  return { t: 'publish', ch: envelope.ch, ...(envelope.from === undefined ? {} : { from: envelope.from }), fields: rest };
+}

@@ -1,0 +1,279 @@
+import { SignalError, channelSubject, type Envelope, type Fields, type Scope } from '@signal/core';
+import {
+  RevisionConflict,
+  checkStateSize,
+  joinEnvelope,
+  leaveEnvelope,
+  scopeOfKey,
+  type ParticipantValue,
+  type ParticipantView,
+  type PresenceLimits,
+  type PresenceStore,
+} from '@signal/presence';
+import type { Logger } from 'pino';
+import type { Hub } from '../core/hub.js';
+import type { Session } from '../core/session.js';
+import type { ChannelView } from './channel-view.js';
+import { ChannelViews } from './channel-views.js';
+import { Membership } from './membership.js';
+
+export interface PresenceServiceOptions {
+  readonly node: string;
+  /** The current process instance (it changes when the node re-announces after being swept). */
+  readonly instance: () => string;
+  readonly limits: PresenceLimits;
+}
+
+/** Called with the participants already there, just before the newcomer starts getting presence events. */
+export type Welcome = (participants: ParticipantView[]) => void;
+
+/**
+ * Presence on this node: writes each local participant's entry to the store, announces
+ * joins, leaves and state changes on the channel subject, and keeps the channel views that
+ * put everyone's events in order. Surfaces call it for join, leave and publish.
+ */
+export class PresenceService {
+  readonly views = new ChannelViews();
+  private readonly memberships = new Map<Session, Map<string, Membership>>();
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly store: PresenceStore,
+    private readonly options: PresenceServiceOptions,
+    private readonly log: Logger,
+  ) {
+    hub.setEnvelopeFilter(this.views.filter);
+  }
+
+  /**
+   * Joins a channel as a participant. The newcomer's view starts from the store (one read,
+   * merged into this node's view of the channel), gets `welcome` with everyone already
+   * there, then every change after that, in order.
+   */
+  join(session: Session, channel: string, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
+    if (session.anonymous) {
+      throw new SignalError('forbidden', 'this connection is receive-only: connect with a user token to join with presence');
+    }
+    if (state !== undefined) {
+      if (!session.canPublish) throw new SignalError('forbidden', "this user token's grants do not allow publishing a state", { field: 'state' });
+      checkStateSize(state, this.options.limits.maxStateBytes);
+    }
+    const membership = this.membershipOf(session, channel, true)!;
+    return membership.run(() =>
+      membership.status === 'present'
+        ? (this.views.get(session.scope, channel)?.participants(session.route) ?? [])
+        : this.enter(session, channel, membership, state, welcome),
+    );
+  }
+
+  /** Leaves a channel; a participant's entry is removed and its leave announced first. */
+  leave(session: Session, channel: string): Promise<void> {
+    const membership = this.membershipOf(session, channel, false);
+    if (!membership) {
+      this.hub.leave(session, channel);
+      return Promise.resolve();
+    }
+    return membership.run(async () => {
+      await this.exit(session, channel, membership);
+      this.hub.leave(session, channel);
+    });
+  }
+
+  /**
+   * Publishes to a channel. A participant's `state` field is stored first, and the message
+   * carries the revision of that write; its other publishes queue behind pending presence
+   * work so they keep the order they were sent in.
+   */
+  publish(session: Session, channel: string, fields: Fields): Promise<void> {
+    const membership = this.membershipOf(session, channel, false);
+    if (!membership) {
+      this.hub.publish(session, channel, fields);
+      return Promise.resolve();
+    }
+    return membership.run(async () => {
+      if (membership.status !== 'present' || !('state' in fields)) return this.hub.publish(session, channel, fields);
+      this.hub.assertCanPublish(session, channel);
+      checkStateSize(fields.state, this.options.limits.maxStateBytes);
+      const value: ParticipantValue = { ...membership.value!, state: fields.state };
+      let revision: number;
+      try {
+        revision = await this.store.update(membership.key!, value, membership.revision);
+      } catch (error) {
+        if (!(error instanceof RevisionConflict)) throw error;
+        throw new SignalError('unavailable', 'your presence entry is being restored after a gateway hiccup; send the state again', { cause: error });
+      }
+      membership.revision = revision;
+      membership.value = value;
+      this.hub.publish(session, channel, fields, revision);
+    });
+  }
+
+  isParticipant(session: Session, channel: string): boolean {
+    const status = this.memberships.get(session)?.get(channel)?.status;
+    return status !== undefined && status !== 'gone';
+  }
+
+  /** The connection closed (the hub has already dropped its subscriptions). */
+  close(session: Session): void {
+    const memberships = this.memberships.get(session);
+    if (!memberships) return;
+    for (const [channel, membership] of memberships) {
+      membership
+        .run(() => this.exit(session, channel, membership))
+        .catch((error: unknown) => this.log.warn({ err: error, channel }, 'presence cleanup after close failed'));
+    }
+  }
+
+  /** Resolves when all presence work queued so far is done (on shutdown, after closing every socket). */
+  async drain(): Promise<void> {
+    const all = [...this.memberships.values()].flatMap((m) => [...m.values()]);
+    await Promise.all(all.map((m) => m.settled()));
+  }
+
+  /**
+   * After this node was declared dead and swept (it froze, or lost NATS for too long), writes
+   * every local participant's entry again under the new process instance and announces it.
+   */
+  async reannounce(): Promise<void> {
+    const work: Promise<void>[] = [];
+    for (const [session, memberships] of this.memberships) {
+      for (const [channel, membership] of memberships) {
+        work.push(
+          membership.run(async () => {
+            if (membership.status !== 'present' || !membership.key || !membership.value) return;
+            const value = { ...membership.value, instance: this.options.instance() };
+            membership.revision = await this.store.put(membership.key, value);
+            membership.value = value;
+            this.hub.publishEnvelope(channelSubject(session.scope, channel), joinEnvelope(value, membership.revision));
+          }),
+        );
+      }
+    }
+    await Promise.all(work);
+  }
+
+  /** Re-reads every local channel from the store and catches local participants up (after a NATS outage). */
+  async resync(): Promise<void> {
+    await Promise.all(
+      this.views.all().map(async (view) => this.catchUp(view, view.merge(await this.store.readChannel(view.scope, view.channel)))),
+    );
+  }
+
+  /**
+   * Removes this process's entries that no local participant holds: writes whose answer was
+   * lost, removals that failed while NATS was away. Nobody else would, since this node is alive.
+   */
+  async audit(): Promise<number> {
+    const entries = await this.store.entriesOfNode(this.options.node);
+    const held = new Set<string>();
+    for (const memberships of this.memberships.values()) {
+      for (const m of memberships.values()) if (m.status !== 'gone' && m.key) held.add(m.key);
+    }
+    let removed = 0;
+    for (const entry of entries) {
+      const scope = scopeOfKey(entry.key);
+      if (!scope || entry.instance !== this.options.instance() || held.has(entry.key)) continue;
+      if (await this.removeEntry(scope, entry.key, entry.revision, entry)) removed++;
+    }
+    return removed;
+  }
+
+  private async enter(session: Session, channel: string, membership: Membership, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
+    if (!session.ws) throw new SignalError('unavailable', 'the connection closed while joining');
+    const { scope } = session;
+    const joinedHere = this.hub.join(session, channel);
+    const view = this.views.acquire(scope, channel);
+    membership.holdsView = true;
+    membership.status = 'joining';
+    try {
+      // Subscribed first, read second: whatever happens from now on arrives as an event.
+      this.catchUp(view, view.merge(await this.store.readChannel(scope, channel)));
+      const others = view.count(session.route);
+      if (others >= this.options.limits.maxParticipants) {
+        throw new SignalError(
+          'limit_exceeded',
+          `channel '${channel}' already has ${others} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
+          { field: 'id' },
+        );
+      }
+      const value: ParticipantValue = {
+        channel,
+        address: session.address,
+        identity: session.identity,
+        device: session.device,
+        node: this.options.node,
+        instance: this.options.instance(),
+        joinedAt: Date.now(),
+        ...(state === undefined ? {} : { state }),
+      };
+      // Known before the write, so the audit never takes a half-written join for a leftover.
+      membership.key = this.store.keyOf(scope, channel, session.route);
+      membership.value = value;
+      membership.revision = await this.store.put(membership.key, value);
+      membership.status = 'present';
+      this.hub.publishEnvelope(channelSubject(scope, channel), joinEnvelope(value, membership.revision));
+      const participants = view.participants(session.route);
+      if (session.ws) {
+        welcome(participants);
+        this.hub.subscribePresence(session, channel);
+      }
+      return participants;
+    } catch (error) {
+      membership.status = 'gone';
+      membership.key = undefined;
+      this.releaseView(session, channel, membership);
+      if (joinedHere) this.hub.leave(session, channel);
+      throw error;
+    }
+  }
+
+  private async exit(session: Session, channel: string, membership: Membership): Promise<void> {
+    const { key, revision, value } = membership;
+    const wasPresent = membership.status === 'present';
+    membership.status = 'gone';
+    membership.key = undefined;
+    this.releaseView(session, channel, membership);
+    if (wasPresent && key && value) await this.removeEntry(session.scope, key, revision, value);
+  }
+
+  /** Removes an entry and announces the leave; false when someone else already did (a sweep). */
+  private async removeEntry(scope: Scope, key: string, revision: number, value: ParticipantValue): Promise<boolean> {
+    try {
+      const leaveRevision = await this.store.remove(key, revision);
+      this.hub.publishEnvelope(channelSubject(scope, value.channel), leaveEnvelope(value.channel, value.address, leaveRevision));
+      return true;
+    } catch (error) {
+      if (error instanceof RevisionConflict) return false;
+      this.log.warn({ err: error, channel: value.channel }, 'presence entry could not be removed now; the next audit removes it');
+      return false;
+    }
+  }
+
+  private releaseView(session: Session, channel: string, membership: Membership): void {
+    if (!membership.holdsView) return;
+    membership.holdsView = false;
+    this.views.release(session.scope, channel);
+  }
+
+  private catchUp(view: ChannelView, envelopes: Envelope[]): void {
+    for (const envelope of envelopes) this.hub.deliverLocally(view.scope, view.channel, envelope);
+  }
+
+  private membershipOf(session: Session, channel: string, create: boolean): Membership | undefined {
+    let memberships = this.memberships.get(session);
+    let membership = memberships?.get(channel);
+    if (membership || !create) return membership;
+    if (!memberships) {
+      memberships = new Map();
+      this.memberships.set(session, memberships);
+    }
+    const own = memberships;
+    membership = new Membership((idle) => {
+      if (own.get(channel) !== idle) return;
+      own.delete(channel);
+      if (own.size === 0 && this.memberships.get(session) === own) this.memberships.delete(session);
+    });
+    own.set(channel, membership);
+    return membership;
+  }
+}

@@ -1,0 +1,122 @@
+import { SignalError, parseAddress } from '@signal/core';
+import type { Logger } from 'pino';
+import type { Hub } from '../../core/hub.js';
+import type { Session } from '../../core/session.js';
+import type { PresenceService } from '../../presence/presence-service.js';
+import { rpcError, rpcResult, toSignalError } from './errors.js';
+import { parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
+import { notification, renderWelcome } from './render.js';
+
+/**
+ * `native` is our own protocol; `bit6` is the same frames for Bit6 SDK apps, minus anything
+ * the SDK would not understand (it answers unknown server frames with errors).
+ */
+export type Dialect = 'native' | 'bit6';
+
+export interface RpcHandlerOptions {
+  maxFrameBytes: number;
+  dialect: Dialect;
+  log: Logger;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Translates JSON-RPC frames into hub calls; holds no state of its own. */
+export class RpcConnectionHandler {
+  constructor(
+    private readonly hub: Hub,
+    private readonly presence: PresenceService,
+    private readonly options: RpcHandlerOptions,
+  ) {}
+
+  onOpen(session: Session): void {
+    if (this.options.dialect === 'native') {
+      reply(session, notification('signal.connected', { address: session.address, anonymous: session.anonymous }));
+    }
+  }
+
+  onMessage(session: Session, data: ArrayBuffer, isBinary: boolean): void {
+    if (data.byteLength > this.options.maxFrameBytes) {
+      const error = new SignalError(
+        'payload_too_large',
+        `frame of ${data.byteLength} bytes is over the ${this.options.maxFrameBytes}-byte limit; send smaller messages`,
+      );
+      return reply(session, rpcError(null, error));
+    }
+    if (isBinary) return reply(session, rpcError(null, new SignalError('bad_request', 'send JSON-RPC as text frames, not binary')));
+    let text: string;
+    try {
+      text = decoder.decode(data);
+    } catch {
+      return reply(session, rpcError(null, new SignalError('invalid_json', 'frame is not valid UTF-8')));
+    }
+    if (text === '_ping') return reply(session, '_pong');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return reply(session, rpcError(null, new SignalError('invalid_json', `frame is not valid JSON: ${(error as Error).message}`)));
+    }
+    void this.handle(session, value);
+  }
+
+  private async handle(session: Session, value: unknown): Promise<void> {
+    let id: RpcId | undefined;
+    try {
+      const envelope = readEnvelope(value);
+      id = envelope.id;
+      const result = await this.execute(session, parseCall(envelope.method, envelope.params), id !== undefined);
+      if (id !== undefined) reply(session, rpcResult(id, result));
+    } catch (caught) {
+      const error = toSignalError(caught);
+      if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
+      // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
+      // A Bit6 client is told about a refused join too: the SDK ignores an error with `id: null`,
+      // but it shows in the app's network log instead of the join vanishing without a trace.
+      if (id !== undefined || this.options.dialect === 'native' || error.code === 'bad_request' || error.code === 'limit_exceeded') {
+        reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
+      }
+    }
+  }
+
+  private async execute(session: Session, call: ClientCall, confirm: boolean): Promise<unknown> {
+    switch (call.method) {
+      case 'signal.join': {
+        if (!call.presence) {
+          if (call.options.state !== undefined) {
+            throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
+          }
+          if (this.hub.join(session, call.channel)) await this.hub.subscriptionsInEffect();
+          return { id: call.channel };
+        }
+        const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
+          replyAll(session, renderWelcome(call.channel, list)),
+        );
+        return { id: call.channel, participants };
+      }
+      case 'signal.leave':
+        await this.presence.leave(session, call.channel);
+        return { id: call.channel };
+      case 'signal.publish':
+        await this.presence.publish(session, call.channel, call.fields);
+        return {};
+      case 'signal.send':
+        await this.hub.send(session, parseAddress(call.to), call.fields, call.channel, confirm);
+        return {};
+    }
+  }
+}
+
+function reply(session: Session, frame: string): void {
+  const ws = session.ws;
+  if (ws) ws.cork(() => ws.send(frame));
+}
+
+function replyAll(session: Session, frames: readonly string[]): void {
+  const ws = session.ws;
+  if (ws && frames.length > 0) {
+    ws.cork(() => {
+      for (const frame of frames) ws.send(frame);
+    });
+  }
+}

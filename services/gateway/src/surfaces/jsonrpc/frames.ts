@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { SignalError, channelNameSchema, fromZodError, type Fields } from '@signal/core';
+
+/**
+ * Parsing of client frames: JSON-RPC 2.0 requests (with `id`) and notifications (without).
+ * Bit6 frames are valid native frames; extra fields travel as the signal's content.
+ */
+const rpcId = z.union([z.string().max(128), z.number().int(), z.null()]);
+
+const envelopeSchema = z.object({
+  jsonrpc: z.literal('2.0', { error: "must be '2.0'" }).optional(),
+  id: rpcId.optional(),
+  method: z.string({ error: 'must be a string' }).min(1).max(128),
+  params: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+});
+
+export type RpcId = z.infer<typeof rpcId>;
+
+const joinParams = z.looseObject({
+  id: channelNameSchema,
+  presence: z.boolean({ error: 'must be a boolean' }).optional(),
+});
+const leaveParams = z.looseObject({ id: channelNameSchema });
+const publishParams = z.looseObject({ id: channelNameSchema });
+const sendParams = z.looseObject({
+  to: z.string({ error: 'must be an address: identity, identity/device or identity/device/route' }).min(1).max(400),
+  id: channelNameSchema.optional(),
+});
+
+export type ClientCall =
+  | { method: 'signal.join'; channel: string; presence: boolean; options: Fields }
+  | { method: 'signal.leave'; channel: string }
+  | { method: 'signal.publish'; channel: string; fields: Fields }
+  | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields };
+
+export interface ParsedFrame {
+  /** Present (possibly null) when the frame is a request that expects a response. */
+  id: RpcId | undefined;
+  call: ClientCall;
+}
+
+export const METHODS = ['signal.join', 'signal.leave', 'signal.publish', 'signal.send'] as const;
+
+/** Returns the request id as soon as it is known, so errors found later can still answer it. */
+export function readEnvelope(value: unknown): { id: RpcId | undefined; method: string; params: Fields } {
+  const result = envelopeSchema.safeParse(value);
+  if (!result.success) {
+    const err = fromZodError(result.error, 'bad_request', 'invalid JSON-RPC request: ');
+    const id = typeof value === 'object' && value !== null ? rpcId.safeParse((value as { id?: unknown }).id) : undefined;
+    throw Object.assign(err, { rpcId: id?.success ? id.data : null });
+  }
+  return { id: result.data.id, method: result.data.method, params: result.data.params ?? {} };
+}
+
+export function parseCall(method: string, params: Fields): ClientCall {
+  switch (method) {
+    case 'signal.join': {
+      const { id, presence, ...options } = check(joinParams, params);
+      return { method, channel: id, presence: presence ?? false, options };
+    }
+    case 'signal.leave':
+      return { method, channel: check(leaveParams, params).id };
+    case 'signal.publish': {
+      const { id, ...fields } = check(publishParams, params);
+      return { method, channel: id, fields: withoutFrom(fields) };
+    }
+    case 'signal.send': {
+      const { to, id, ...fields } = check(sendParams, params);
+      return { method, to, channel: id, fields: withoutFrom(fields) };
+    }
+    default:
+      throw new SignalError('unknown_method', `method '${method}' does not exist; use one of ${METHODS.join(', ')}`, {
+        field: 'method',
+      });
+  }
+}
+
+function check<S extends z.ZodType>(schema: S, params: Fields): z.infer<S> {
+  const result = schema.safeParse(params);
+  if (!result.success) throw fromZodError(result.error, 'invalid_params', 'invalid params: ');
+  return result.data;
+}
+
+/** `from` is always set by the server; a client-supplied one would be a spoof. */
+function withoutFrom(fields: Fields): Fields {
+  if (!('from' in fields)) return fields;
+  const { from: _from, ...rest } = fields;
+  return rest;
+}

@@ -1,0 +1,67 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EngineProtocolError, parseEnginePacket } from '../src/surfaces/socketio/engine-packets.js';
+import { renderStelaceEvent } from '../src/surfaces/socketio/render.js';
+import { PACKET, SocketProtocolError, parseSocketPacket } from '../src/surfaces/socketio/socket-packets.js';
+
+/** Anything a client can put in a text frame either parses or is refused with a protocol error; nothing else escapes. */
+const frames = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 200 }),
+  fc.tuple(fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '9'), fc.constantFrom('', '/signal,', '/signal', '/', '/x?y=1,'), fc.string({ maxLength: 6, unit: fc.constantFrom('0', '1', '9') }), fc.json()).map((parts) => parts.join('')),
+);
+
+describe('Socket.IO packet parsing', () => {
+  it('never throws anything but a protocol error', () => {
+    fc.assert(
+      fc.property(frames, (frame) => {
+        try {
+          parseEnginePacket(frame);
+        } catch (error) {
+          expect(error).toBeInstanceOf(EngineProtocolError);
+        }
+        try {
+          parseSocketPacket(frame);
+        } catch (error) {
+          expect(error).toBeInstanceOf(SocketProtocolError);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('reads what socket.io clients 2.x and 4.x send', () => {
+    expect(parseSocketPacket('0/signal,')).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
+    expect(parseSocketPacket('0/signal?token=1,')).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
+    expect(parseSocketPacket('0/signal,{"token":"x"}')).toEqual({ type: PACKET.connect, nsp: '/signal', data: { token: 'x' } });
+    expect(parseSocketPacket('3/signal,0[{"publishableKey":"k"}]')).toEqual({ type: PACKET.ack, nsp: '/signal', id: 0, data: [{ publishableKey: 'k' }] });
+    expect(parseSocketPacket('2/signal,12["e",1]')).toEqual({ type: PACKET.event, nsp: '/signal', id: 12, data: ['e', 1] });
+    expect(parseSocketPacket('1/signal,')).toEqual({ type: PACKET.disconnect, nsp: '/signal' });
+    expect(parseSocketPacket('0')).toEqual({ type: PACKET.connect, nsp: '/', data: undefined });
+  });
+});
+
+describe('rendering signals for Stelace sockets', () => {
+  const scope = { app: 'a', env: 'live' as const };
+
+  it('renders emit API signals as exactly { message, event, env }', () => {
+    expect(renderStelaceEvent({ t: 'publish', ch: 'c', fields: { event: 'chat', message: { x: 1 } } }, scope)).toBe(
+      '42/signal,["chat",{"message":{"x":1},"event":"chat","env":"live"}]',
+    );
+    expect(renderStelaceEvent({ t: 'send', fields: { event: 'signal' } }, scope)).toBe('42/signal,["signal",{"event":"signal","env":"live"}]');
+  });
+
+  it('wraps other content as the message and names the sender', () => {
+    expect(renderStelaceEvent({ t: 'publish', ch: 'c', from: 'u/d/r', fields: { text: 'hi' } }, scope)).toBe(
+      '42/signal,["signal",{"message":{"text":"hi"},"event":"signal","env":"live","from":"u/d/r","channel":"c"}]',
+    );
+    expect(renderStelaceEvent({ t: 'send', from: 'u/d/r', fields: { event: 'e', message: 1, extra: true } }, scope)).toBe(
+      '42/signal,["e",{"message":{"message":1,"extra":true},"event":"e","env":"live","from":"u/d/r"}]',
+    );
+  });
+
+  it('does not deliver reserved or non-string events, nor presence', () => {
+    expect(renderStelaceEvent({ t: 'publish', ch: 'c', fields: { event: 'disconnect' } }, scope)).toBeUndefined();
+    expect(renderStelaceEvent({ t: 'publish', ch: 'c', fields: { event: 3 } }, scope)).toBeUndefined();
+    expect(renderStelaceEvent({ t: 'join', ch: 'c', from: 'u/d/r' }, scope)).toBeUndefined();
+  });
+});

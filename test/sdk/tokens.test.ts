@@ -1,0 +1,161 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
+import WebSocket from 'ws';
+import { Signal } from '@signal/client';
+import { emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { client, closeClients, next, record, startGateway, tokenProvider, waitFor, type Gateway, type Provider } from './support.js';
+
+let stack: Stack;
+const extra: Gateway[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ gateways: 1 });
+});
+afterEach(async () => {
+  closeClients();
+  await Promise.all(extra.splice(0).map((g) => g.process.stop('SIGKILL')));
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function expiryOf(token: string): number {
+  return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp * 1000;
+}
+
+/** A provider that hands out `first` tokens from `bad()`, then good ones. */
+function flaky(good: Provider, bad: () => string | Promise<string>, first: number): Provider {
+  const provider = (async () => {
+    provider.calls++;
+    return provider.calls <= first ? bad() : good();
+  }) as Provider;
+  provider.calls = 0;
+  provider.tokens = [];
+  return provider;
+}
+
+async function tampered(): Promise<string> {
+  const token = await mintToken(stack, 'alpha', 'alice', 'web');
+  return token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+}
+
+describe('token provider', () => {
+  it('fetches a new token before the current one expires, so a later reconnect is accepted', async () => {
+    const doomed = await startGateway(stack);
+    extra.push(doomed);
+    const provider = tokenProvider(stack, 'alice', 'web', 10);
+    const alice = client(stack, 'alice', 'web', { provider, url: [doomed.url, stack.gatewayUrl(0)] });
+    await alice.ready();
+    const firstExpiry = expiryOf(provider.tokens[0]!);
+    const retries = record(alice, 'reconnecting');
+
+    // Refreshed ahead of time, while the session simply goes on.
+    await waitFor('a refresh', () => provider.calls >= 2, 15_000);
+    expect(Date.now()).toBeLessThan(firstExpiry);
+    expect(alice.state).toBe('connected');
+
+    // Once the first token is dead, a reconnect must present a live one.
+    await waitFor('the first token to expire', () => Date.now() > firstExpiry + 500, 15_000);
+    const connected = next(alice, 'connected');
+    await doomed.process.kill();
+    await connected;
+    expect(retries.filter(([r]) => r.error.code === 'unauthorized')).toEqual([]);
+    expect(expiryOf(provider.tokens.at(-1)!)).toBeGreaterThan(Date.now());
+  }, 40_000);
+
+  it('asks again when the gateway refuses a token with 401', async () => {
+    const provider = flaky(tokenProvider(stack, 'alice', 'web'), tampered, 1);
+    const alice = client(stack, 'alice', 'web', { provider });
+    const retries = record(alice, 'reconnecting');
+    await alice.ready();
+    expect(provider.calls).toBe(2);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]![0].error).toMatchObject({
+      code: 'unauthorized',
+      message: 'the gateway refused the connection with HTTP 401; asking the token provider for a new token',
+    });
+  });
+
+  it('gives up with an unauthorized error when tokens keep being refused', async () => {
+    const provider = flaky(tokenProvider(stack, 'alice', 'web'), tampered, 100);
+    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const errors = record(alice, 'error');
+    const disconnected = next(alice, 'disconnected');
+    await expect(alice.ready()).rejects.toMatchObject({
+      code: 'unauthorized',
+      message: expect.stringMatching(/refused 3 tokens in a row \(HTTP 401\); the token provider must return tokens minted for this app/),
+    });
+    expect(provider.calls).toBe(3);
+    expect(errors.map(([e]) => e.code)).toEqual(['unauthorized']);
+    expect((await disconnected)[0]).toMatchObject({ willReconnect: false });
+    expect(alice.state).toBe('disconnected');
+  });
+
+  it('reports a provider that fails, and connects once it recovers', async () => {
+    const provider = flaky(tokenProvider(stack, 'alice', 'web'), () => Promise.reject(new Error('backend down')), 2);
+    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const retries = record(alice, 'reconnecting');
+    await alice.ready();
+    expect(retries.map(([r]) => r.error.message)).toEqual(['the token provider failed: backend down', 'the token provider failed: backend down']);
+  });
+
+  it('refuses an already expired token from the provider without presenting it', async () => {
+    const registry = new AppRegistry(parseAppsFile({ apps: stack.apps }));
+    const scope = registry.byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
+    const expired = async () => (await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: -60 })).token;
+    const provider = flaky(tokenProvider(stack, 'alice', 'web'), expired, 1);
+    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const retries = record(alice, 'reconnecting');
+    await alice.ready();
+    expect(retries).toHaveLength(1);
+    expect(retries[0]![0].error).toMatchObject({ code: 'token_provider', message: expect.stringMatching(/returned a token that expired at .*; it must mint a fresh one/) });
+  });
+});
+
+describe('fixed token (Bit6 style)', () => {
+  it('fails at once when refused, saying how to fix it', async () => {
+    const alice = client(stack, 'alice', 'web', { provider: await tampered() });
+    await expect(alice.ready()).rejects.toMatchObject({
+      code: 'unauthorized',
+      message: expect.stringMatching(/HTTP 401: the token is invalid or expired; pass a token provider function, or call update\(\) with a new token/),
+    });
+  });
+
+  it("fires 'expired' 10 s before expiry; update() is used from the next connection on", async () => {
+    const doomed = await startGateway(stack);
+    extra.push(doomed);
+    const first = tokenProvider(stack, 'alice', 'web', 10);
+    const alice = client(stack, 'alice', 'web', { provider: await first(), url: [doomed.url, stack.gatewayUrl(0)] });
+    // A 10 s token is due for renewal at once.
+    await next(alice, 'expired');
+    await alice.ready();
+    expect(alice.address).toMatch(/^alice\/web\//);
+    alice.update(await tokenProvider(stack, 'alice', 'tablet')());
+    const connected = next(alice, 'connected');
+    await doomed.process.kill();
+    await connected;
+    expect(alice.address).toMatch(/^alice\/tablet\//);
+  });
+});
+
+describe('gateway URL from the token (Bit6 style)', () => {
+  it("connects to the token's aud when no url is given", async () => {
+    const withAudience = async () => {
+      const res = await emit(stack, '/v1/tokens', keysOf(stack, 'alpha').secretKey, { identity: 'alice', audience: `${stack.gatewayUrl(0).replace('ws:', 'http:')}/v1` });
+      return res.body!.token as string;
+    };
+    const alice = new Signal(withAudience, { WebSocket });
+    try {
+      await alice.ready();
+      expect(alice.address).toMatch(/^alice\/default\//);
+    } finally {
+      alice.close();
+    }
+  });
+
+  it('says url is required when the token has no aud', async () => {
+    const alice = new Signal(await mintToken(stack, 'alpha', 'alice'), { WebSocket });
+    alice.on('error', () => undefined);
+    await expect(alice.ready()).rejects.toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/options.url is required: the token has no aud claim/) });
+  });
+});

@@ -1,0 +1,57 @@
+import { connect } from '@nats-io/transport-node';
+import { PresenceStore, openPresenceBuckets } from '@signal/presence';
+import { Bit6Client } from './bit6-client.js';
+import { RpcClient } from './rpc-client.js';
+import { connectNative, emit, keysOf, mintToken, type Stack } from './stack.js';
+
+export type App = 'alpha' | 'beta';
+
+/** A Bit6-style token: `sub` identity/device and `aud` pointing at one gateway (optionally its /v1 form). */
+export async function bit6Token(stack: Stack, identity: string, device: string, gateway: number, options: { v1?: boolean; ttl?: number } = {}) {
+  const audience = `http://127.0.0.1:${String(stack.gateways[gateway]!.ready.port)}${options.v1 ? '/v1' : ''}`;
+  return mintToken(stack, 'alpha', identity, device, 'test', { audience, ...(options.ttl === undefined ? {} : { ttl: options.ttl }) });
+}
+
+export async function bit6(stack: Stack, identity: string, device: string, gateway: number): Promise<Bit6Client> {
+  return Bit6Client.connect(await bit6Token(stack, identity, device, gateway));
+}
+
+export function native(stack: Stack, identity: string, device: string, gateway: number, app: App = 'alpha'): Promise<RpcClient> {
+  return connectNative(stack, { identity, device, gateway, app });
+}
+
+export interface ParticipantBody {
+  address: string;
+  identity: string;
+  device: string;
+  state?: unknown;
+  joinedAt: number;
+}
+
+/** GET /v1/channels/:channel/participants with the app's secret key (or another Authorization). */
+export async function getParticipants(stack: Stack, channel: string, options: { app?: App; authorization?: string | null } = {}) {
+  const headers: Record<string, string> = {};
+  const authorization = options.authorization === undefined ? `Bearer ${keysOf(stack, options.app ?? 'alpha').secretKey}` : options.authorization;
+  if (authorization !== null) headers.authorization = authorization;
+  const res = await fetch(`${stack.emitUrl}/v1/channels/${encodeURIComponent(channel)}/participants`, { headers });
+  return { status: res.status, body: (await res.json()) as { channel?: string; participants?: ParticipantBody[]; code?: string; message?: string } };
+}
+
+export async function addressesIn(stack: Stack, channel: string, app: App = 'alpha'): Promise<string[]> {
+  const { status, body } = await getParticipants(stack, channel, { app });
+  if (status !== 200) throw new Error(`participants failed: ${status} ${JSON.stringify(body)}`);
+  return body.participants!.map((p) => p.address).sort();
+}
+
+export { emit };
+
+/** Reads the presence bucket directly: the entries a gateway node holds. */
+export async function bucketEntriesOfNode(stack: Stack, node: string) {
+  const nc = await connect({ servers: stack.nats.url });
+  try {
+    const buckets = await openPresenceBuckets(nc, { bucket: 'signal_presence', replicas: 1, storage: 'memory' });
+    return await new PresenceStore(nc, buckets.participants, 'signal_presence').entriesOfNode(node);
+  } finally {
+    await nc.close();
+  }
+}
