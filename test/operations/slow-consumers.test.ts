@@ -48,12 +48,18 @@ describe('a client that does not read', () => {
       if (sent % 20 === 0) detected = sample(await scrape(gateway), 'signal_gateway_slow_consumer_disconnects_total') === 1;
     }
     expect(detected).toBe(true);
+    // Published after the gateway gave up on the slow client: the others get these, it must not.
+    const sentBeforeClose = sent;
+    for (; sent < sentBeforeClose + 10; sent++) publisher.notify('signal.publish', { id: 'feed', n: sent, pad: 'after' });
 
     resume();
     expect(await slow.closed).toEqual({ code: 4008, reason: 'slow consumer: too many bytes queued for this connection' });
     await eventually(() => reader.received('signal.publish').length === sent, `the reader to get all ${sent} messages`, 30_000);
     expect(reader.received('signal.publish').map((f) => f.params!.n)).toEqual([...Array(sent).keys()]);
-    expect(slow.received('signal.publish').length).toBeLessThan(sent);
+    // What it did get before the close frame is an unbroken, in-order prefix.
+    const slowGot = slow.received('signal.publish').map((f) => f.params!.n);
+    expect(slowGot.length).toBeLessThanOrEqual(sentBeforeClose);
+    expect(slowGot).toEqual([...Array(slowGot.length).keys()]);
     expect(gateway.lines().some((l) => l.includes('"msg":"slow consumer disconnected"'))).toBe(true);
     const metrics = await scrape(gateway);
     expect(sample(metrics, 'signal_gateway_connections_closed_total', { code: '4008' })).toBe(1);
@@ -71,18 +77,23 @@ describe('a client that does not read', () => {
 
     // 16 MB at ~13 MB/s: far past what the kernel buffers plus the bound hold within a second,
     // in bursts a reading client absorbs.
-    const sent = 500;
-    for (let n = 0; n < sent; n++) {
+    const flood = 500;
+    for (let n = 0; n < flood; n++) {
       publisher.notify('signal.publish', { id: 'feed', n, pad: FRAME });
       if (n % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    await eventually(async () => sample(await scrape(gateway), 'signal_gateway_connections') === 2, 'the slow client to be disconnected');
+    // Published after the cut: the others get these, the slow client cannot.
+    const sent = flood + 10;
+    for (let n = flood; n < sent; n++) publisher.notify('signal.publish', { id: 'feed', n, pad: 'after' });
     await eventually(() => reader.received('signal.publish').length === sent, `the reader to get all ${sent} messages`, 30_000);
     expect(reader.received('signal.publish').map((f) => f.params!.n)).toEqual([...Array(sent).keys()]);
 
-    await eventually(async () => sample(await scrape(gateway), 'signal_gateway_connections') === 2, 'the slow client to be disconnected');
     resume();
     // Cut without a close frame (1006); if the once-a-second check got there first, closed cleanly (4008).
     expect([1006, 4008]).toContain((await slow.closed).code);
-    expect(slow.received('signal.publish').length).toBeLessThan(sent);
+    const slowGot = slow.received('signal.publish').map((f) => f.params!.n);
+    expect(slowGot.length).toBeLessThanOrEqual(flood);
+    expect(slowGot).toEqual([...Array(slowGot.length).keys()]);
   });
 });
