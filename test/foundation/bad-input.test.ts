@@ -101,6 +101,9 @@ describe('gateway refuses bad credentials at upgrade with 401 and a reason', () 
     expect(await refused(`/v1/connect?token=${beta}&key=${keysOf(stack, 'alpha').publishableKey}`)).toMatch(/^401 .*different apps/);
     const tampered = beta.slice(0, -4) + (beta.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     expect(await refused(`/v1/connect?token=${tampered}`)).toMatch(/^401 .*signature/);
+    const withheld = await mintToken(stack, 'alpha', 'x', 'web', 'test', { grants: { signal: false } });
+    expect(await refused(`/v1/connect?token=${withheld}`)).toMatch(/^401 .*does not grant signal access/);
+    expect(await refused(`/signal/v1/pubsub?jwt=${withheld}`)).toMatch(/^401 .*does not grant signal access/);
   });
 
   it('refuses an unknown path with 404', async () => {

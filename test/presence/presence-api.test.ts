@@ -1,6 +1,7 @@
 import { startService } from '@signal/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressesIn, bit6, bucketEntriesOfNode, getParticipants, native } from '../support/presence.js';
+import { nativeView } from '../support/native-view.js';
 import { passes } from '../support/poll.js';
 import { RpcClient, settle } from '../support/rpc-client.js';
 import { GATEWAY_ENTRY, keysOf, startStack, type Stack } from '../support/stack.js';
@@ -75,6 +76,22 @@ describe('limits', () => {
     expect(await late.call('signal.join', { id: 'full', presence: true })).toMatchObject({ participants: expect.any(Array) });
     expect(await addressesIn(stack, 'full')).toContain(late.address);
     for (const c of [...members, late]) c.close();
+  });
+
+  it('holds PRESENCE_MAX_PARTICIPANTS when many join at once from both nodes', async () => {
+    const racers = await Promise.all(Array.from({ length: 16 }, (_, i) => native(stack, `r${i}`, 'web', i % 2)));
+    const answers = await Promise.all(racers.map((r) => r.request('signal.join', { id: 'rush', presence: true })));
+    const admitted = racers.filter((_, i) => answers[i]!.error === undefined);
+    for (const answer of answers) if (answer.error) expect(answer.error).toMatchObject({ code: -32029, data: { code: 'limit_exceeded' } });
+    expect(admitted.length).toBeGreaterThan(0);
+    expect(admitted.length).toBeLessThanOrEqual(3);
+    // The store holds exactly who was told yes, and so does every admitted participant's view.
+    await passes(async () => expect((await addressesIn(stack, 'rush')).sort()).toEqual(admitted.map((m) => m.address).sort()));
+    for (const m of admitted) {
+      const others = admitted.filter((o) => o !== m).map((o) => o.address).sort();
+      await passes(() => expect([...nativeView(m, 'rush').keys()].sort()).toEqual(others));
+    }
+    for (const c of racers) c.close();
   });
 
   it('refuses a state over PRESENCE_MAX_STATE_BYTES, at join and on update, and keeps the connection', async () => {

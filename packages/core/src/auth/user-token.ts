@@ -49,7 +49,7 @@ export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Pro
 }
 
 /** Reasons a token is refused; stable strings clients may show. */
-export type TokenFailure = 'malformed' | 'unknown_issuer' | 'bad_signature' | 'expired' | 'bad_claims';
+export type TokenFailure = 'malformed' | 'unknown_issuer' | 'bad_signature' | 'expired' | 'bad_claims' | 'not_granted';
 
 export class TokenError extends AuthError {
   readonly reason: TokenFailure;
@@ -84,5 +84,7 @@ export async function verifyUserToken(registry: AppRegistry, token: string): Pro
   }
   const grants = grantsSchema.safeParse(payload.grants ?? {});
   if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
+  // Bit6 tokens say which services they open; one that withholds `signal` opens nothing here.
+  if (!grants.data.signal) throw new TokenError('not_granted', 'token does not grant signal access (grants.signal is false); mint one without it');
   return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp! };
 }

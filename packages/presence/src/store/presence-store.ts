@@ -73,6 +73,31 @@ export class PresenceStore {
     return this.read(channelKeyFilter(scope, channel));
   }
 
+  /**
+   * How many entries of a channel other than `key` were present when `key` was written at
+   * `revision`: `earlier` (a read of the channel) brought forward by every write since it.
+   * Only those writes are fetched, headers only, so this stays cheap on a big channel.
+   */
+  async presentBefore(scope: Scope, channel: string, earlier: readonly ChannelRecord[], key: string, revision: number): Promise<number> {
+    const present = new Map<string, boolean>();
+    let seen = 0;
+    for (const record of earlier) {
+      const recordKey = record.present ? record.participant.key : record.key;
+      present.set(recordKey, record.present);
+      seen = Math.max(seen, record.present ? record.participant.revision : record.revision);
+    }
+    const since = await readLatest(this.nc, this.bucket, channelKeyFilter(scope, channel), READ_TIMEOUT_MS, {
+      from: seen + 1,
+      until: revision,
+      headersOnly: true,
+    });
+    for (const record of since) present.set(record.key, !record.deleted);
+    present.delete(key);
+    let count = 0;
+    for (const isPresent of present.values()) if (isPresent) count++;
+    return count;
+  }
+
   /** The participants of a channel, earliest joiner first. */
   async participants(scope: Scope, channel: string): Promise<StoredParticipant[]> {
     return present(await this.readChannel(scope, channel)).sort((a, b) => a.joinedAt - b.joinedAt || a.revision - b.revision);

@@ -21,11 +21,21 @@ const OPERATION_HEADER = 'KV-Operation';
  * (nats.js's own KV listing costs a stream-info round trip and leaves a consumer on the
  * server for five minutes; presence reads on every join, so this one cleans up at once.)
  */
+export interface ReadWindow {
+  /** Only writes from this revision on, instead of every key's latest. */
+  readonly from?: number;
+  /** Ignore writes after this revision. */
+  readonly until?: number;
+  /** Operations and revisions only: values come back empty. */
+  readonly headersOnly?: boolean;
+}
+
 export async function readLatest(
   nc: NatsConnection,
   bucket: string,
   filter: string,
   timeoutMs: number,
+  window: ReadWindow = {},
 ): Promise<LatestRecord[]> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
@@ -52,7 +62,8 @@ export async function readLatest(
       const key = msg.subject.slice(subjectPrefix.length);
       const operation = msg.headers?.get(OPERATION_HEADER);
       const previous = latest.get(key);
-      if (!previous || previous.revision < delivery.sequence) {
+      const inWindow = window.until === undefined || delivery.sequence <= window.until;
+      if (inWindow && (!previous || previous.revision < delivery.sequence)) {
         latest.set(key, {
           key,
           revision: delivery.sequence,
@@ -72,7 +83,10 @@ export async function readLatest(
       stream_name: stream,
       config: {
         deliver_subject: inbox,
-        deliver_policy: 'last_per_subject',
+        ...(window.from === undefined
+          ? { deliver_policy: 'last_per_subject' }
+          : { deliver_policy: 'by_start_sequence', opt_start_seq: Math.max(1, window.from) }),
+        ...(window.headersOnly ? { headers_only: true } : {}),
         filter_subject: `${subjectPrefix}${filter}`,
         ack_policy: 'none',
         replay_policy: 'instant',

@@ -63,7 +63,7 @@ export const metrics = {
   }),
   connectionsRefused: new Counter({
     name: 'signal_gateway_connections_refused_total',
-    help: 'WebSocket upgrades refused, by reason (token failures: malformed, unknown_issuer, bad_signature, expired, bad_claims; missing_credentials, unknown_key, key_mismatch; shutting_down; Stelace handshake refusals: stelace_invalid_token, stelace_timeout, …)',
+    help: 'WebSocket upgrades refused, by reason (token failures: malformed, unknown_issuer, bad_signature, expired, bad_claims, not_granted; missing_credentials, unknown_key, key_mismatch; shutting_down; Stelace handshake refusals: stelace_invalid_token, stelace_timeout, …)',
     labelNames: ['reason'],
     registers: [registry],
   }),

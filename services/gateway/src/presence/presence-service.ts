@@ -187,15 +187,9 @@ export class PresenceService {
     membership.status = 'joining';
     try {
       // Subscribed first, read second: whatever happens from now on arrives as an event.
-      this.catchUp(view, view.merge(await this.store.readChannel(scope, channel)));
-      const others = view.count(session.route);
-      if (others >= this.options.limits.maxParticipants) {
-        throw new SignalError(
-          'limit_exceeded',
-          `channel '${channel}' already has ${others} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
-          { field: 'id' },
-        );
-      }
+      const records = await this.store.readChannel(scope, channel);
+      this.catchUp(view, view.merge(records));
+      this.refuseIfFull(channel, view.count(session.route));
       const value: ParticipantValue = {
         channel,
         address: session.address,
@@ -210,6 +204,14 @@ export class PresenceService {
       membership.key = this.store.keyOf(scope, channel, session.route);
       membership.value = value;
       membership.revision = await this.store.put(membership.key, value);
+      // Joins racing from other nodes all passed the check above; the store's order decides.
+      // Whoever finds the limit reached before its own write withdraws. Nobody was told of its
+      // join; the leave only matters to a reader that saw the entry in the store meanwhile.
+      const before = await this.store.presentBefore(scope, channel, records, membership.key, membership.revision);
+      if (before >= this.options.limits.maxParticipants) {
+        await this.removeEntry(scope, membership.key, membership.revision, value);
+        this.refuseIfFull(channel, before);
+      }
       membership.status = 'present';
       this.hub.publishEnvelope(channelSubject(scope, channel), joinEnvelope(value, membership.revision));
       const participants = view.participants(session.route);
@@ -225,6 +227,16 @@ export class PresenceService {
       if (joinedHere) this.hub.leave(session, channel);
       throw error;
     }
+  }
+
+  private refuseIfFull(channel: string, others: number): void {
+    const most = this.options.limits.maxParticipants;
+    if (others < most) return;
+    throw new SignalError(
+      'limit_exceeded',
+      `channel '${channel}' already has ${most} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
+      { field: 'id' },
+    );
   }
 
   private async exit(session: Session, channel: string, membership: Membership): Promise<void> {
