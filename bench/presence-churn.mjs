@@ -102,7 +102,7 @@ async function main() {
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
   // Default log level (info, one line per connection), as a deployment would run.
-  const env = { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', PRESENCE_MAX_PARTICIPANTS: String(MEMBERS + CHURNERS + SAMPLES + 10) };
+  const env = { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', PRESENCE_MAX_PARTICIPANTS: String(MEMBERS + CHURNERS + SAMPLES + 10) };
   const gateways = await Promise.all(
     [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env })),
   );

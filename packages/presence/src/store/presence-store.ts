@@ -74,28 +74,30 @@ export class PresenceStore {
   }
 
   /**
-   * How many entries of a channel other than `key` were present when `key` was written at
-   * `revision`: `earlier` (a read of the channel) brought forward by every write since it.
-   * Only those writes are fetched, headers only, so this stays cheap on a big channel.
+   * Whether `limit` entries of a channel other than `key` were present when `key` was written
+   * at `revision`: `earlier` (a read of the channel) brought forward by every write since it.
+   * Revisions number every write to the bucket, so when fewer writes happened since `earlier`
+   * than it had free places, the answer is no without asking; otherwise only those writes are
+   * fetched, headers only, which stays cheap on a big channel.
    */
-  async presentBefore(scope: Scope, channel: string, earlier: readonly ChannelRecord[], key: string, revision: number): Promise<number> {
+  async fullBefore(scope: Scope, channel: string, earlier: readonly ChannelRecord[], key: string, revision: number, limit: number): Promise<boolean> {
     const present = new Map<string, boolean>();
     let seen = 0;
     for (const record of earlier) {
       const recordKey = record.present ? record.participant.key : record.key;
-      present.set(recordKey, record.present);
+      if (recordKey !== key) present.set(recordKey, record.present);
       seen = Math.max(seen, record.present ? record.participant.revision : record.revision);
     }
+    const countPresent = () => [...present.values()].filter(Boolean).length;
+    const writesSince = revision - seen - 1;
+    if (countPresent() + writesSince < limit) return false;
     const since = await readLatest(this.nc, this.bucket, channelKeyFilter(scope, channel), READ_TIMEOUT_MS, {
       from: seen + 1,
-      until: revision,
+      until: revision - 1,
       headersOnly: true,
     });
-    for (const record of since) present.set(record.key, !record.deleted);
-    present.delete(key);
-    let count = 0;
-    for (const isPresent of present.values()) if (isPresent) count++;
-    return count;
+    for (const record of since) if (record.key !== key) present.set(record.key, !record.deleted);
+    return countPresent() >= limit;
   }
 
   /** The participants of a channel, earliest joiner first. */

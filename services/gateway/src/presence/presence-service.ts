@@ -189,7 +189,8 @@ export class PresenceService {
       // Subscribed first, read second: whatever happens from now on arrives as an event.
       const records = await this.store.readChannel(scope, channel);
       this.catchUp(view, view.merge(records));
-      this.refuseIfFull(channel, view.count(session.route));
+      const { maxParticipants } = this.options.limits;
+      if (view.count(session.route) >= maxParticipants) throw channelFull(channel, maxParticipants);
       const value: ParticipantValue = {
         channel,
         address: session.address,
@@ -207,10 +208,9 @@ export class PresenceService {
       // Joins racing from other nodes all passed the check above; the store's order decides.
       // Whoever finds the limit reached before its own write withdraws. Nobody was told of its
       // join; the leave only matters to a reader that saw the entry in the store meanwhile.
-      const before = await this.store.presentBefore(scope, channel, records, membership.key, membership.revision);
-      if (before >= this.options.limits.maxParticipants) {
+      if (await this.store.fullBefore(scope, channel, records, membership.key, membership.revision, maxParticipants)) {
         await this.removeEntry(scope, membership.key, membership.revision, value);
-        this.refuseIfFull(channel, before);
+        throw channelFull(channel, maxParticipants);
       }
       membership.status = 'present';
       this.hub.publishEnvelope(channelSubject(scope, channel), joinEnvelope(value, membership.revision));
@@ -227,16 +227,6 @@ export class PresenceService {
       if (joinedHere) this.hub.leave(session, channel);
       throw error;
     }
-  }
-
-  private refuseIfFull(channel: string, others: number): void {
-    const most = this.options.limits.maxParticipants;
-    if (others < most) return;
-    throw new SignalError(
-      'limit_exceeded',
-      `channel '${channel}' already has ${most} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
-      { field: 'id' },
-    );
   }
 
   private async exit(session: Session, channel: string, membership: Membership): Promise<void> {
@@ -288,4 +278,12 @@ export class PresenceService {
     own.set(channel, membership);
     return membership;
   }
+}
+
+function channelFull(channel: string, most: number): SignalError {
+  return new SignalError(
+    'limit_exceeded',
+    `channel '${channel}' already has ${most} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
+    { field: 'id' },
+  );
 }
