@@ -46,6 +46,14 @@ export function client<M extends Payload = Payload, S extends State = State>(
   return signal;
 }
 
+/** An anonymous, receive-only client with the app's publishable key. */
+export function anonymousClient(stack: Stack, options: Partial<SignalOptions> & { gateway?: number; publishableKey?: string } = {}): Signal {
+  const { gateway = 0, publishableKey = keysOf(stack, 'alpha').publishableKey, ...rest } = options;
+  const signal = new Signal({ publishableKey }, { url: stack.gatewayUrl(gateway), WebSocket, ...rest });
+  clients.add(signal);
+  return signal;
+}
+
 export interface Gateway {
   process: ServiceProcess;
   url: string;

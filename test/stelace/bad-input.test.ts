@@ -72,6 +72,7 @@ describe('malformed packets close only the offending connection', () => {
   it.each([
     ['an empty frame', '', 1002, 'empty Engine.IO packet'],
     ['an unknown Engine.IO type', 'x', 1002, "unknown Engine.IO packet type 'x'"],
+    ['an unknown Engine.IO type outside the BMP', '\u{1F600}x', 1002, "unknown Engine.IO packet type '\u{1F600}'"],
     ['an empty Socket.IO packet', '4', 1002, "unknown Socket.IO packet type ''"],
     ['an unknown Socket.IO type', '49', 1002, "unknown Socket.IO packet type '9'"],
     ['an event that is not JSON', '42/signal,["a",', 1002, 'Socket.IO packet data is not valid JSON'],

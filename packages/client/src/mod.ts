@@ -1,4 +1,4 @@
-export { Signal, type SignalEvents, type ConnectionState } from './signal.js';
+export { Signal, type SignalEvents, type ConnectionState, type SignalCredentials } from './signal.js';
 export type { SignalOptions } from './options.js';
 export { Channel, LocalParticipant, type ChannelEvents, type JoinOptions } from './channels/channel.js';
 export { Participant, type ParticipantEvents, type State } from './channels/participant.js';

@@ -1,3 +1,5 @@
+import type { Credentials } from './auth/credentials.js';
+import { PublishableKey } from './auth/publishable-key.js';
 import { TokenSource, type TokenProvider } from './auth/token-source.js';
 import { Channel, type JoinOptions } from './channels/channel.js';
 import type { ChannelHost } from './channels/channel-host.js';
@@ -14,6 +16,12 @@ import { Link } from './transport/link.js';
 import { resolveWebSocket } from './transport/websocket-constructor.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+/**
+ * A user token, a function that returns one (called again before expiry and after a refusal),
+ * or `{ publishableKey }` for an anonymous, receive-only connection.
+ */
+export type SignalCredentials = string | TokenProvider | { readonly publishableKey: string };
 
 export interface SignalEvents<M extends Payload> {
   /** A direct message to you (not scoped to a channel), or a backend's signal to your user, device or everyone. */
@@ -42,7 +50,8 @@ const OWN_ADDRESSES_KEPT = 32;
  */
 export class Signal<M extends Payload = Payload, S extends State = State> extends Emitter<SignalEvents<M>> {
   private readonly options: ResolvedOptions;
-  private readonly tokens: TokenSource;
+  private readonly tokens: TokenSource | undefined;
+  private readonly credentials: Credentials;
   private readonly link: Link;
   private readonly requests: PendingRequests;
   private readonly outbox: Outbox;
@@ -56,22 +65,29 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
   private readyWaiters: Array<{ resolve(): void; reject(error: SignalClientError): void }> = [];
   private readonly host: ChannelHost;
 
-  constructor(tokenOrProvider: string | TokenProvider, options: SignalOptions = {}) {
+  constructor(credentials: SignalCredentials, options: SignalOptions = {}) {
     super();
     this.options = resolveOptions(options);
     const urls = new GatewayUrls(this.options.url);
     const WebSocket = resolveWebSocket(this.options.WebSocket);
-    this.tokens = new TokenSource(tokenOrProvider, {
-      onRefreshError: (error) => this.report(error),
-      onExpiring: () => this.emit('expired'),
-    });
+    if (typeof credentials === 'object' && credentials !== null) {
+      this.tokens = undefined;
+      this.credentials = new PublishableKey(credentials.publishableKey);
+      if (!urls.given) throw new SignalClientError('invalid_options', 'options.url is required with a publishable key: there is no token whose aud names the gateway');
+    } else {
+      this.tokens = new TokenSource(credentials, {
+        onRefreshError: (error) => this.report(error),
+        onExpiring: () => this.emit('expired'),
+      });
+      this.credentials = this.tokens;
+    }
     this.requests = new PendingRequests(this.options.requestTimeoutMs);
     this.outbox = new Outbox(this.options.queueLimit, 'the connection');
     this.host = this.channelHost();
     this.link = new Link(
       {
         urls,
-        tokens: this.tokens,
+        credentials: this.credentials,
         WebSocket,
         timings: {
           connectTimeoutMs: this.options.connectTimeoutMs,
@@ -169,8 +185,14 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     return channel;
   }
 
+  /** True for a `{ publishableKey }` client: it receives, and the gateway refuses its sends with `forbidden`. */
+  get anonymous(): boolean {
+    return this.tokens === undefined;
+  }
+
   /** Replaces the token used from the next connection on (Bit6 `update`, after `expired`). */
   update(token: string): void {
+    if (!this.tokens) throw new SignalClientError('invalid_options', 'this client connects anonymously with a publishable key; create a Signal with a user token to send and publish');
     this.tokens.update(token);
   }
 
@@ -329,7 +351,7 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     if (this.finalError) return;
     this.finalError = error;
     this.link.stop();
-    this.tokens.stop();
+    this.tokens?.stop();
     this.epoch++;
     this.currentState = 'disconnected';
     this.requests.failAll(() => error);

@@ -37,10 +37,15 @@ describe('token expiry', () => {
 });
 
 describe('connect URL', () => {
+  const token = (value: string) => ({ param: 'token' as const, value, token: value });
   it('adds the native path and the token, and turns http into ws', () => {
-    expect(connectUrl('ws://h:1', 't')).toBe('ws://h:1/v1/connect?token=t');
-    expect(connectUrl('https://h/', 'a+b')).toBe('wss://h/v1/connect?token=a%2Bb');
-    expect(connectUrl('ws://h/custom/path?x=1', 't')).toBe('ws://h/custom/path?x=1&token=t');
+    expect(connectUrl('ws://h:1', token('t'))).toBe('ws://h:1/v1/connect?token=t');
+    expect(connectUrl('https://h/', token('a+b'))).toBe('wss://h/v1/connect?token=a%2Bb');
+    expect(connectUrl('ws://h/custom/path?x=1', token('t'))).toBe('ws://h/custom/path?x=1&token=t');
+  });
+
+  it('puts a publishable key in key=', () => {
+    expect(connectUrl('ws://h:1', { param: 'key', value: 'pubk_test_x', token: undefined })).toBe('ws://h:1/v1/connect?key=pubk_test_x');
   });
 });
 

@@ -1,4 +1,5 @@
 import { SignalClientError } from '../errors/signal-client-error.js';
+import type { Credentials, Proof } from './credentials.js';
 import { tokenExpiry } from './jwt-payload.js';
 
 /** Returns a fresh user token, e.g. by asking your backend (which mints one with POST /v1/tokens). */
@@ -23,7 +24,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * ahead of expiry (so a reconnect never presents an expired token), again when the gateway
  * refused the current one, and whenever the cached one is close to expiry.
  */
-export class TokenSource {
+export class TokenSource implements Credentials {
+  readonly refusedHint = 'the token is invalid or expired; pass a token provider function, or call update() with a new token';
   private current: string | undefined;
   private expiresAtMs: number | undefined;
   /** How long before expiry the token counts as stale, from its lifetime when it arrived. */
@@ -57,6 +59,11 @@ export class TokenSource {
   async token(afterRefusal = false): Promise<string> {
     if (this.current !== undefined && (!this.provider || (!afterRefusal && !this.expiringSoon()))) return this.current;
     return this.fetch();
+  }
+
+  async proof(afterRefusal: boolean): Promise<Proof> {
+    const token = await this.token(afterRefusal);
+    return { param: 'token', value: token, token };
   }
 
   /** Replaces the token (Bit6 `update(jwt)`); used from the next connection attempt on. */

@@ -1,3 +1,4 @@
+import type { Proof } from '../auth/credentials.js';
 import { tokenAudience } from '../auth/jwt-payload.js';
 import { SignalClientError } from '../errors/signal-client-error.js';
 
@@ -33,7 +34,7 @@ export class GatewayUrls {
   }
 
   /** The gateway for the next attempt: the next in the list (wrapping), what the function says, or the token's audience. */
-  async next(token: string): Promise<string> {
+  async next(token: string | undefined): Promise<string> {
     const url = this.url;
     let base: string;
     if (url === undefined) base = audienceOf(token);
@@ -54,10 +55,15 @@ export class GatewayUrls {
     this.previous = base;
     return base;
   }
+
+  /** True when a URL was given; without one the token's `aud` is the only way to find the gateway. */
+  get given(): boolean {
+    return this.url !== undefined;
+  }
 }
 
-function audienceOf(token: string): string {
-  const aud = tokenAudience(token);
+function audienceOf(token: string | undefined): string {
+  const aud = token === undefined ? undefined : tokenAudience(token);
   if (aud === undefined) {
     throw new SignalClientError(
       'invalid_options',
@@ -70,13 +76,13 @@ function audienceOf(token: string): string {
   return url.toString();
 }
 
-/** The full connection URL for a gateway base URL and a token. */
-export function connectUrl(base: string, token: string): string {
+/** The full connection URL for a gateway base URL and the attempt's credentials. */
+export function connectUrl(base: string, proof: Proof): string {
   const url = new URL(base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.pathname === '' || url.pathname === '/') url.pathname = '/v1/connect';
-  url.searchParams.set('token', token);
+  url.searchParams.set(proof.param, proof.value);
   return url.toString();
 }
 

@@ -1,4 +1,4 @@
-import type { TokenSource } from '../auth/token-source.js';
+import type { Credentials } from '../auth/credentials.js';
 import { SignalClientError } from '../errors/signal-client-error.js';
 import { connectedParams, parseServerFrame, readParams, type ServerFrame } from '../rpc/server-frames.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -13,7 +13,7 @@ export interface ReconnectOptions extends BackoffOptions {
 
 export interface LinkOptions {
   urls: GatewayUrls;
-  tokens: TokenSource;
+  credentials: Credentials;
   WebSocket: WebSocketConstructor;
   timings: SocketTimings;
   reconnect: ReconnectOptions;
@@ -88,9 +88,9 @@ export class Link {
     const attempt = this.attempts++;
     let url: string;
     try {
-      const token = await this.options.tokens.token(this.newToken);
-      const base = await this.options.urls.next(token);
-      url = connectUrl(base, token);
+      const proof = await this.options.credentials.proof(this.newToken);
+      const base = await this.options.urls.next(proof.token);
+      url = connectUrl(base, proof);
       this.newToken = false;
       this.handlers.onConnecting({ attempt, url: base });
     } catch (error) {
@@ -158,16 +158,16 @@ export class Link {
     }
     if (end.httpStatus === 401) return this.refused(end);
     // A browser cannot tell a refused token from an unreachable gateway: try a new token too.
-    if (end.httpStatus === undefined && end.code !== CONNECT_TIMEOUT_CLOSE && this.options.tokens.refreshable) this.newToken = true;
+    if (end.httpStatus === undefined && end.code !== CONNECT_TIMEOUT_CLOSE && this.options.credentials.refreshable) this.newToken = true;
     this.retry(new SignalClientError('unavailable', end.detail, { data: { code: end.code, status: end.httpStatus } }));
   }
 
   private refused(end: SocketEnd): void {
     this.authFailures++;
-    const { tokens, maxAuthFailures } = this.options;
-    if (!tokens.refreshable) {
+    const { credentials, maxAuthFailures } = this.options;
+    if (!credentials.refreshable) {
       return this.fail(
-        new SignalClientError('unauthorized', `${end.detail}: the token is invalid or expired; pass a token provider function, or call update() with a new token`, {
+        new SignalClientError('unauthorized', `${end.detail}: ${credentials.refusedHint}`, {
           data: { status: 401 },
         }),
       );

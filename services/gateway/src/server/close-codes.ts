@@ -5,3 +5,22 @@
  */
 export const CLOSE_GOING_AWAY = { code: 1001, reason: 'server shutting down; reconnect' } as const;
 export const CLOSE_SLOW_CONSUMER = { code: 4008, reason: 'slow consumer: too many bytes queued for this connection' } as const;
+
+/** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * A close reason every client accepts: whole characters only (a lone surrogate becomes invalid
+ * UTF-8, which clients treat as a broken connection, 1006) and at most 123 bytes, cut at a
+ * character boundary. Reasons quote client input, so neither can be assumed.
+ */
+export function closeReason(text: string): string {
+  let reason = '';
+  let bytes = 0;
+  for (const char of text.toWellFormed()) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > MAX_CLOSE_REASON_BYTES) break;
+    reason += char;
+  }
+  return reason;
+}

@@ -40,7 +40,7 @@ export function parseEnginePacket(frame: string): EnginePacket {
     case '':
       throw new EngineProtocolError('empty Engine.IO packet');
     default:
-      throw new EngineProtocolError(`unknown Engine.IO packet type '${frame.charAt(0)}'`);
+      throw new EngineProtocolError(`unknown Engine.IO packet type '${firstCharacter(frame)}'`);
   }
 }
 
@@ -84,4 +84,10 @@ export function engineVersionOf(query: URLSearchParams): { version: EngineVersio
   const eio = query.get('EIO');
   if (eio === '3' || eio === '4') return { version: eio === '3' ? 3 : 4 };
   return { error: { code: 5, message: `Unsupported protocol version: EIO=${eio ?? ''}; use socket.io-client 2.x (EIO=3) or 3.x/4.x (EIO=4)` } };
+}
+
+/** The first whole character, for messages that quote a bad packet type (charAt can split a pair). */
+export function firstCharacter(text: string): string {
+  const code = text.codePointAt(0);
+  return code === undefined ? '' : String.fromCodePoint(code);
 }

@@ -1,4 +1,4 @@
-import { ENGINE } from './engine-packets.js';
+import { ENGINE, firstCharacter } from './engine-packets.js';
 
 /**
  * Socket.IO packets, carried in Engine.IO `message` packets: a type digit, an optional
@@ -31,7 +31,7 @@ const MAX_ID_DIGITS = 15;
 
 export function parseSocketPacket(text: string): SocketPacket {
   const type = text.charCodeAt(0) - 48;
-  if (!(type >= 0 && type <= 6)) throw new SocketProtocolError(`unknown Socket.IO packet type '${text.charAt(0)}'`);
+  if (!(type >= 0 && type <= 6)) throw new SocketProtocolError(`unknown Socket.IO packet type '${firstCharacter(text)}'`);
   if (type === PACKET.binaryEvent || type === PACKET.binaryAck) {
     throw new SocketProtocolError('binary Socket.IO packets are not supported; send JSON values only');
   }

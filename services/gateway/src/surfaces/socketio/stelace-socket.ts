@@ -8,6 +8,7 @@ import { ENGINE, EngineProtocolError, openPacket, parseEnginePacket, type Engine
 import { STELACE_NAMESPACE, stelaceSurface } from './render.js';
 import { PACKET, SocketProtocolError, eventFrame, parseSocketPacket, socketFrame, type SocketPacket } from './socket-packets.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
+import { closeReason } from '../../server/close-codes.js';
 import { authenticationTimeoutReason, checkAuthentication, reasonLabel } from './stelace-handshake.js';
 
 export interface SocketIoSettings {
@@ -226,6 +227,6 @@ export class StelaceSocket {
     const ws = this.ws;
     if (this.closed || !ws) return;
     this.closed = true;
-    ws.end(code, reason.slice(0, 120));
+    ws.end(code, closeReason(reason));
   }
 }
