@@ -150,6 +150,9 @@ describe('metrics and logs under real traffic', () => {
     // The events operators need are there: one line per connection and per refusal...
     expect(lines.filter((l) => l.includes('"msg":"connection opened"')).length).toBe(3);
     expect(lines.filter((l) => l.includes('"msg":"connection refused"')).length).toBe(6);
+    // ...every line is a JSON log record (nothing else on stdout or stderr, such as a native
+    // library's warning per connection)...
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, `not a JSON log line: ${line}`).not.toThrow();
     // ...and no credential, in any form, in any of them.
     for (const line of lines) {
       for (const secret of credentials) expect(line.includes(secret), `${line} contains a credential`).toBe(false);

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AppRegistry, ConfigError, TokenError, generateApp, mintUserToken, parseAppsFile, sha256Hex, verifyUserToken } from '../src/mod.js';
@@ -36,21 +37,62 @@ describe('user tokens', () => {
 
   it('round-trips identity, device and grants', async () => {
     const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web1', ttlSeconds: 60, grants: { publish: false } });
-    const user = await verifyUserToken(registry, token);
+    const user = verifyUserToken(registry, token);
     expect(user).toMatchObject({ identity: 'alice', device: 'web1', grants: { publish: false } });
     expect(user.scope.app).toBe('one');
   });
 
-  it('refuses expired, foreign and forged tokens with a reason', async () => {
-    const expired = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(scope.issuer).setSubject('a').setExpirationTime(Math.floor(Date.now() / 1000) - 5).sign(scope.tokenSecret);
-    await expect(verifyUserToken(registry, expired)).rejects.toMatchObject({ reason: 'expired' });
+  const signed = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'HS256' }, secret = scope.tokenSecret) =>
+    new SignJWT({ iss: scope.issuer, sub: 'a', ...claims }).setProtectedHeader(header as { alg: string }).sign(secret);
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+  const reason = (token: string) => {
+    try {
+      verifyUserToken(registry, token);
+      return 'accepted';
+    } catch (error) {
+      expect(error).toBeInstanceOf(TokenError);
+      return (error as TokenError).reason;
+    }
+  };
+
+  it('refuses expired, foreign, forged and malformed tokens with a reason', async () => {
+    expect(reason(await signed({ exp: Math.floor(Date.now() / 1000) - 5 }))).toBe('expired');
     const other = registry.byPublishableKey(file.apps[1]!.environments.test!.publishableKeys[0]!)!;
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(scope.issuer).setSubject('a').setExpirationTime('1h').sign(other.tokenSecret);
-    await expect(verifyUserToken(registry, forged)).rejects.toMatchObject({ reason: 'bad_signature' });
-    await expect(verifyUserToken(registry, 'nope')).rejects.toBeInstanceOf(TokenError);
-    const noExp = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(scope.issuer).setSubject('a').sign(scope.tokenSecret);
-    await expect(verifyUserToken(registry, noExp)).rejects.toMatchObject({ reason: 'bad_claims' });
-    const badSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(scope.issuer).setSubject('a/b/c').setExpirationTime('1h').sign(scope.tokenSecret);
-    await expect(verifyUserToken(registry, badSub)).rejects.toMatchObject({ reason: 'bad_claims' });
+    expect(reason(await signed({ exp: inAnHour() }, { alg: 'HS256' }, other.tokenSecret))).toBe('bad_signature');
+    expect(reason('nope')).toBe('malformed');
+    expect(reason('a.b.c.d.e')).toBe('malformed');
+    expect(reason(await signed({}))).toBe('bad_claims');
+    expect(reason(await signed({ exp: String(inAnHour()) }))).toBe('bad_claims');
+    expect(reason(await signed({ exp: inAnHour(), sub: 'a/b/c' }))).toBe('bad_claims');
+    expect(reason(await signed({ exp: inAnHour(), sub: undefined }))).toBe('bad_claims');
+    expect(reason(await signed({ exp: inAnHour(), nbf: inAnHour() }))).toBe('bad_claims');
+    expect(reason(await signed({ exp: inAnHour(), iss: 'pubk_test_unknown' }))).toBe('unknown_issuer');
+  });
+
+  it('accepts only a plain HS256 signature over exactly the signed bytes', async () => {
+    const good = await signed({ exp: inAnHour() });
+    expect(reason(good)).toBe('accepted');
+    const [header, payload, signature] = good.split('.') as [string, string, string];
+    // Other algorithms, even with the right secret, and unsigned tokens.
+    expect(reason(await signed({ exp: inAnHour() }, { alg: 'HS512' }))).toBe('bad_signature');
+    const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+    expect(reason(`${none}.${payload}.`)).toBe('bad_signature');
+    expect(reason(`${header}.${payload}.`)).toBe('bad_signature');
+    // A critical extension we do not understand (jose will not even sign one), correctly MACed.
+    const critical = Buffer.from(JSON.stringify({ alg: 'HS256', crit: ['x'], x: 1 })).toString('base64url');
+    const mac = createHmac('sha256', scope.tokenSecret).update(`${critical}.${payload}`).digest('base64url');
+    expect(reason(`${critical}.${payload}.${mac}`)).toBe('bad_signature');
+    // The signature must be exactly the canonical encoding of the MAC.
+    expect(reason(`${header}.${payload}.${signature}A`)).toBe('bad_signature');
+    expect(reason(`${header}.${payload}.${signature}!`)).toBe('bad_signature');
+    expect(reason(`${header}.${payload}.${signature.slice(0, -1)}`)).toBe('bad_signature');
+    // A payload changed after signing.
+    const forged = Buffer.from(JSON.stringify({ iss: scope.issuer, sub: 'admin', exp: inAnHour() })).toString('base64url');
+    expect(reason(`${header}.${forged}.${signature}`)).toBe('bad_signature');
+  });
+
+  it('refuses a token whose grants withhold signal', async () => {
+    expect(reason(await signed({ exp: inAnHour(), grants: { signal: false } }))).toBe('not_granted');
+    expect(reason(await signed({ exp: inAnHour(), grants: { signal: 'yes' } }))).toBe('bad_claims');
   });
 });

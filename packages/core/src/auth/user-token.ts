@@ -1,4 +1,5 @@
-import { SignJWT, decodeJwt, jwtVerify, errors as joseErrors } from 'jose';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { z } from 'zod';
 import { parseSubject } from '../addresses/address.js';
 import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
@@ -59,26 +60,48 @@ export class TokenError extends AuthError {
   }
 }
 
-export async function verifyUserToken(registry: AppRegistry, token: string): Promise<VerifiedUser> {
-  let iss: string | undefined;
+/**
+ * Verifies a user token synchronously. The gateway checks tokens inside uWebSockets.js's
+ * upgrade callback, and an upgrade completed later, outside it, is what this uWS build gets
+ * wrong (see server/upgrade.ts in the gateway); jose verifies only asynchronously (WebCrypto),
+ * so the HMAC is checked here with node:crypto while jose still decodes the header and claims.
+ * The checks match jose's jwtVerify with `algorithms: ['HS256']`, `requiredClaims: ['exp', 'sub']`.
+ */
+export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
+  const segments = token.split('.');
+  let header: ProtectedHeaderParameters;
+  let payload: JWTPayload;
   try {
-    iss = decodeJwt(token).iss;
+    if (segments.length !== 3) throw new TypeError('not three segments');
+    header = decodeProtectedHeader(token);
+    payload = decodeJwt(token);
   } catch {
     throw new TokenError('malformed', 'token is not a JWT');
   }
-  const scope = iss === undefined ? undefined : registry.byPublishableKey(iss);
+  const scope = typeof payload.iss === 'string' ? registry.byPublishableKey(payload.iss) : undefined;
   if (!scope) throw new TokenError('unknown_issuer', 'token issuer is not a known publishable key');
-  let payload;
-  try {
-    ({ payload } = await jwtVerify(token, scope.tokenSecret, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }));
-  } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', 'token has expired; mint a new one');
-    if (error instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('bad_claims', `token claim ${error.claim} is invalid`);
+  if (header.alg !== 'HS256' || header.crit !== undefined || header.b64 !== undefined) {
+    throw new TokenError('bad_signature', 'token must be a plain HS256 JWT signed with the environment\'s token secret');
+  }
+  const [encodedHeader, encodedPayload, encodedSignature] = segments as [string, string, string];
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  const expected = createHmac('sha256', scope.tokenSecret).update(`${encodedHeader}.${encodedPayload}`).digest();
+  // Node's base64url decoder skips stray characters; only the canonical encoding counts.
+  const canonical = signature.toString('base64url') === encodedSignature;
+  if (!canonical || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
     throw new TokenError('bad_signature', 'token signature is invalid');
   }
+  const now = Math.floor(Date.now() / 1000);
+  for (const claim of ['exp', 'nbf', 'iat'] as const) {
+    if (payload[claim] !== undefined && typeof payload[claim] !== 'number') throw new TokenError('bad_claims', `token claim ${claim} is invalid`);
+  }
+  if (payload.exp === undefined) throw new TokenError('bad_claims', 'token claim exp is invalid');
+  if (payload.exp <= now) throw new TokenError('expired', 'token has expired; mint a new one');
+  if (payload.nbf !== undefined && payload.nbf > now) throw new TokenError('bad_claims', 'token claim nbf is invalid');
+  if (typeof payload.sub !== 'string') throw new TokenError('bad_claims', 'token claim sub is invalid');
   let subject;
   try {
-    subject = parseSubject(payload.sub!);
+    subject = parseSubject(payload.sub);
   } catch (error) {
     throw new TokenError('bad_claims', (error as Error).message);
   }
@@ -86,5 +109,5 @@ export async function verifyUserToken(registry: AppRegistry, token: string): Pro
   if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
   // Bit6 tokens say which services they open; one that withholds `signal` opens nothing here.
   if (!grants.data.signal) throw new TokenError('not_granted', 'token does not grant signal access (grants.signal is false); mint one without it');
-  return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp! };
+  return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp };
 }

@@ -40,9 +40,9 @@ export interface Credentials {
  * A user token makes a full connection; a publishable key alone makes an anonymous,
  * receive-only one. Anything else is refused with a reason the client can act on.
  */
-export async function authenticateConnection(registry: AppRegistry, credentials: Credentials): Promise<Principal> {
+export function authenticateConnection(registry: AppRegistry, credentials: Credentials): Principal {
   if (credentials.token) {
-    const user = await verifyUserToken(registry, credentials.token);
+    const user = verifyUserToken(registry, credentials.token);
     if (credentials.publishableKey && registry.byPublishableKey(credentials.publishableKey) !== user.scope) {
       throw new CredentialsError('key_mismatch', 'token and publishable key belong to different apps or environments');
     }

@@ -7,7 +7,7 @@ import type { Hub } from '../../core/hub.js';
 import type { SessionData } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
-import { bearerToken, upgradeAfter } from '../../server/upgrade.js';
+import { bearerToken, upgradeWith } from '../../server/upgrade.js';
 import { RpcConnectionHandler, type Dialect } from './connection-handler.js';
 import { bit6Surface, jsonRpcSurface } from './render.js';
 
@@ -32,15 +32,15 @@ export function registerJsonRpcRoutes(
     app.ws<SessionData>(path, {
       ...limits.behavior,
       upgrade: (res, req, context) =>
-        upgradeAfter(res, req, context, async (request) => {
+        upgradeWith(res, req, context, (request) => {
           const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
-          const principal = await authenticateConnection(registry, {
-            token: token ?? undefined,
-            publishableKey: request.query.get('key') ?? undefined,
-          }).catch((error: unknown) => {
+          let principal;
+          try {
+            principal = authenticateConnection(registry, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+          } catch (error) {
             log.info({ path, reason: (error as Error).message }, 'connection refused');
             throw error;
-          });
+          }
           return { session: createSession(hub, surface, principal) };
         }),
       open: (ws) => {

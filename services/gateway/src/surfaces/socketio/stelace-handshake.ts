@@ -43,7 +43,7 @@ export function authenticationTimeoutReason(timeoutMs: number): string {
  * `route` is the id the client was given in `authentication`: that channel is the
  * connection itself, so asking for it joins nothing more.
  */
-export async function checkAuthentication(registry: AppRegistry, answer: unknown, route: string): Promise<HandshakeOutcome> {
+export function checkAuthentication(registry: AppRegistry, answer: unknown, route: string): HandshakeOutcome {
   const fields = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
   const requested = requestedChannels(fields);
   if (requested === undefined) return fail(REASONS.channels);
@@ -62,7 +62,7 @@ export async function checkAuthentication(registry: AppRegistry, answer: unknown
     if (!token) return fail(REASONS.missingToken);
     if (typeof token !== 'string') return fail(REASONS.tokenNotString);
     try {
-      user = await verifyUserToken(registry, token);
+      user = verifyUserToken(registry, token);
     } catch (error) {
       // An expired token is not a failure in Stelace: the socket just does not get its user channel.
       if (!(error instanceof TokenError && error.reason === 'expired')) return fail(REASONS.invalidToken);

@@ -35,7 +35,7 @@ export const ENGINE_V4_PING_TOPIC = 'sio-ping';
 /** The ack id of the server's one `authentication` emit. */
 const AUTH_ACK_ID = 0;
 
-type Phase = 'engine' | 'namespace' | 'authenticating' | 'authenticated' | 'refused';
+type Phase = 'engine' | 'namespace' | 'authenticated' | 'refused';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -140,10 +140,12 @@ export class StelaceSocket {
         return;
       case PACKET.ack:
         if (packet.nsp === STELACE_NAMESPACE && packet.id === AUTH_ACK_ID && this.phase === 'namespace') {
-          this.authenticate(packet.data[0]).catch((error: unknown) => {
+          try {
+            this.authenticate(packet.data[0]);
+          } catch (error) {
             this.context.log.error({ err: error, route: this.route }, 'stelace authentication failed unexpectedly');
             if (!this.closed) this.end(1011, 'internal error');
-          });
+          }
         }
         return;
       case PACKET.event:
@@ -167,11 +169,9 @@ export class StelaceSocket {
     }
   }
 
-  private async authenticate(answer: unknown): Promise<void> {
-    this.phase = 'authenticating';
+  private authenticate(answer: unknown): void {
     const { hub, registry, log } = this.context;
-    const outcome = await checkAuthentication(registry, answer, this.route);
-    if (this.closed || this.phase !== 'authenticating') return;
+    const outcome = checkAuthentication(registry, answer, this.route);
     if (!outcome.ok) return this.refuse(outcome.reason);
     this.stopTimer();
     this.phase = 'authenticated';
@@ -212,7 +212,7 @@ export class StelaceSocket {
     if (this.closed) return;
     const { authTimeoutMs } = this.context.settings;
     if (this.phase === 'engine') return this.end(1008, `connect to namespace ${STELACE_NAMESPACE} within ${authTimeoutMs} ms`);
-    if (this.phase === 'namespace' || this.phase === 'authenticating') this.refuse(authenticationTimeoutReason(authTimeoutMs));
+    if (this.phase === 'namespace') this.refuse(authenticationTimeoutReason(authTimeoutMs));
   }
 
   private send(...frames: string[]): void {
