@@ -10,6 +10,8 @@ import { startNats, startService, stopAll } from '@signal/harness';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const gatewayPort = process.env.GATEWAY_PORT ?? '8080';
 const emitPort = process.env.EMIT_API_PORT ?? '8081';
+const gatewayAdminPort = process.env.GATEWAY_ADMIN_PORT ?? '9090';
+const emitAdminPort = process.env.EMIT_API_ADMIN_PORT ?? '9091';
 
 function appsFilePath() {
   if (process.env.APPS_FILE) return process.env.APPS_FILE;
@@ -33,13 +35,20 @@ async function main() {
   }
   const common = { NATS_URL: natsUrl, APPS_FILE: appsFile, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const echo = (name) => (line) => process.stdout.write(`[${name}] ${line}\n`);
-  await startService({ entry: resolve(root, 'services/gateway/dist/main.js'), name: 'gateway', env: { ...common, PORT: gatewayPort }, onLine: echo('gateway') });
-  await startService({ entry: resolve(root, 'services/emit-api/dist/main.js'), name: 'emit-api', env: { ...common, PORT: emitPort }, onLine: echo('emit-api') });
+  await startService({ entry: resolve(root, 'services/gateway/dist/main.js'), name: 'gateway', env: { ...common, PORT: gatewayPort, ADMIN_PORT: gatewayAdminPort }, onLine: echo('gateway') });
+  // Minted tokens name the gateway in `aud`, which is where Bit6 SDK apps connect.
+  const gatewayPublicUrl = process.env.GATEWAY_PUBLIC_URL ?? `http://127.0.0.1:${gatewayPort}`;
+  await startService({
+    entry: resolve(root, 'services/emit-api/dist/main.js'),
+    name: 'emit-api',
+    env: { ...common, PORT: emitPort, ADMIN_PORT: emitAdminPort, GATEWAY_PUBLIC_URL: gatewayPublicUrl },
+    onLine: echo('emit-api'),
+  });
 
   const app = apps.apps[0];
   const test = app.environments.test ?? app.environments.live;
   const scope = new AppRegistry(apps).byPublishableKey(test.publishableKeys[0]);
-  const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: 24 * 3600 });
+  const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: 24 * 3600, audience: gatewayPublicUrl });
   const secret = test.secretKeys[0].key ?? '<your secret key>';
   console.log(`
 signal is running (app '${app.id}', ${scope.env} environment; keys in ${appsFile})
