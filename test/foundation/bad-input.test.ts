@@ -1,29 +1,22 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calmChannel } from '../support/calm-channel.js';
 import { RpcClient } from '../support/rpc-client.js';
 import { emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 let bystander: RpcClient;
 let sender: RpcClient;
+/** After each abuse, the node still serves the bystander and the abuser's connection. */
+let stillServing: () => Promise<void>;
 
 beforeAll(async () => {
   stack = await startStack({ gateways: 1, gatewayEnv: { MAX_FRAME_BYTES: '1024' }, emitEnv: { MAX_BODY_BYTES: '4096' } });
-  bystander = await RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${await mintToken(stack, 'alpha', 'by', 'stander')}`);
-  sender = await RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${await mintToken(stack, 'alpha', 'bad', 'actor')}`);
-  await bystander.call('signal.join', { id: 'calm' });
-  await sender.call('signal.join', { id: 'calm' });
+  ({ bystander, sender, stillServing } = await calmChannel(stack));
 });
 afterAll(async () => {
   await stack?.stop();
 });
-
-/** After each abuse, the node still serves the bystander and the abuser's connection. */
-async function stillServing(): Promise<void> {
-  const marker = `alive-${Math.random()}`;
-  await sender.call('signal.publish', { id: 'calm', marker });
-  await bystander.next((f) => f.params?.marker === marker);
-}
 
 describe('gateway refuses bad frames clearly and keeps going', () => {
   it('answers invalid JSON with -32700', async () => {

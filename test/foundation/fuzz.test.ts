@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calmChannel } from '../support/calm-channel.js';
 import { RpcClient, type Frame } from '../support/rpc-client.js';
-import { emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
 
 /**
  * Generated garbage, thousands of frames and bodies, at every surface of one real gateway and
@@ -14,28 +15,15 @@ const seed = Number(process.env.FUZZ_SEED ?? 20261123);
 const sample = <T>(arbitrary: fc.Arbitrary<T>, numRuns: number, offset: number): T[] => fc.sample(arbitrary, { numRuns, seed: seed + offset });
 
 let stack: Stack;
-let bystander: RpcClient;
-let publisher: RpcClient;
+let stillServing: () => Promise<void>;
 
 beforeAll(async () => {
   stack = await startStack({ gateways: 1, gatewayEnv: { MAX_FRAME_BYTES: '4096' } });
-  bystander = await RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${await mintToken(stack, 'alpha', 'by', 'stander')}`);
-  publisher = await RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${await mintToken(stack, 'alpha', 'pub', 'lisher')}`);
-  await bystander.call('signal.join', { id: 'calm' });
-  await publisher.call('signal.join', { id: 'calm' });
+  ({ stillServing } = await calmChannel(stack));
 });
 afterAll(async () => {
   await stack?.stop();
 });
-
-async function stillServing(): Promise<void> {
-  const marker = `alive-${Math.random()}`;
-  await publisher.call('signal.publish', { id: 'calm', marker });
-  await bystander.next((f) => f.params?.marker === marker);
-  const { status } = await emit(stack, '/v1/signals', keysOf(stack, 'alpha').secretKey, { to: { channel: 'calm' }, event: 'e', message: marker });
-  expect(status).toBe(202);
-  await bystander.next((f) => (f.params?.message as unknown) === marker);
-}
 
 function noInternalErrors(): void {
   const failures = stack.gateways[0]!.lines().concat(stack.emitApi.lines()).filter((l) => /"level":(50|60)/.test(l));
