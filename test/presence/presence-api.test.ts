@@ -4,7 +4,7 @@ import { addressesIn, bit6, bucketEntriesOfNode, getParticipants, native } from 
 import { nativeView } from '../support/native-view.js';
 import { passes } from '../support/poll.js';
 import { RpcClient, settle } from '../support/rpc-client.js';
-import { GATEWAY_ENTRY, keysOf, startStack, type Stack } from '../support/stack.js';
+import { GATEWAY_ENTRY, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -184,7 +184,7 @@ describe('configuration and shutdown', () => {
     const start = startService({
       entry: GATEWAY_ENTRY,
       name: 'misconfigured gateway',
-      env: { NATS_URL: stack.nats.url, APPS_FILE: stack.appsFile, PORT: '0', PRESENCE_HEARTBEAT_MS: '1000', PRESENCE_NODE_TIMEOUT_MS: '2000' },
+      env: { ...serviceEnv(stack), PRESENCE_HEARTBEAT_MS: '1000', PRESENCE_NODE_TIMEOUT_MS: '2000' },
     });
     await expect(start).rejects.toThrow(/PRESENCE_NODE_TIMEOUT_MS="2000": must be at least 3 × PRESENCE_HEARTBEAT_MS \(3000\)/);
   });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startService } from '@signal/harness';
-import { GATEWAY_ENTRY, startStack, type Stack } from '../support/stack.js';
+import { GATEWAY_ENTRY, serviceEnv, startStack, type Stack } from '../support/stack.js';
 import { client, closeClients, next, record, startGateway, waitFor, type Gateway } from './support.js';
 
 let stack: Stack;
@@ -135,7 +135,7 @@ describe('backoff', () => {
     const late = await startService({
       entry: GATEWAY_ENTRY,
       name: 'late-gateway',
-      env: { NATS_URL: stack.nats.url, APPS_FILE: stack.appsFile, PORT: String(port), LOG_LEVEL: 'info' },
+      env: { ...serviceEnv(stack), PORT: String(port) },
     });
     extra.push({ process: late, url: `ws://127.0.0.1:${port}` });
     await alice.ready();

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { Signal, type Emitter, type EventMap, type Payload, type SignalOptions, type State } from '@signal/client';
 import { startService, type ServiceProcess } from '@signal/harness';
 import { eventually } from '../support/poll.js';
-import { GATEWAY_ENTRY, emit, keysOf, type Stack } from '../support/stack.js';
+import { GATEWAY_ENTRY, emit, keysOf, serviceEnv, type Stack } from '../support/stack.js';
 
 /** Every client a test made, closed after each file so no socket outlives its stack. */
 const clients = new Set<Signal<Payload, State>>();
@@ -64,7 +64,7 @@ export async function startGateway(stack: Stack, env: Record<string, string> = {
   const process = await startService({
     entry: GATEWAY_ENTRY,
     name: 'extra-gateway',
-    env: { NATS_URL: stack.nats.url, APPS_FILE: stack.appsFile, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...serviceEnv(stack), ...env },
   });
   return { process, url: `ws://127.0.0.1:${String(process.ready.port)}` };
 }

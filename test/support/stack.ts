@@ -32,7 +32,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const nats = await startNats();
   const apps = [generateApp('alpha', { broadcast: true }), generateApp('beta')];
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps }));
-  const common = { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' };
+  const common = serviceEnv({ nats, appsFile });
   const gateways = await Promise.all(
     Array.from({ length: options.gateways ?? 2 }, (_, i) =>
       startService({ entry: GATEWAY_ENTRY, name: `gateway-${i}`, env: { ...common, ...options.gatewayEnv } }),
@@ -52,6 +52,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await nats.stop();
     },
   };
+}
+
+/**
+ * The environment of a service process on a stack: its NATS and apps file, and port 0 for both
+ * ports, so test files running side by side never ask for the same one.
+ */
+export function serviceEnv(stack: Pick<Stack, 'nats' | 'appsFile'>): Record<string, string> {
+  return { NATS_URL: stack.nats.url, APPS_FILE: stack.appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' };
 }
 
 type EnvName = 'test' | 'live';
