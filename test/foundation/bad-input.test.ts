@@ -58,10 +58,13 @@ describe('gateway refuses bad frames clearly and keeps going', () => {
     await stillServing();
   });
 
-  it('refuses an oversize frame with an error and keeps the connection', async () => {
+  it('refuses an oversize frame with an error answering its request, and keeps the connection', async () => {
     sender.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'signal.publish', params: { id: 'calm', blob: 'x'.repeat(2000) } }));
     const frame = await sender.next((f) => f.error?.code === -32013);
+    expect(frame.id).toBe(5);
     expect(frame.error!.message).toMatch(/over the 1024-byte limit/);
+    sender.ws.send(`{"jsonrpc":"2.0","id":6,"method":"signal.publish","params":{"blob":"${'x'.repeat(2000)}"`);
+    expect((await sender.next((f) => f.error?.code === -32013)).id).toBeNull();
     expect(bystander.frames.some((f) => JSON.stringify(f).includes('xxxx'))).toBe(false);
     await stillServing();
   });

@@ -4,7 +4,7 @@ import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import { rpcError, rpcResult, toSignalError } from './errors.js';
-import { parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
+import { idOfRefusedFrame, parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
 import { notification, renderWelcome } from './render.js';
 
 /**
@@ -36,19 +36,19 @@ export class RpcConnectionHandler {
   }
 
   onMessage(session: Session, data: ArrayBuffer, isBinary: boolean): void {
-    if (data.byteLength > this.options.maxFrameBytes) {
-      const error = new SignalError(
-        'payload_too_large',
-        `frame of ${data.byteLength} bytes is over the ${this.options.maxFrameBytes}-byte limit; send smaller messages`,
-      );
-      return reply(session, rpcError(null, error));
-    }
     if (isBinary) return reply(session, rpcError(null, new SignalError('bad_request', 'send JSON-RPC as text frames, not binary')));
     let text: string;
     try {
       text = decoder.decode(data);
     } catch {
       return reply(session, rpcError(null, new SignalError('invalid_json', 'frame is not valid UTF-8')));
+    }
+    if (data.byteLength > this.options.maxFrameBytes) {
+      const error = new SignalError(
+        'payload_too_large',
+        `frame of ${data.byteLength} bytes is over the ${this.options.maxFrameBytes}-byte limit; send smaller messages`,
+      );
+      return reply(session, rpcError(idOfRefusedFrame(text), error));
     }
     if (text === '_ping') return reply(session, '_pong');
     let value: unknown;

@@ -52,6 +52,22 @@ export function readEnvelope(value: unknown): { id: RpcId | undefined; method: s
   return { id: result.data.id, method: result.data.method, params: result.data.params ?? {} };
 }
 
+/**
+ * The id of a frame refused before it is read (too big), so the refusal still answers the
+ * request that sent it; null when it has none or is not JSON. The frame is bounded by uWS
+ * (4 × MAX_FRAME_BYTES), so parsing it costs no more than a few legal frames.
+ */
+export function idOfRefusedFrame(text: string): RpcId {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null) return null;
+    const id = rpcId.safeParse((value as { id?: unknown }).id);
+    return id.success ? id.data : null;
+  } catch {
+    return null;
+  }
+}
+
 export function parseCall(method: string, params: Fields): ClientCall {
   switch (method) {
     case 'signal.join': {
