@@ -30,7 +30,7 @@ function noInternalErrors(): void {
   expect(failures, `error-level log lines (FUZZ_SEED=${seed})`).toEqual([]);
 }
 
-const names = fc.constantFrom('id', 'to', 'presence', 'state', 'event', 'message', 'data', 'type', 'channel', '__proto__', 'constructor');
+const names = fc.constantFrom('id', 'token', 'to', 'presence', 'state', 'event', 'message', 'data', 'type', 'channel', '__proto__', 'constructor');
 const value = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.constantFrom('calm', 'x', '', 'a/b', 'a/b/c', 'a/b/c/d', '..', '*', '>', 'sig.>', 'usr_1', '\u0000', '😀'.repeat(3)),
@@ -38,7 +38,7 @@ const value = fc.oneof(
 );
 const params = fc.oneof(fc.dictionary(fc.oneof(names, fc.string({ maxLength: 6 })), value, { maxKeys: 5 }), value);
 const methods = fc.oneof(
-  fc.constantFrom('signal.join', 'signal.leave', 'signal.publish', 'signal.send', 'join', 'signal.', 'signal.connected', 'rpc.x'),
+  fc.constantFrom('signal.join', 'signal.leave', 'signal.publish', 'signal.send', 'signal.auth', 'join', 'signal.', 'signal.connected', 'rpc.x'),
   fc.string({ maxLength: 12 }),
 );
 

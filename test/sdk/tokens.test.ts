@@ -49,13 +49,21 @@ describe('token provider', () => {
     const firstExpiry = expiryOf(provider.tokens[0]!);
     const retries = record(alice, 'reconnecting');
 
+    const drops = record(alice, 'disconnected');
+    const address = alice.address;
+
     // Refreshed ahead of time, while the session simply goes on.
     await waitFor('a refresh', () => provider.calls >= 2, 15_000);
     expect(Date.now()).toBeLessThan(firstExpiry);
     expect(alice.state).toBe('connected');
 
-    // Once the first token is dead, a reconnect must present a live one.
-    await waitFor('the first token to expire', () => Date.now() > firstExpiry + 500, 15_000);
+    // The gateway got the new token on the open connection (signal.auth), so the connection
+    // outlives its first token instead of being closed with 4001.
+    await waitFor('the first token to expire', () => Date.now() > firstExpiry + 1500, 15_000);
+    expect(drops).toEqual([]);
+    expect(alice.address).toBe(address);
+
+    // A reconnect must present a live token too.
     const connected = next(alice, 'connected');
     await doomed.process.kill();
     await connected;
@@ -113,6 +121,35 @@ describe('token provider', () => {
 });
 
 describe('fixed token (Bit6 style)', () => {
+  const shortToken = async (identity: string, device: string, seconds: number) => {
+    const registry = new AppRegistry(parseAppsFile({ apps: stack.apps }));
+    const scope = registry.byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
+    return (await mintUserToken(scope, { identity, device, ttlSeconds: seconds })).token;
+  };
+
+  it('when it expires unrenewed, the gateway closes the connection (4001) and the client stops, saying why', async () => {
+    const alice = client(stack, 'alice', 'web', { provider: await shortToken('alice', 'web', 2) });
+    await alice.ready();
+    const [lost] = await next(alice, 'disconnected');
+    expect(lost).toMatchObject({ code: 4001, willReconnect: true });
+    const [final] = await next(alice, 'disconnected');
+    expect(final).toMatchObject({ willReconnect: false });
+    expect(alice.state).toBe('disconnected');
+    await expect(alice.ready()).rejects.toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/token is invalid or expired/) });
+  });
+
+  it("renewed with update() on 'expired', the same connection lives on", async () => {
+    const alice = client(stack, 'alice', 'web', { provider: await shortToken('alice', 'web', 3) });
+    alice.on('expired', () => void mintToken(stack, 'alpha', 'alice', 'web').then((token) => alice.update(token)));
+    await alice.ready();
+    const address = alice.address;
+    const drops = record(alice, 'disconnected');
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(drops).toEqual([]);
+    expect(alice.address).toBe(address);
+    expect(alice.state).toBe('connected');
+  });
+
   it('fails at once when refused, saying how to fix it', async () => {
     const alice = client(stack, 'alice', 'web', { provider: await tampered() });
     await expect(alice.ready()).rejects.toMatchObject({

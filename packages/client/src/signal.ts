@@ -1,4 +1,5 @@
 import type { Credentials } from './auth/credentials.js';
+import { tokenUser } from './auth/jwt-payload.js';
 import { PublishableKey } from './auth/publishable-key.js';
 import { TokenSource, type TokenProvider } from './auth/token-source.js';
 import { Channel, type JoinOptions } from './channels/channel.js';
@@ -78,6 +79,7 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
       this.tokens = new TokenSource(credentials, {
         onRefreshError: (error) => this.report(error),
         onExpiring: () => this.emit('expired'),
+        onRenewed: (token) => this.sendToken(token),
       });
       this.credentials = this.tokens;
     }
@@ -292,9 +294,23 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     return result;
   }
 
+  /**
+   * Hands a renewed token to the open connection, which the gateway would otherwise close when
+   * the old one expires. A token for another user or device is only for the next connection
+   * (Bit6's `update`), so it is not sent.
+   */
+  private sendToken(token: string): void {
+    const address = this.currentAddress;
+    if (!this.link.isOpen || address === undefined || !address.startsWith(`${tokenUser(token)}/`)) return;
+    this.request('signal.auth', { token }).catch((error: unknown) => this.report(error as SignalClientError));
+  }
+
   private async opened(address: string): Promise<void> {
     const epoch = ++this.epoch;
     this.currentAddress = address;
+    // Renewed while this connection was being opened: it still holds the older token.
+    const latest = this.tokens?.latest;
+    if (latest !== undefined && latest !== this.link.presented) this.sendToken(latest);
     this.ownAddresses.push(address);
     if (this.ownAddresses.length > OWN_ADDRESSES_KEPT) this.ownAddresses.shift();
     await Promise.all([...this.channelMap.values()].map((channel) => channel.attach()));

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   });
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
-  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), log);
+  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,

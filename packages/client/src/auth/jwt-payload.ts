@@ -27,6 +27,13 @@ export function tokenAudience(token: string): string | undefined {
   return typeof first === 'string' && first !== '' ? first : undefined;
 }
 
+/** `identity/device` from `sub`; a token without a device is for the device `default`, as on the gateway. */
+export function tokenUser(token: string): string | undefined {
+  const sub = claims(token)?.sub;
+  if (typeof sub !== 'string' || sub === '') return undefined;
+  return sub.includes('/') ? sub : `${sub}/default`;
+}
+
 function base64UrlDecode(text: string): string {
   const base64 = text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
   const binary = atob(base64);

@@ -10,6 +10,8 @@ export interface TokenSourceHooks {
   onRefreshError(error: SignalClientError): void;
   /** A fixed token is about to expire (Bit6's `expired`): the app should call `update()`. */
   onExpiring(): void;
+  /** A new token replaced the current one ahead of expiry (refresh or `update()`): an open connection should get it. */
+  onRenewed(token: string): void;
 }
 
 /** Bit6 warns this long before a fixed token expires. */
@@ -47,6 +49,11 @@ export class TokenSource implements Credentials {
     }
   }
 
+  /** The newest token this source holds (possibly newer than the one a connection opened with). */
+  get latest(): string | undefined {
+    return this.current;
+  }
+
   /** True when a new token can be had by asking again (a provider); false for a fixed token. */
   get refreshable(): boolean {
     return this.provider !== undefined;
@@ -66,9 +73,10 @@ export class TokenSource implements Credentials {
     return { param: 'token', value: token, token };
   }
 
-  /** Replaces the token (Bit6 `update(jwt)`); used from the next connection attempt on. */
+  /** Replaces the token (Bit6 `update(jwt)`): used from the next connection attempt on, and sent to an open one. */
   update(token: string): void {
     this.accept(checkToken(token));
+    this.hooks.onRenewed(token);
   }
 
   stop(): void {
@@ -131,7 +139,7 @@ export class TokenSource implements Credentials {
 
   private refresh(retryMs: number): void {
     if (this.stopped) return;
-    this.fetch().catch((error: unknown) => {
+    this.fetch().then((token) => this.hooks.onRenewed(token), (error: unknown) => {
       if (this.stopped) return;
       this.hooks.onRefreshError(error as SignalClientError);
       // Keep trying while the old token is still good; after that the next connection attempt asks anyway.

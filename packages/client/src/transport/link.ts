@@ -38,6 +38,8 @@ export interface LinkHandlers {
 
 /** Gateway shutdown and restart: another gateway can take us right away. */
 const RECONNECT_AT_ONCE = new Set([1001, 1012]);
+/** The gateway ended the connection because its token expired (no refresh reached it in time). */
+const TOKEN_EXPIRED = 4001;
 
 /**
  * Keeps one connection to a gateway up: picks the gateway, gets a token, opens the socket,
@@ -56,6 +58,8 @@ export class Link {
   private authFailures = 0;
   /** Ask the token source for a new token before the next attempt. */
   private newToken = false;
+  /** What the current connection (or attempt) authenticated with. */
+  private presentedValue: string | undefined;
 
   constructor(
     private readonly options: LinkOptions,
@@ -63,6 +67,10 @@ export class Link {
   ) {}
 
   /** True when frames can be sent (open, and the gateway has said who we are). */
+  get presented(): string | undefined {
+    return this.presentedValue;
+  }
+
   get isOpen(): boolean {
     return this.ready && this.socket?.isOpen === true;
   }
@@ -91,6 +99,7 @@ export class Link {
       const proof = await this.options.credentials.proof(this.newToken);
       const base = await this.options.urls.next(proof.token);
       url = connectUrl(base, proof);
+      this.presentedValue = proof.value;
       this.newToken = false;
       this.handlers.onConnecting({ attempt, url: base });
     } catch (error) {
@@ -154,6 +163,10 @@ export class Link {
     if (wasReady) {
       this.handlers.onLost({ code: end.code, reason: end.reason, willReconnect: true });
       if (RECONNECT_AT_ONCE.has(end.code)) return void this.connect();
+      if (end.code === TOKEN_EXPIRED) {
+        this.newToken = this.options.credentials.refreshable;
+        return void this.connect();
+      }
       return this.retry(new SignalClientError('disconnected', `connection lost: ${end.detail}`, { data: { code: end.code } }));
     }
     if (end.httpStatus === 401) return this.refused(end);

@@ -20,6 +20,12 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9]{4,32}$/, { error: 'must be 4-32 of a-z and 0-9' })
     .optional(),
+  /**
+   * What happens to a native-protocol connection when its user token expires: `close` ends it
+   * with 4001 unless the client sent a fresh token with `signal.auth`; `ignore` keeps it open.
+   * Bit6 and Stelace connections are never closed for it (their clients do not expect it).
+   */
+  TOKEN_EXPIRY: z.enum(['close', 'ignore'], { error: 'must be close or ignore' }).default('close'),
   /** Stelace sockets that have not answered `authentication` with valid credentials by then are disconnected. */
   STELACE_AUTH_TIMEOUT_MS: intVar(100, 60_000, 2000),
   /** Engine.IO heartbeat: v4 clients get a ping this often, v3 clients are asked to ping this often. */

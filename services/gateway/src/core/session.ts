@@ -14,7 +14,10 @@ export interface Session {
   readonly identity: string;
   readonly device: string;
   readonly anonymous: boolean;
-  readonly canPublish: boolean;
+  /** From the token's grants; a token refreshed with `signal.auth` may change it. */
+  canPublish: boolean;
+  /** The user token's `exp` (seconds since epoch), moved on by `signal.auth`; undefined without a token. */
+  expiresAt: number | undefined;
   readonly surface: Surface;
   readonly channels: Set<string>;
   /** Set by the server once the socket is open; cleared when it closes. Each surface keeps its own user data on it. */

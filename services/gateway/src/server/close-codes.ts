@@ -5,6 +5,8 @@
  */
 export const CLOSE_GOING_AWAY = { code: 1001, reason: 'server shutting down; reconnect' } as const;
 export const CLOSE_SLOW_CONSUMER = { code: 4008, reason: 'slow consumer: too many bytes queued for this connection' } as const;
+/** Native-protocol connections whose token ran out without a `signal.auth` refresh (TOKEN_EXPIRY=close). */
+export const CLOSE_TOKEN_EXPIRED = { code: 4001, reason: 'token expired; connect again with a new token, or refresh it with signal.auth before it expires' } as const;
 
 /** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;

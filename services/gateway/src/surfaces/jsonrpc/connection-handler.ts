@@ -1,5 +1,6 @@
-import { SignalError, parseAddress } from '@signal/core';
+import { DEFAULT_DEVICE, SignalError, parseAddress, verifyUserToken, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
+import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
@@ -17,6 +18,9 @@ export interface RpcHandlerOptions {
   maxFrameBytes: number;
   dialect: Dialect;
   log: Logger;
+  registry: AppRegistry;
+  /** Set when connections of this dialect end as their token expires (TOKEN_EXPIRY=close, native only). */
+  expiry: SessionExpiry | undefined;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -33,6 +37,11 @@ export class RpcConnectionHandler {
     if (this.options.dialect === 'native') {
       reply(session, notification('signal.connected', { address: session.address, anonymous: session.anonymous }));
     }
+    this.options.expiry?.watch(session);
+  }
+
+  onClose(session: Session): void {
+    this.options.expiry?.forget(session);
   }
 
   onMessage(session: Session, data: ArrayBuffer, isBinary: boolean): void {
@@ -103,7 +112,26 @@ export class RpcConnectionHandler {
       case 'signal.send':
         await this.hub.send(session, parseAddress(call.to), call.fields, call.channel, confirm);
         return {};
+      case 'signal.auth':
+        return this.refresh(session, call.token);
     }
+  }
+
+  /** A fresh token for the same user and device: the connection lives on until it expires. */
+  private refresh(session: Session, token: string): { expiresAt: number } {
+    if (session.anonymous) throw new SignalError('forbidden', 'an anonymous connection has no token to refresh; connect with a user token');
+    const user = verifyUserToken(this.options.registry, token);
+    const device = user.device ?? DEFAULT_DEVICE;
+    const same = user.scope.app === session.scope.app && user.scope.env === session.scope.env && user.identity === session.identity && device === session.device;
+    if (!same) {
+      throw new SignalError('forbidden', `the new token is for another user, device or environment; this connection is ${session.identity}/${session.device}`, {
+        field: 'token',
+      });
+    }
+    session.expiresAt = user.expiresAt;
+    session.canPublish = user.grants.publish !== false;
+    this.options.expiry?.watch(session);
+    return { expiresAt: user.expiresAt };
   }
 }
 

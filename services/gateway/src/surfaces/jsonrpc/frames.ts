@@ -27,11 +27,14 @@ const sendParams = z.looseObject({
   id: channelNameSchema.optional(),
 });
 
+const authParams = z.looseObject({ token: z.string({ error: 'must be a user token' }).min(1).max(8192) });
+
 export type ClientCall =
   | { method: 'signal.join'; channel: string; presence: boolean; options: Fields }
   | { method: 'signal.leave'; channel: string }
   | { method: 'signal.publish'; channel: string; fields: Fields }
-  | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields };
+  | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields }
+  | { method: 'signal.auth'; token: string };
 
 export interface ParsedFrame {
   /** Present (possibly null) when the frame is a request that expects a response. */
@@ -39,7 +42,7 @@ export interface ParsedFrame {
   call: ClientCall;
 }
 
-export const METHODS = ['signal.join', 'signal.leave', 'signal.publish', 'signal.send'] as const;
+export const METHODS = ['signal.join', 'signal.leave', 'signal.publish', 'signal.send', 'signal.auth'] as const;
 
 /** Returns the request id as soon as it is known, so errors found later can still answer it. */
 export function readEnvelope(value: unknown): { id: RpcId | undefined; method: string; params: Fields } {
@@ -84,6 +87,8 @@ export function parseCall(method: string, params: Fields): ClientCall {
       const { to, id, ...fields } = check(sendParams, params);
       return { method, to, channel: id, fields: withoutFrom(fields) };
     }
+    case 'signal.auth':
+      return { method, token: check(authParams, params).token };
     default:
       throw new SignalError('unknown_method', `method '${method}' does not exist; use one of ${METHODS.join(', ')}`, {
         field: 'method',

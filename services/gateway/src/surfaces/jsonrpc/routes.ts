@@ -2,11 +2,13 @@ import type { AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
+import { SessionExpiry } from '../../auth/session-expiry.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { SessionData } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
+import { CLOSE_TOKEN_EXPIRED } from '../../server/close-codes.js';
 import { bearerToken, upgradeWith } from '../../server/upgrade.js';
 import { RpcConnectionHandler, type Dialect } from './connection-handler.js';
 import { bit6Surface, jsonRpcSurface } from './render.js';
@@ -24,10 +26,21 @@ export function registerJsonRpcRoutes(
   presence: PresenceService,
   registry: AppRegistry,
   limits: WebSocketLimits,
+  tokenExpiry: 'close' | 'ignore',
   log: Logger,
 ): void {
+  const expiry = new SessionExpiry((session) => {
+    log.info({ route: session.route }, 'token expired');
+    session.ws?.end(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
+  });
   for (const [path, dialect] of PATHS) {
-    const handler = new RpcConnectionHandler(hub, presence, { maxFrameBytes: limits.maxFrameBytes, dialect, log });
+    const handler = new RpcConnectionHandler(hub, presence, {
+      maxFrameBytes: limits.maxFrameBytes,
+      dialect,
+      log,
+      registry,
+      expiry: dialect === 'native' && tokenExpiry === 'close' ? expiry : undefined,
+    });
     const surface = dialect === 'bit6' ? bit6Surface : jsonRpcSurface;
     app.ws<SessionData>(path, {
       ...limits.behavior,
@@ -54,6 +67,7 @@ export function registerJsonRpcRoutes(
       close: (ws, code) => {
         const { session } = ws.getUserData();
         session.ws = undefined;
+        handler.onClose(session);
         hub.close(session);
         presence.close(session);
         log.info({ route: session.route, code }, 'connection closed');
