@@ -1,8 +1,7 @@
-import { AppRegistry, mintUserToken } from '@signal/core';
 import { startService } from '@signal/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient } from '../support/rpc-client.js';
-import { GATEWAY_ENTRY, keysOf, mintToken, serviceEnv, startStack, type Stack } from '../support/stack.js';
+import { GATEWAY_ENTRY, keysOf, mintToken, serviceEnv, signToken, startStack, type Stack } from '../support/stack.js';
 
 /**
  * A native connection lives as long as its token: closed with 4001 when it expires, unless the
@@ -10,20 +9,16 @@ import { GATEWAY_ENTRY, keysOf, mintToken, serviceEnv, startStack, type Stack } 
  * that). Tokens here live 3 s, shorter than emit-api mints, so they are signed directly.
  */
 let stack: Stack;
-let registry: AppRegistry;
 
 beforeAll(async () => {
   stack = await startStack({ gateways: 1 });
-  registry = new AppRegistry({ apps: stack.apps });
 });
 afterAll(async () => {
   await stack?.stop();
 });
 
-async function shortToken(identity: string, device: string, seconds = 3, grants?: Record<string, unknown>): Promise<string> {
-  const scope = registry.byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
-  return (await mintUserToken(scope, { identity, device, ttlSeconds: seconds, grants })).token;
-}
+const shortToken = (identity: string, device: string, ttlSeconds = 3, grants?: Record<string, unknown>) =>
+  signToken(stack, { identity, device, ttlSeconds, ...(grants ? { grants } : {}) });
 
 describe('token expiry on native connections (TOKEN_EXPIRY=close, the default)', () => {
   it('closes a connection with 4001 once its token expires', async () => {

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, eventually, sample, scrape } from '../support/admin.js';
 import { RpcClient } from '../support/rpc-client.js';
 import { StelaceClient, connectStelace, gatewayHttpUrl } from '../support/stelace-client.js';
-import { emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { emit, keysOf, mintToken, signToken, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 /** Every credential this test hands to anything; none may appear in any log line. */
@@ -71,8 +70,7 @@ describe('metrics and logs under real traffic', () => {
     const viewer = await RpcClient.connect(`${url}?key=${publishableKey}`);
 
     // Refusals of every kind, with credential-looking material in the URL.
-    const scope = new AppRegistry(parseAppsFile({ apps: stack.apps })).byPublishableKey(publishableKey)!;
-    const { token: expired } = await mintUserToken(scope, { identity: 'old', ttlSeconds: -60 });
+    const expired = await signToken(stack, { identity: 'old', ttlSeconds: -60 });
     const valid = await token('eve');
     const tampered = valid.slice(0, -6) + (valid.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA');
     const unknownKey = 'pubk_test_0123456789abcdefXYZ';

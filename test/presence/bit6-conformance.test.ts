@@ -1,10 +1,9 @@
-import { AppRegistry, mintUserToken } from '@signal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bit6Client } from '../support/bit6-client.js';
 import { addressesIn, bit6, bit6Token, native } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { settle } from '../support/rpc-client.js';
-import { emit, keysOf, startStack, type Stack } from '../support/stack.js';
+import { emit, keysOf, signToken, startStack, type Stack } from '../support/stack.js';
 
 /**
  * The conformance cases of shared/spec/bit6-compat.md, with the participants of each case
@@ -65,8 +64,7 @@ describe('1. access token and connection', () => {
       await expect(Bit6Client.connect('x.y.z', `${base}${path}?jwt=not-a-jwt`)).rejects.toThrow(/^401 .*not a JWT/);
       await expect(Bit6Client.connect('x.y.z', `${base}${path}`)).rejects.toThrow(/^401 .*missing credentials/);
     }
-    const scope = new AppRegistry({ apps: stack.apps }).byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
-    const { token: expired } = await mintUserToken(scope, { identity: 'bob', device: 'web1', ttlSeconds: -60 });
+    const expired = await signToken(stack, { identity: 'bob', device: 'web1', ttlSeconds: -60 });
     await expect(Bit6Client.connect(expired, `${base}/signal/v1/pubsub?jwt=${expired}`)).rejects.toThrow(/^401 .*expired/);
   });
 });

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
 import WebSocket from 'ws';
 import { Signal } from '@signal/client';
-import { emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { emit, keysOf, mintToken, signToken, startStack, type Stack } from '../support/stack.js';
 import { client, closeClients, next, record, startGateway, tokenProvider, waitFor, type Gateway, type Provider } from './support.js';
 
 let stack: Stack;
@@ -108,9 +107,7 @@ describe('token provider', () => {
   });
 
   it('refuses an already expired token from the provider without presenting it', async () => {
-    const registry = new AppRegistry(parseAppsFile({ apps: stack.apps }));
-    const scope = registry.byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
-    const expired = async () => (await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: -60 })).token;
+    const expired = () => signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: -60 });
     const provider = flaky(tokenProvider(stack, 'alice', 'web'), expired, 1);
     const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
     const retries = record(alice, 'reconnecting');
@@ -121,14 +118,8 @@ describe('token provider', () => {
 });
 
 describe('fixed token (Bit6 style)', () => {
-  const shortToken = async (identity: string, device: string, seconds: number) => {
-    const registry = new AppRegistry(parseAppsFile({ apps: stack.apps }));
-    const scope = registry.byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
-    return (await mintUserToken(scope, { identity, device, ttlSeconds: seconds })).token;
-  };
-
   it('when it expires unrenewed, the gateway closes the connection (4001) and the client stops, saying why', async () => {
-    const alice = client(stack, 'alice', 'web', { provider: await shortToken('alice', 'web', 2) });
+    const alice = client(stack, 'alice', 'web', { provider: await signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: 2 }) });
     await alice.ready();
     const [lost] = await next(alice, 'disconnected');
     expect(lost).toMatchObject({ code: 4001, willReconnect: true });
@@ -139,7 +130,7 @@ describe('fixed token (Bit6 style)', () => {
   });
 
   it("renewed with update() on 'expired', the same connection lives on", async () => {
-    const alice = client(stack, 'alice', 'web', { provider: await shortToken('alice', 'web', 3) });
+    const alice = client(stack, 'alice', 'web', { provider: await signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: 3 }) });
     alice.on('expired', () => void mintToken(stack, 'alpha', 'alice', 'web').then((token) => alice.update(token)));
     await alice.ready();
     const address = alice.address;

@@ -1,6 +1,5 @@
-import { AppRegistry, mintUserToken } from '@signal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { keysOf, mintToken, signToken, startStack, type Stack } from '../support/stack.js';
 import { CLIENT_VERSIONS, StelaceClient, connectStelace, gatewayHttpUrl, postSignal } from '../support/stelace-client.js';
 
 /** User tokens, user channels and the reasons Stelace clients get, with both client generations. */
@@ -24,11 +23,7 @@ async function refusedWith(version: 'v2' | 'v4', answer: Record<string, unknown>
 }
 
 /** A token that expired a minute ago, signed like the emit API signs them. */
-async function expiredToken(identity: string): Promise<string> {
-  const registry = new AppRegistry({ apps: stack.apps });
-  const scope = registry.byPublishableKey(alpha().publishableKey)!;
-  return (await mintUserToken(scope, { identity, ttlSeconds: -60 })).token;
-}
+const expiredToken = (identity: string) => signToken(stack, { identity, ttlSeconds: -60 });
 
 describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
   const user = (name: string) => `usr_${version}${name}`;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { generateApp, type AppsFile } from '@signal/core';
+import { AppRegistry, generateApp, mintUserToken, type AppsFile } from '@signal/core';
 import { RpcClient } from './rpc-client.js';
 import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess } from '@signal/harness';
 
@@ -94,6 +94,18 @@ export async function mintToken(
   const { status, body } = await emit(stack, '/v1/tokens', keysOf(stack, app, env).secretKey, { identity, device, ...extra });
   if (status !== 201) throw new Error(`minting a token failed: ${status} ${JSON.stringify(body)}`);
   return body!.token as string;
+}
+
+/**
+ * A user token signed here, as emit-api signs them, for lifetimes emit-api refuses to mint:
+ * seconds-long, or already expired (negative `ttlSeconds`).
+ */
+export async function signToken(
+  stack: Stack,
+  user: { identity: string; device?: string; ttlSeconds: number; grants?: Record<string, unknown> },
+): Promise<string> {
+  const scope = new AppRegistry({ apps: stack.apps }).byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
+  return (await mintUserToken(scope, user)).token;
 }
 
 export interface NativeUser {
