@@ -52,7 +52,6 @@ const OWN_ADDRESSES_KEPT = 32;
 export class Signal<M extends Payload = Payload, S extends State = State> extends Emitter<SignalEvents<M>> {
   private readonly options: ResolvedOptions;
   private readonly tokens: TokenSource | undefined;
-  private readonly credentials: Credentials;
   private readonly link: Link;
   private readonly requests: PendingRequests;
   private readonly outbox: Outbox;
@@ -71,9 +70,10 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     this.options = resolveOptions(options);
     const urls = new GatewayUrls(this.options.url);
     const WebSocket = resolveWebSocket(this.options.WebSocket);
+    let connectWith: Credentials;
     if (typeof credentials === 'object' && credentials !== null) {
       this.tokens = undefined;
-      this.credentials = new PublishableKey(credentials.publishableKey);
+      connectWith = new PublishableKey(credentials.publishableKey);
       if (!urls.given) throw new SignalClientError('invalid_options', 'options.url is required with a publishable key: there is no token whose aud names the gateway');
     } else {
       this.tokens = new TokenSource(credentials, {
@@ -81,7 +81,7 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
         onExpiring: () => this.emit('expired'),
         onRenewed: (token) => this.sendToken(token),
       });
-      this.credentials = this.tokens;
+      connectWith = this.tokens;
     }
     this.requests = new PendingRequests(this.options.requestTimeoutMs);
     this.outbox = new Outbox(this.options.queueLimit, 'the connection');
@@ -89,7 +89,7 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     this.link = new Link(
       {
         urls,
-        credentials: this.credentials,
+        credentials: connectWith,
         WebSocket,
         timings: {
           connectTimeoutMs: this.options.connectTimeoutMs,

@@ -37,7 +37,7 @@ describe('token expiry', () => {
 });
 
 describe('connect URL', () => {
-  const token = (value: string) => ({ param: 'token' as const, value, token: value });
+  const token = (value: string) => ({ param: 'token' as const, value });
   it('adds the native path and the token, and turns http into ws', () => {
     expect(connectUrl('ws://h:1', token('t'))).toBe('ws://h:1/v1/connect?token=t');
     expect(connectUrl('https://h/', token('a+b'))).toBe('wss://h/v1/connect?token=a%2Bb');
@@ -45,7 +45,7 @@ describe('connect URL', () => {
   });
 
   it('puts a publishable key in key=', () => {
-    expect(connectUrl('ws://h:1', { param: 'key', value: 'pubk_test_x', token: undefined })).toBe('ws://h:1/v1/connect?key=pubk_test_x');
+    expect(connectUrl('ws://h:1', { param: 'key', value: 'pubk_test_x' })).toBe('ws://h:1/v1/connect?key=pubk_test_x');
   });
 });
 

@@ -1,8 +1,7 @@
-/** What one connection attempt presents: `?token=` or `?key=`, and the token whose `aud` may name the gateway. */
+/** What one connection attempt presents: `?token=<value>` or `?key=<value>`. */
 export interface Proof {
   readonly param: 'token' | 'key';
   readonly value: string;
-  readonly token: string | undefined;
 }
 
 /** A user token (fixed or from a provider) or a publishable key: what the link connects with. */

@@ -19,6 +19,6 @@ export class PublishableKey implements Credentials {
   }
 
   proof(): Promise<Proof> {
-    return Promise.resolve({ param: 'key', value: this.key, token: undefined });
+    return Promise.resolve({ param: 'key', value: this.key });
   }
 }

@@ -69,8 +69,7 @@ export class TokenSource implements Credentials {
   }
 
   async proof(afterRefusal: boolean): Promise<Proof> {
-    const token = await this.token(afterRefusal);
-    return { param: 'token', value: token, token };
+    return { param: 'token', value: await this.token(afterRefusal) };
   }
 
   /** Replaces the token (Bit6 `update(jwt)`): used from the next connection attempt on, and sent to an open one. */

@@ -34,10 +34,10 @@ export class GatewayUrls {
   }
 
   /** The gateway for the next attempt: the next in the list (wrapping), what the function says, or the token's audience. */
-  async next(token: string | undefined): Promise<string> {
+  async next(proof: Proof): Promise<string> {
     const url = this.url;
     let base: string;
-    if (url === undefined) base = audienceOf(token);
+    if (url === undefined) base = audienceOf(proof);
     else if (typeof url === 'string') base = url;
     else if (typeof url === 'function') {
       try {
@@ -62,8 +62,8 @@ export class GatewayUrls {
   }
 }
 
-function audienceOf(token: string | undefined): string {
-  const aud = token === undefined ? undefined : tokenAudience(token);
+function audienceOf(proof: Proof): string {
+  const aud = proof.param === 'token' ? tokenAudience(proof.value) : undefined;
   if (aud === undefined) {
     throw new SignalClientError(
       'invalid_options',

@@ -58,7 +58,6 @@ export class Link {
   private authFailures = 0;
   /** Ask the token source for a new token before the next attempt. */
   private newToken = false;
-  /** What the current connection (or attempt) authenticated with. */
   private presentedValue: string | undefined;
 
   constructor(
@@ -66,11 +65,12 @@ export class Link {
     private readonly handlers: LinkHandlers,
   ) {}
 
-  /** True when frames can be sent (open, and the gateway has said who we are). */
+  /** The token or key the current connection (or attempt) presented. */
   get presented(): string | undefined {
     return this.presentedValue;
   }
 
+  /** True when frames can be sent (open, and the gateway has said who we are). */
   get isOpen(): boolean {
     return this.ready && this.socket?.isOpen === true;
   }
@@ -97,7 +97,7 @@ export class Link {
     let url: string;
     try {
       const proof = await this.options.credentials.proof(this.newToken);
-      const base = await this.options.urls.next(proof.token);
+      const base = await this.options.urls.next(proof);
       url = connectUrl(base, proof);
       this.presentedValue = proof.value;
       this.newToken = false;

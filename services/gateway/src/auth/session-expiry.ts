@@ -19,7 +19,6 @@ export class SessionExpiry {
     const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.timers.delete(session);
-      if (session.expiresAt !== expiresAt) return;
       if (expiresAt * 1000 > Date.now()) return this.watch(session);
       this.onExpired(session);
     }, delay);

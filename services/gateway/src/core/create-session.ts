@@ -12,10 +12,15 @@ export function createSession(hub: Hub, surface: Surface, principal: Principal, 
     identity: principal.identity,
     device: principal.device,
     anonymous: principal.anonymous,
-    canPublish: !principal.anonymous && principal.grants?.publish !== false,
+    canPublish: mayPublish(principal),
     expiresAt: principal.expiresAt,
     surface,
     channels: new Set(),
     ws: undefined,
   };
+}
+
+/** Sending and publishing need a user whose token's grants do not withhold it. */
+export function mayPublish(principal: Principal): boolean {
+  return !principal.anonymous && principal.grants?.publish !== false;
 }

@@ -1,6 +1,8 @@
-import { DEFAULT_DEVICE, SignalError, parseAddress, verifyUserToken, type AppRegistry } from '@signal/core';
+import { SignalError, parseAddress, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
+import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
+import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
@@ -120,18 +122,18 @@ export class RpcConnectionHandler {
   /** A fresh token for the same user and device: the connection lives on until it expires. */
   private refresh(session: Session, token: string): { expiresAt: number } {
     if (session.anonymous) throw new SignalError('forbidden', 'an anonymous connection has no token to refresh; connect with a user token');
-    const user = verifyUserToken(this.options.registry, token);
-    const device = user.device ?? DEFAULT_DEVICE;
-    const same = user.scope.app === session.scope.app && user.scope.env === session.scope.env && user.identity === session.identity && device === session.device;
+    const user = authenticateConnection(this.options.registry, { token });
+    const { scope } = user;
+    const same = scope.app === session.scope.app && scope.env === session.scope.env && user.identity === session.identity && user.device === session.device;
     if (!same) {
       throw new SignalError('forbidden', `the new token is for another user, device or environment; this connection is ${session.identity}/${session.device}`, {
         field: 'token',
       });
     }
     session.expiresAt = user.expiresAt;
-    session.canPublish = user.grants.publish !== false;
+    session.canPublish = mayPublish(user);
     this.options.expiry?.watch(session);
-    return { expiresAt: user.expiresAt };
+    return { expiresAt: user.expiresAt! };
   }
 }
 

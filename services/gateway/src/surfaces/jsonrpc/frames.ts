@@ -49,8 +49,7 @@ export function readEnvelope(value: unknown): { id: RpcId | undefined; method: s
   const result = envelopeSchema.safeParse(value);
   if (!result.success) {
     const err = fromZodError(result.error, 'bad_request', 'invalid JSON-RPC request: ');
-    const id = typeof value === 'object' && value !== null ? rpcId.safeParse((value as { id?: unknown }).id) : undefined;
-    throw Object.assign(err, { rpcId: id?.success ? id.data : null });
+    throw Object.assign(err, { rpcId: idOf(value) });
   }
   return { id: result.data.id, method: result.data.method, params: result.data.params ?? {} };
 }
@@ -62,13 +61,17 @@ export function readEnvelope(value: unknown): { id: RpcId | undefined; method: s
  */
 export function idOfRefusedFrame(text: string): RpcId {
   try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null) return null;
-    const id = rpcId.safeParse((value as { id?: unknown }).id);
-    return id.success ? id.data : null;
+    return idOf(JSON.parse(text));
   } catch {
     return null;
   }
+}
+
+/** A frame's `id` when it is a valid JSON-RPC id, for answering frames that fail validation. */
+function idOf(value: unknown): RpcId {
+  if (typeof value !== 'object' || value === null) return null;
+  const id = rpcId.safeParse((value as { id?: unknown }).id);
+  return id.success ? id.data : null;
 }
 
 export function parseCall(method: string, params: Fields): ClientCall {

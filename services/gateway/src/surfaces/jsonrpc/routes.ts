@@ -29,17 +29,15 @@ export function registerJsonRpcRoutes(
   tokenExpiry: 'close' | 'ignore',
   log: Logger,
 ): void {
-  const expiry = new SessionExpiry((session) => {
-    log.info({ route: session.route }, 'token expired');
-    session.ws?.end(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
-  });
+  const expiry =
+    tokenExpiry === 'close' ? new SessionExpiry((session) => session.ws?.end(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason)) : undefined;
   for (const [path, dialect] of PATHS) {
     const handler = new RpcConnectionHandler(hub, presence, {
       maxFrameBytes: limits.maxFrameBytes,
       dialect,
       log,
       registry,
-      expiry: dialect === 'native' && tokenExpiry === 'close' ? expiry : undefined,
+      expiry: dialect === 'native' ? expiry : undefined,
     });
     const surface = dialect === 'bit6' ? bit6Surface : jsonRpcSurface;
     app.ws<SessionData>(path, {
