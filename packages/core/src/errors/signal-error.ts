@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'limit_exceeded'
+  | 'rate_limited'
   | 'not_joined'
   | 'config_invalid'
   | 'unavailable'
@@ -27,6 +28,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   limit_exceeded: 429,
+  rate_limited: 429,
   not_joined: 409,
   config_invalid: 500,
   unavailable: 503,
@@ -54,6 +56,15 @@ export class SignalError extends Error {
 
   get status(): number {
     return STATUS[this.code];
+  }
+
+  /**
+   * The one way to turn anything caught into what a user may see: a SignalError passes through,
+   * anything else becomes `internal` with a fixed message (its text may hold internals), kept as
+   * `cause` for the logs.
+   */
+  static from(error: unknown): SignalError {
+    return error instanceof SignalError ? error : new SignalError('internal', 'internal error', { cause: error });
   }
 }
 

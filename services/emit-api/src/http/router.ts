@@ -48,7 +48,7 @@ export class Router {
       const params = Object.fromEntries(route.names.map((n, i) => [n, decodePathPart(match[i + 1]!, n)]));
       await route.handler(req, res, params);
     } catch (caught) {
-      const error = caught instanceof SignalError ? caught : new SignalError('internal', 'internal error', { cause: caught });
+      const error = SignalError.from(caught);
       if (error.code === 'internal') this.log.error({ err: caught, path }, 'request failed');
       if (!res.headersSent) sendError(res, error);
       else res.end();

@@ -19,6 +19,12 @@ export const metrics = {
     buckets: [0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   }),
+  limitRefusals: new Counter({
+    name: 'signal_emit_limit_refusals_total',
+    help: 'Requests refused by a limit or rate, by limit (the configuration variable\'s name in lower case, see docs/limits.md)',
+    labelNames: ['limit'],
+    registers: [registry],
+  }),
   signalsAccepted: new Counter({
     name: 'signal_emit_signals_total',
     help: 'Signals accepted and published (one per signal in a batch)',

@@ -73,6 +73,18 @@ export const metrics = {
     buckets: [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05],
     registers: [registry],
   }),
+  limitRefusals: new Counter({
+    name: 'signal_gateway_limit_refusals_total',
+    help: 'Requests and connections refused by a resource limit or rate, by limit (the configuration variable\'s name in lower case, see docs/limits.md)',
+    labelNames: ['limit'],
+    registers: [registry],
+  }),
+  droppedMessages: new Counter({
+    name: 'signal_gateway_dropped_messages_total',
+    help: 'NATS messages this node could not handle and dropped, by source (subject, connection, presence, heartbeat, selfcheck) and reason (invalid, failed)',
+    labelNames: ['source', 'reason'],
+    registers: [registry],
+  }),
   presenceSweeps: new Counter({
     name: 'signal_gateway_presence_sweeps_total',
     help: 'Dead gateway nodes whose presence entries this node swept',
@@ -85,7 +97,7 @@ export const metrics = {
   }),
 };
 
-const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4008]);
+const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4008, 4029]);
 
 /** Close codes are partly chosen by clients; anything unexpected shares one label so it cannot flood the registry. */
 export function closeCodeLabel(code: number): string {

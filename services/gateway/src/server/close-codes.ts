@@ -8,6 +8,9 @@ export const CLOSE_SLOW_CONSUMER = { code: 4008, reason: 'slow consumer: too man
 /** Native-protocol connections whose token ran out without a `signal.auth` refresh (TOKEN_EXPIRY=close). */
 export const CLOSE_TOKEN_EXPIRED = { code: 4001, reason: 'token expired; connect again with a new token, or refresh it with signal.auth before it expires' } as const;
 
+/** A connection that kept exceeding its request rates after being refused with `rate_limited` (docs/limits.md). */
+export const CLOSE_RATE_LIMITED = { code: 4029, reason: 'rate limit: too many requests; reconnect with backoff' } as const;
+
 /** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;
 

@@ -6,7 +6,7 @@ import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import type { PresenceService } from '../../presence/presence-service.js';
-import { rpcError, rpcResult, toSignalError } from './errors.js';
+import { rpcError, rpcResult } from './errors.js';
 import { idOfRefusedFrame, parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
 import { notification, renderWelcome } from './render.js';
 
@@ -79,7 +79,7 @@ export class RpcConnectionHandler {
       const result = await this.execute(session, parseCall(envelope.method, envelope.params), id !== undefined);
       if (id !== undefined) reply(session, rpcResult(id, result));
     } catch (caught) {
-      const error = toSignalError(caught);
+      const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
       // A Bit6 client is told about a refused join too: the SDK ignores an error with `id: null`,

@@ -1,4 +1,4 @@
-import { SignalError, type ErrorCode } from '@signal/core';
+import type { ErrorCode, SignalError } from '@signal/core';
 import type { RpcId } from './frames.js';
 
 /** JSON-RPC codes for our stable error codes; `data.code` carries the stable code itself. */
@@ -14,6 +14,7 @@ const RPC_CODES: Record<ErrorCode, number> = {
   not_joined: -32009,
   payload_too_large: -32013,
   limit_exceeded: -32029,
+  rate_limited: -32030,
   unavailable: -32050,
   config_invalid: -32603,
 };
@@ -26,8 +27,4 @@ export function rpcError(id: RpcId | undefined, error: SignalError): string {
 
 export function rpcResult(id: RpcId, result: unknown): string {
   return JSON.stringify({ jsonrpc: '2.0', id, result });
-}
-
-export function toSignalError(error: unknown): SignalError {
-  return error instanceof SignalError ? error : new SignalError('internal', 'internal error', { cause: error });
 }
