@@ -286,9 +286,9 @@ describe('types', () => {
     // Compiled, never run: these calls must not type-check.
     const _wrong = () => {
       // @ts-expect-error a chat message needs text
-      signal.send({ to: 'bob', kind: 'chat' });
+      void signal.send({ to: 'bob', kind: 'chat' });
       // @ts-expect-error a direct message needs `to`
-      signal.send({ kind: 'marker', n: 1 });
+      void signal.send({ kind: 'marker', n: 1 });
       // @ts-expect-error an acked send returns a promise
       const _sync: undefined = signal.send({ to: 'bob', kind: 'marker', n: 1 }, { ack: true });
     };

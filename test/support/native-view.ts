@@ -28,6 +28,9 @@ export function nativeView(client: RpcClient, channel: string): Map<string, unkn
       case 'signal.leave':
         view.delete(p.from);
         break;
+      default:
+        // Frames of other methods (welcome lists, results) do not change the view.
+        break;
     }
   }
   return view;

@@ -31,7 +31,8 @@ function instrument<UserData>(behavior: WebSocketBehavior<UserData>, sockets: Op
     open: (ws: WebSocket<UserData>) => {
       sockets.add(ws as WebSocket<unknown>);
       socketStats.opened++;
-      open?.(ws);
+      // Our open handlers are synchronous; uWS types allow a promise.
+      void open?.(ws);
       // An upgrade authenticated while shutdown began: let it open (its surface's state stays
       // consistent), then send it on its way like every other connection.
       if (readiness.isDraining) ws.end(CLOSE_GOING_AWAY.code, CLOSE_GOING_AWAY.reason);
