@@ -34,7 +34,7 @@ describe('apps file', () => {
 
 describe('Stelace settings', () => {
   it('keep Stelace sockets to backend signals unless an environment opts in', () => {
-    const optedIn = structuredClone(file) as typeof file & { apps: Array<{ environments: { live: { stelace?: unknown } } }> };
+    const optedIn = structuredClone(file) as unknown as { apps: Array<{ environments: { live: { stelace?: unknown } } }> };
     optedIn.apps[0]!.environments.live.stelace = { clientMessages: true };
     const opted = new AppRegistry(parseAppsFile(optedIn));
     expect(opted.deliversClientMessagesToStelace({ app: 'one', env: 'live' })).toBe(true);
