@@ -3,11 +3,20 @@ import { RpcClient, settle } from '../support/rpc-client.js';
 import { connectNative, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
 import { CLIENT_VERSIONS, connectStelace, postSignal } from '../support/stelace-client.js';
 
-/** A Stelace socket and a native JSON-RPC client share one core: same channels, same users. */
+/**
+ * A Stelace socket and a native JSON-RPC client share one core: same channels, same users.
+ * Stelace sockets get client messages only where the environment opts in (alpha's test
+ * environment here); test/stelace/client-messages.test.ts covers the default.
+ */
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 2 });
+  stack = await startStack({
+    gateways: 2,
+    configureApps: (apps) => {
+      apps[0]!.environments.test!.stelace = { clientMessages: true };
+    },
+  });
 });
 afterAll(async () => {
   await stack?.stop();

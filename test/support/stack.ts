@@ -22,6 +22,8 @@ export interface StackOptions {
   gateways?: number;
   gatewayEnv?: Record<string, string>;
   emitEnv?: Record<string, string>;
+  /** Changes the generated apps before the apps file is written (e.g. an environment's settings). */
+  configureApps?: (apps: AppsFile['apps']) => void;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface StackOptions {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const nats = await startNats();
   const apps = [generateApp('alpha', { broadcast: true }), generateApp('beta')];
+  options.configureApps?.(apps);
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps }));
   const common = serviceEnv({ nats, appsFile });
   const gateways = await Promise.all(

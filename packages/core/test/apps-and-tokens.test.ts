@@ -32,6 +32,21 @@ describe('apps file', () => {
   });
 });
 
+describe('Stelace settings', () => {
+  it('keep Stelace sockets to backend signals unless an environment opts in', () => {
+    const optedIn = structuredClone(file) as unknown as { apps: Array<{ environments: { live: { stelace?: unknown } } }> };
+    optedIn.apps[0]!.environments.live.stelace = { clientMessages: true };
+    const opted = new AppRegistry(parseAppsFile(optedIn));
+    expect(opted.deliversClientMessagesToStelace({ app: 'one', env: 'live' })).toBe(true);
+    expect(opted.deliversClientMessagesToStelace({ app: 'one', env: 'test' })).toBe(false);
+    expect(registry.deliversClientMessagesToStelace({ app: 'one', env: 'live' })).toBe(false);
+    optedIn.apps[0]!.environments.live.stelace = { clientMessages: 'yes' };
+    expect(() => parseAppsFile(optedIn)).toThrow(/'apps\.0\.environments\.live\.stelace\.clientMessages'/);
+    optedIn.apps[0]!.environments.live.stelace = { other: true };
+    expect(() => parseAppsFile(optedIn)).toThrow(ConfigError);
+  });
+});
+
 describe('user tokens', () => {
   const scope = registry.byPublishableKey(oneTest.publishableKeys[0]!)!;
 

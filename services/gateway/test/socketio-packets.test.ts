@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EngineProtocolError, parseEnginePacket } from '../src/surfaces/socketio/engine-packets.js';
-import { renderStelaceEvent } from '../src/surfaces/socketio/render.js';
+import { createStelaceSurface, renderStelaceEvent } from '../src/surfaces/socketio/render.js';
 import { PACKET, SocketProtocolError, parseSocketPacket } from '../src/surfaces/socketio/socket-packets.js';
 
 /** Anything a client can put in a text frame either parses or is refused with a protocol error; nothing else escapes. */
@@ -63,5 +63,16 @@ describe('rendering signals for Stelace sockets', () => {
     expect(renderStelaceEvent({ t: 'publish', ch: 'c', fields: { event: 'disconnect' } }, scope)).toBeUndefined();
     expect(renderStelaceEvent({ t: 'publish', ch: 'c', fields: { event: 3 } }, scope)).toBeUndefined();
     expect(renderStelaceEvent({ t: 'join', ch: 'c', from: 'u/d/r' }, scope)).toBeUndefined();
+  });
+
+  it('shows client messages only to environments that opted in', () => {
+    const fromClient = { t: 'send', from: 'u/d/r', fields: { event: 'orderPaid', message: { amount: 0 } } } as const;
+    const fromBackend = { t: 'send', fields: { event: 'orderPaid', message: { amount: 0 } } } as const;
+    const surface = createStelaceSurface((s) => s.env === 'test');
+    expect(surface.render(fromClient, scope)).toBeUndefined();
+    expect(surface.render({ t: 'publish', ch: 'c', from: 'u/d/r', fields: { text: 'hi' } }, scope)).toBeUndefined();
+    expect(surface.render(fromBackend, scope)).toBe(renderStelaceEvent(fromBackend, scope));
+    const optedIn = { app: 'a', env: 'test' as const };
+    expect(surface.render(fromClient, optedIn)).toBe(renderStelaceEvent(fromClient, optedIn));
   });
 });

@@ -34,12 +34,25 @@ const secretKeyEntry = z
     error: 'give exactly one of key or sha256',
   });
 
+const stelaceSettingsSchema = z
+  .object({
+    /**
+     * Also deliver what clients publish or send (native and Bit6) to Stelace sockets. Off by
+     * default: Stelace apps only ever got signals from their backend, and cannot tell a user's
+     * message from one, so a user could otherwise forge what looks like a backend signal.
+     */
+    clientMessages: z.boolean().default(false),
+  })
+  .strict();
+
 const environmentSchema = z
   .object({
     publishableKeys: z.array(keySchema('pubk')).min(1),
     secretKeys: z.array(secretKeyEntry).min(1),
     /** HMAC secret that signs this environment's user tokens (HS256); at least 32 characters. */
     tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
+    /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
+    stelace: stelaceSettingsSchema.optional(),
   })
   .strict();
 

@@ -28,6 +28,8 @@ export function sha256Hex(value: string): string {
 export class AppRegistry {
   private readonly publishable = new Map<string, ScopeKeys>();
   private readonly secretByHash = new Map<string, SecretKeyGrant>();
+  /** `app/env` of the environments whose Stelace sockets also get client messages. */
+  private readonly stelaceClientMessages = new Set<string>();
 
   constructor(file: AppsFile) {
     for (const app of file.apps) {
@@ -40,6 +42,7 @@ export class AppRegistry {
           tokenSecret: new TextEncoder().encode(cfg.tokenSecret),
           issuer: cfg.publishableKeys[0]!,
         };
+        if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
           this.publishable.set(key, scope);
@@ -61,9 +64,19 @@ export class AppRegistry {
     return this.publishable.get(key);
   }
 
+  /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
+  deliversClientMessagesToStelace(scope: Scope): boolean {
+    return this.stelaceClientMessages.has(scopeId(scope));
+  }
+
   bySecretKey(key: string): SecretKeyGrant | undefined {
     if (!/^seck_(test|live)_[A-Za-z0-9]{16,128}$/.test(key)) return undefined;
     // Looking up by hash means lookup timing says nothing useful about how close a guess was.
     return this.secretByHash.get(sha256Hex(key));
   }
+}
+
+/** App ids cannot contain `/`, so this names one environment unambiguously. */
+function scopeId(scope: Scope): string {
+  return `${scope.app}/${scope.env}`;
 }

@@ -5,6 +5,7 @@ import type { SessionExpiry } from '../../auth/session-expiry.js';
 import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
+import { assertTokenCurrent } from '../../core/token-expiry.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import { rpcError, rpcResult } from './errors.js';
 import { idOfRefusedFrame, parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
@@ -82,15 +83,24 @@ export class RpcConnectionHandler {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
-      // A Bit6 client is told about a refused join too: the SDK ignores an error with `id: null`,
-      // but it shows in the app's network log instead of the join vanishing without a trace.
-      if (id !== undefined || this.options.dialect === 'native' || error.code === 'bad_request' || error.code === 'limit_exceeded') {
+      // A Bit6 client is told about a refused join, and about an expired token, too: the SDK
+      // ignores an error with `id: null`, but it shows in the app's network log instead of the
+      // request vanishing without a trace.
+      if (
+        id !== undefined ||
+        this.options.dialect === 'native' ||
+        error.code === 'bad_request' ||
+        error.code === 'limit_exceeded' ||
+        error.code === 'unauthorized'
+      ) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
       }
     }
   }
 
   private async execute(session: Session, call: ClientCall, confirm: boolean): Promise<unknown> {
+    // Leaving gives up something and signal.auth is the way back; everything else starts something.
+    if (call.method !== 'signal.leave' && call.method !== 'signal.auth') assertTokenCurrent(session);
     switch (call.method) {
       case 'signal.join': {
         if (!call.presence) {

@@ -33,8 +33,17 @@ export function renderStelaceEvent(envelope: Envelope, scope: Scope): string | u
   return eventFrame(STELACE_NAMESPACE, [event, payload]);
 }
 
-/** One frame per message for every Stelace socket subscribed to its subject, whatever its Engine.IO version. */
-export const stelaceSurface: Surface = {
-  name: 'sio',
-  render: renderStelaceEvent,
-};
+/**
+ * One frame per message for every Stelace socket subscribed to its subject, whatever its
+ * Engine.IO version. By default only backend signals are shown: the emit API's envelopes are
+ * the only ones without `from` (the gateway stamps every client's publish and send with its
+ * address), and a Stelace app cannot tell a user's message from its backend's. An environment
+ * opts in to client messages with `stelace.clientMessages` in the apps file.
+ */
+export function createStelaceSurface(deliversClientMessages: (scope: Scope) => boolean): Surface {
+  return {
+    name: 'sio',
+    render: (envelope, scope) =>
+      envelope.from === undefined || deliversClientMessages(scope) ? renderStelaceEvent(envelope, scope) : undefined,
+  };
+}

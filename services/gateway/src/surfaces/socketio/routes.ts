@@ -4,6 +4,7 @@ import type { HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.
 import type { Hub } from '../../core/hub.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { ENGINE, engineVersionOf } from './engine-packets.js';
+import { createStelaceSurface } from './render.js';
 import { ENGINE_V4_PING_TOPIC, StelaceSocket, type SocketIoContext, type SocketIoData, type SocketIoSettings } from './stelace-socket.js';
 
 /** Engine.IO's path for Stelace clients: `io('<base>/signal', { path: '/signal' })` connects to `/signal/`. */
@@ -22,7 +23,8 @@ export function registerSocketIoRoutes(
   settings: Omit<SocketIoSettings, 'maxFrameBytes'>,
   log: Logger,
 ): void {
-  const context: SocketIoContext = { hub, registry, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
+  const surface = createStelaceSurface((scope) => registry.deliversClientMessagesToStelace(scope));
+  const context: SocketIoContext = { hub, surface, registry, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {

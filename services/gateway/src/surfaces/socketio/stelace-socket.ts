@@ -4,8 +4,9 @@ import type { WebSocket } from 'uWebSockets.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
+import type { Surface } from '../../core/surface.js';
 import { ENGINE, EngineProtocolError, openPacket, parseEnginePacket, type EngineVersion } from './engine-packets.js';
-import { STELACE_NAMESPACE, stelaceSurface } from './render.js';
+import { STELACE_NAMESPACE } from './render.js';
 import { PACKET, SocketProtocolError, eventFrame, parseSocketPacket, socketFrame, type SocketPacket } from './socket-packets.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
 import { closeReason } from '../../server/close-codes.js';
@@ -20,6 +21,8 @@ export interface SocketIoSettings {
 
 export interface SocketIoContext {
   hub: Hub;
+  /** The node's one Stelace surface: every Stelace session shares it, so each message is rendered once. */
+  surface: Surface;
   registry: AppRegistry;
   settings: SocketIoSettings;
   log: Logger;
@@ -175,7 +178,7 @@ export class StelaceSocket {
     if (!outcome.ok) return this.refuse(outcome.reason);
     this.stopTimer();
     this.phase = 'authenticated';
-    const session = createSession(hub, stelaceSurface, outcome.principal, this.route);
+    const session = createSession(hub, this.context.surface, outcome.principal, this.route);
     session.ws = this.ws;
     this.session = session;
     hub.open(session);
