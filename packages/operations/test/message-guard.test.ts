@@ -60,6 +60,6 @@ describe('MessageGuard', () => {
     advance(1);
     guard.drop('subject', 'failed', new Error('after the interval'));
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toMatchObject({ level: 40, source: 'subject', reason: 'failed', dropped: 7, err: { type: 'Error', message: 'after the interval' } });
+    expect(lines[2]).toMatchObject({ level: 40, source: 'subject', reason: 'failed', dropped: 7, error: { name: 'Error', message: 'after the interval' } });
   });
 });

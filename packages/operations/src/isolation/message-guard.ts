@@ -79,14 +79,19 @@ export class MessageGuard {
     entry.lastLineAt = now;
     entry.droppedSince = 0;
     this.options.log.warn(
-      { source, reason, dropped, err: error === undefined ? undefined : describe(error) },
+      { source, reason, dropped, error: error === undefined ? undefined : describe(error) },
       `dropped ${dropped} NATS message(s) from ${source} that could not be handled; at most one such line per ${this.logEveryMs / 1000} s`,
     );
   }
 }
 
 /** Name and message only: the error may come from a hostile payload (a huge stack, a nested cause). */
-function describe(error: unknown): { type: string; message: string } {
-  if (error instanceof Error) return { type: error.name, message: error.message.slice(0, 200) };
-  return { type: typeof error, message: String(error).slice(0, 200) };
+function describe(error: unknown): { name: string; message: string } {
+  try {
+    if (error instanceof Error) return { name: String(error.name), message: String(error.message).slice(0, 200) };
+    return { name: typeof error, message: String(error).slice(0, 200) };
+  } catch {
+    // Even describing it failed (a thrown object whose toString throws): the guard must not.
+    return { name: typeof error, message: 'unprintable' };
+  }
 }
