@@ -16,9 +16,9 @@ class StallingProxy {
   private constructor(private readonly server: Server) {}
 
   static async start(targetPort: number): Promise<StallingProxy> {
-    let proxy: StallingProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client, targetPort));
-    proxy = new StallingProxy(server);
+    const server = createServer();
+    const proxy = new StallingProxy(server);
+    server.on('connection', (client: Socket) => proxy.accept(client, targetPort));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
