@@ -46,7 +46,11 @@ export class MessageGuard {
   /** The handler, made safe to give to a subscription, watch or timer. */
   wrap<A extends unknown[]>(source: string, handler: (...args: A) => void): (...args: A) => void {
     return (...args: A) => {
-      this.run(source, () => handler(...args));
+      try {
+        handler(...args);
+      } catch (error) {
+        this.drop(source, 'failed', error);
+      }
     };
   }
 
