@@ -30,6 +30,8 @@ export class NatsSelfCheck {
   private timer: NodeJS.Timeout | undefined;
   /** When the input last proved to work, or the client last knew it was disconnected. */
   private lastProof = performance.now();
+  /** Why the server ended our subscription (e.g. a permissions violation), shown in /healthz. */
+  private refused: string | undefined;
 
   constructor(private readonly options: NatsSelfCheckOptions) {
     this.subject = selfCheckSubject(options.node);
@@ -40,7 +42,8 @@ export class NatsSelfCheck {
     const { nc, guard, intervalMs } = this.options;
     this.subscription = nc.subscribe(this.subject, {
       callback: guard.wrap('selfcheck', (error: Error | null, msg: Msg) => {
-        if (!error) this.received(msg);
+        if (error) this.refused = error.message;
+        else this.received(msg);
       }),
     });
     this.timer = setInterval(guard.wrap('selfcheck', () => this.tick()), intervalMs);
@@ -59,7 +62,9 @@ export class NatsSelfCheck {
     if (silentMs <= this.options.stallTimeoutMs) return { alive: true };
     return {
       alive: false,
-      detail: `NATS input stalled: no self-check message came back for ${silentMs} ms while connected (NATS_STALL_TIMEOUT_MS=${this.options.stallTimeoutMs})`,
+      detail:
+        `NATS input stalled: no self-check message came back for ${silentMs} ms while connected (NATS_STALL_TIMEOUT_MS=${this.options.stallTimeoutMs})` +
+        (this.refused === undefined ? '' : `; the server refused the self-check subscription (${this.refused}): allow the gateway to publish and subscribe to ${this.subject}`),
     };
   };
 
