@@ -3,7 +3,8 @@ import { channelSubject, connectionSubject, nodeOfRoute, userSubject, type Scope
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, eventually, sample, scrape } from '../support/admin.js';
 import type { RpcClient } from '../support/rpc-client.js';
-import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
+import { connectNative, emit, keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { connectStelace, postSignal } from '../support/stelace-client.js';
 
 /**
  * Messages published straight onto NATS, past every check of our own (input limits, emit-api
@@ -64,7 +65,10 @@ describe('poisoned messages published straight onto NATS', () => {
   it('are dropped and counted; users of the app on both gateways keep receiving backend emits and both stay healthy', async () => {
     const ann = await member(0, 'ann');
     const ben = await member(1, 'ben');
-    const { secretKey } = keysOf(stack, 'alpha');
+    const { secretKey, publishableKey } = keysOf(stack, 'alpha');
+    // carol is on two surfaces of one gateway: her user subject is rendered for both.
+    const carolNative = await connectNative(stack, { identity: 'usr_carol', device: 'web', gateway: 1 });
+    const carol = await connectStelace(stack, 'v4', { publishableKey, authToken: await mintToken(stack, 'alpha', 'usr_carol', 'app') }, { gateway: 1 });
     const emitTo = (to: Record<string, string>, tag: string) => emit(stack, '/v1/signals', secretKey, { to, event: 'probe', message: { tag } });
 
     // Delivery works before the poison.
@@ -74,6 +78,7 @@ describe('poisoned messages published straight onto NATS', () => {
     const subjects = [
       userSubject(scope, 'ann'),
       userSubject(scope, 'ben'),
+      userSubject(scope, 'usr_carol'),
       channelSubject(scope, 'room'),
       ...[ann, ben].map((c) => {
         const route = c.address.split('/')[2]!;
@@ -109,6 +114,9 @@ describe('poisoned messages published straight onto NATS', () => {
     await Promise.all([arrived(ann, 'to-ann'), arrived(ben, 'to-ben'), arrived(ann, 'after'), arrived(ben, 'after')]);
     expect((await emitTo({ connection: ben.address }, 'direct')).status).toBe(202);
     await arrived(ben, 'direct');
+    expect((await postSignal(stack, secretKey, { destination: 'usr_carol', message: { tag: 'to-carol' } })).status).toBe(200);
+    expect(await carol.client.next('signal', ([payload]) => (payload as { message?: { tag?: string } }).message?.tag === 'to-carol', 3000)).toBeDefined();
+    await arrived(carolNative, 'to-carol');
 
     for (const gateway of [0, 1]) {
       expect((await fetch(`${adminUrl(stack.gateways[gateway]!)}/healthz`)).status).toBe(200);
@@ -119,6 +127,8 @@ describe('poisoned messages published straight onto NATS', () => {
       expect(await dropped(gateway, { source: 'heartbeat', reason: 'invalid' })).toBeGreaterThan(0);
     }
     // The connections themselves were never touched.
-    for (const c of [ann, ben]) expect(c.ws.readyState).toBe(c.ws.OPEN);
+    for (const c of [ann, ben, carolNative]) expect(c.ws.readyState).toBe(c.ws.OPEN);
+    expect(carol.client.connected).toBe(true);
+    carol.client.close();
   });
 });
