@@ -35,6 +35,7 @@ export {
   broadcastSubject,
   nodeConnectionsWildcard,
   parseConnectionSubject,
+  selfCheckSubject,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';
 export {

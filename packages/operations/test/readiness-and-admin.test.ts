@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Counter } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Readiness, createMetricsRegistry, startAdminServer, totalCounter, type AdminServer } from '../src/mod.js';
+import { Liveness, Readiness, createMetricsRegistry, startAdminServer, totalCounter, type AdminServer } from '../src/mod.js';
 
 const log = pino({ level: 'silent' });
 const servers: AdminServer[] = [];
@@ -34,6 +34,19 @@ describe('Readiness', () => {
   });
 });
 
+describe('Liveness', () => {
+  it('is alive while every check passes; a check that throws counts as stuck, naming why', () => {
+    const liveness = new Liveness();
+    expect(liveness.evaluate()).toEqual({ alive: true, checks: {} });
+    liveness.register('input', () => ({ alive: true }));
+    liveness.register('broken', () => {
+      throw new Error('cannot tell');
+    });
+    expect(liveness.evaluate()).toEqual({ alive: false, checks: { input: { alive: true }, broken: { alive: false, detail: 'cannot tell' } } });
+    expect(() => liveness.register('input', () => ({ alive: true }))).toThrow(/twice/);
+  });
+});
+
 describe('admin server', () => {
   it('serves /healthz, /readyz (200 or 503) and /metrics in Prometheus text format', async () => {
     const readiness = new Readiness();
@@ -41,11 +54,23 @@ describe('admin server', () => {
     let hot = 0;
     totalCounter(registry, 'test_hot_total', 'a plain number read at scrape time', () => hot);
     const direct = new Counter({ name: 'test_direct_total', help: 'incremented directly', labelNames: ['reason'], registers: [registry] });
-    const admin = await startAdminServer({ host: '127.0.0.1', port: 0, readiness, registry, log });
+    const liveness = new Liveness();
+    let stalled = false;
+    liveness.register('nats-input', () => (stalled ? { alive: false, detail: 'no self-check message for 20000 ms' } : { alive: true }));
+    const admin = await startAdminServer({ host: '127.0.0.1', port: 0, readiness, liveness, registry, log });
     servers.push(admin);
     const base = `http://127.0.0.1:${admin.port}`;
 
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    stalled = true;
+    const unhealthy = await fetch(`${base}/healthz`);
+    expect(unhealthy.status).toBe(503);
+    expect(await unhealthy.json()).toEqual({
+      status: 'unhealthy',
+      checks: { 'nats-input': { alive: false, detail: 'no self-check message for 20000 ms' } },
+    });
+    stalled = false;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const starting = await fetch(`${base}/readyz`);
     expect(starting.status).toBe(503);
     expect(await starting.json()).toEqual({ status: 'not ready', checks: { lifecycle: { ready: false, detail: 'starting' } } });
@@ -72,10 +97,10 @@ describe('admin server', () => {
   });
 
   it('names ADMIN_PORT when the port is taken', async () => {
-    const first = await startAdminServer({ host: '127.0.0.1', port: 0, readiness: new Readiness(), registry: createMetricsRegistry(), log });
+    const first = await startAdminServer({ host: '127.0.0.1', port: 0, readiness: new Readiness(), liveness: new Liveness(), registry: createMetricsRegistry(), log });
     servers.push(first);
     await expect(
-      startAdminServer({ host: '127.0.0.1', port: first.port, readiness: new Readiness(), registry: createMetricsRegistry(), log }),
+      startAdminServer({ host: '127.0.0.1', port: first.port, readiness: new Readiness(), liveness: new Liveness(), registry: createMetricsRegistry(), log }),
     ).rejects.toThrow(/ADMIN_PORT/);
   });
 });

@@ -20,9 +20,10 @@ export {
 } from './store/participant-entry.js';
 export { readLatest, type LatestRecord } from './store/read-latest.js';
 export { PresenceStore, RevisionConflict, type ChannelRecord } from './store/presence-store.js';
+export { isWrongLastSequence } from './store/wrong-last-sequence.js';
 export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
 export { nodeRecordSchema, type NodeRecord } from './nodes/node-record.js';
 export { NodeRegistry, NodeSwept } from './nodes/node-registry.js';
-export { LivenessWatch, type ObservedNode } from './nodes/liveness-watch.js';
+export { LivenessWatch, type ObservedNode, type EntryGuard } from './nodes/liveness-watch.js';
 export { Sweeper } from './nodes/sweeper.js';
 export { checkStateSize } from './limits/state-size.js';

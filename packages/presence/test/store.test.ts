@@ -4,6 +4,7 @@ import { startNats, type NatsServer } from '@signal/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LivenessWatch,
+  type EntryGuard,
   PresenceStore,
   RevisionConflict,
   Sweeper,
@@ -84,12 +85,15 @@ describe('presence store on a real JetStream', () => {
   });
 });
 
+/** The gateway passes its MessageGuard; here an exception from a handler should fail the test. */
+const unguarded: EntryGuard = { wrap: (_source, handler) => handler, drop: () => undefined };
+
 describe('sweeping a dead node', () => {
   it('lets exactly one of two sweepers claim it, removes only that process’s entries and announces each leave', async () => {
     const dead = 'nodeee';
     const nodes = buckets.nodes;
     await nodes.put(dead, JSON.stringify({ node: dead, instance: 'old', beatAt: 0 }));
-    const watch = new LivenessWatch(nodes);
+    const watch = new LivenessWatch(nodes, unguarded);
     await watch.start();
     await waitFor(() => watch.get(dead) !== undefined);
     const observed = watch.get(dead)!;

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { MessageGuard, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -16,7 +16,8 @@ import {
 import uWS from 'uWebSockets.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
-import { registry as metricsRegistry } from './metrics/gateway-metrics.js';
+import { NatsSelfCheck } from './health/nats-selfcheck.js';
+import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.js';
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
@@ -26,6 +27,8 @@ import { watchSlowConsumers } from './server/slow-consumers.js';
 import { websocketLimits } from './server/websocket-limits.js';
 import { registerJsonRpcRoutes } from './surfaces/jsonrpc/routes.js';
 import { registerSocketIoRoutes } from './surfaces/socketio/routes.js';
+
+const NATS_PING_INTERVAL_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
@@ -39,9 +42,26 @@ async function main(): Promise<void> {
     name: `signal-gateway-${node}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // The default (2 min, 2 unanswered) notices a dead link — a half-open TCP connection, or a
+    // read loop that stopped — only after 4-6 min. At 10 s the client reconnects within
+    // 20-30 s, before the self-check's liveness failure (NATS_STALL_TIMEOUT_MS, then the
+    // probe's failureThreshold) restarts the process: a reconnect keeps the clients.
+    pingInterval: NATS_PING_INTERVAL_MS,
   });
   log.info({ server: nc.getServer() }, 'nats connected');
-  ops.watchNats(nc);
+  const link = ops.watchNats(nc);
+  const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
+  const selfCheck = new NatsSelfCheck({
+    nc,
+    node,
+    isConnected: () => link.isConnected,
+    guard,
+    intervalMs: config.NATS_SELFCHECK_INTERVAL_MS,
+    stallTimeoutMs: config.NATS_STALL_TIMEOUT_MS,
+  });
+  selfCheck.start();
+  ops.liveness.register('nats-input', selfCheck.check);
+  ops.shutdown.add('release', 'nats self-check', () => selfCheck.stop());
 
   const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
   if (buckets.mismatches.length > 0) {
@@ -52,14 +72,14 @@ async function main(): Promise<void> {
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
-  const hub = new Hub(nc, app, node);
+  const hub = new Hub(nc, app, node, guard);
   exportHubStats(hub.stats);
   const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config) }, log);
   const presenceNode = new PresenceNode({
     nc,
     node,
     registry: nodeRegistry,
-    watch: new LivenessWatch(buckets.nodes),
+    watch: new LivenessWatch(buckets.nodes, guard),
     sweeper: new Sweeper(nc, store, buckets.nodes, node),
     store,
     presence,
@@ -94,7 +114,7 @@ async function main(): Promise<void> {
     ),
   );
   const port = uWS.us_socket_local_port(listenSocket);
-  watchSlowConsumers(sockets, config.MAX_BACKPRESSURE_BYTES, log);
+  watchSlowConsumers(sockets, config.MAX_BACKPRESSURE_BYTES, guard, log);
   ops.shutdown.add('stop-intake', 'websocket listener', () => uWS.us_listen_socket_close(listenSocket));
   ops.shutdown.add('close-clients', 'websockets', () => sockets.closeAll(CLOSE_GOING_AWAY.code, CLOSE_GOING_AWAY.reason));
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.

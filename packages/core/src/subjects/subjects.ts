@@ -10,6 +10,8 @@ import { encodeToken } from './token.js';
  *   sig.<app>.<env>.d.<identity>.<device>   every connection of one device
  *   sig.<app>.<env>.ep.<node>.<conn>        one connection, on the node that holds it
  *   sig.<app>.<env>.all                     every connection of the app and environment
+ *   _signal.selfcheck.<node>                a gateway's messages to itself (liveness); outside
+ *                                           every tenant's `sig.` space, so no tenant reaches it
  */
 const PREFIX = 'sig';
 
@@ -40,6 +42,14 @@ export function broadcastSubject(scope: Scope): string {
 /** The one wildcard a gateway node subscribes to for all connection addresses it holds. */
 export function nodeConnectionsWildcard(node: string): string {
   return `${PREFIX}.*.*.ep.${node}.*`;
+}
+
+/**
+ * A gateway publishes here and expects its own message back, to prove its NATS input works
+ * end to end. Not under `sig.`: nothing a tenant can address maps onto it.
+ */
+export function selfCheckSubject(node: string): string {
+  return `_signal.selfcheck.${node}`;
 }
 
 /** Splits a connection subject back into scope and connection; undefined for anything else. */

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@signal/core';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Liveness } from '../liveness/liveness.js';
 import type { Readiness } from '../readiness/readiness.js';
 
 export interface AdminServerOptions {
   host: string;
   port: number;
   readiness: Readiness;
+  liveness: Liveness;
   registry: Registry;
   log: Logger;
 }
@@ -20,7 +22,7 @@ export interface AdminServer {
 
 /**
  * The operator's port, separate from client traffic so it is never exposed publicly:
- * `/healthz` (the process answers: liveness), `/readyz` (send traffic here: readiness),
+ * `/healthz` (the process works: liveness; 503 when a registered liveness check fails), `/readyz` (send traffic here: readiness),
  * `/metrics` (Prometheus text format).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
@@ -49,8 +51,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: AdminS
     return send(res, 405, 'application/json', JSON.stringify({ error: `use GET on ${path}` }), { allow: 'GET, HEAD' });
   }
   switch (path) {
-    case '/healthz':
-      return send(res, 200, 'application/json', '{"status":"ok"}');
+    case '/healthz': {
+      const report = options.liveness.evaluate();
+      if (report.alive) return send(res, 200, 'application/json', '{"status":"ok"}');
+      return send(res, 503, 'application/json', JSON.stringify({ status: 'unhealthy', checks: report.checks }));
+    }
     case '/readyz': {
       const report = await options.readiness.evaluate();
       const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });

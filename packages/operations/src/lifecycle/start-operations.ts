@@ -3,12 +3,15 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { startAdminServer } from '../admin/admin-server.js';
 import type { OperationsConfig } from '../config/operations-env.js';
+import { Liveness } from '../liveness/liveness.js';
 import { NatsLink } from '../nats/nats-link.js';
 import { Readiness } from '../readiness/readiness.js';
 import { Shutdown } from '../shutdown/shutdown.js';
 
 export interface Operations {
   readonly readiness: Readiness;
+  /** Checks that make /healthz answer 503 (the process is stuck; restart it). */
+  readonly liveness: Liveness;
   readonly shutdown: Shutdown;
   readonly adminPort: number;
   /** Tracks the connection for readiness and metrics, and drains it as the last shutdown step. */
@@ -31,11 +34,13 @@ export async function startOperations(config: OperationsConfig, log: Logger, reg
     process.exit(1);
   });
   const readiness = new Readiness();
+  const liveness = new Liveness();
   const shutdown = new Shutdown({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, delayMs: config.SHUTDOWN_DELAY_MS, readiness, log });
   shutdown.handleSignals();
-  const admin = await startAdminServer({ host: config.ADMIN_HOST, port: config.ADMIN_PORT, readiness, registry, log });
+  const admin = await startAdminServer({ host: config.ADMIN_HOST, port: config.ADMIN_PORT, readiness, liveness, registry, log });
   return {
     readiness,
+    liveness,
     shutdown,
     adminPort: admin.port,
     watchNats(nc) {

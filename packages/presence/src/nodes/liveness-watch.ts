@@ -2,6 +2,18 @@ import type { QueuedIterator } from '@nats-io/transport-node';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { decodeNodeRecord, type NodeRecord } from './node-record.js';
 
+/**
+ * What isolates the handling of each watched entry (`MessageGuard` of @signal/operations,
+ * matched by shape so this package needs no logger or metrics).
+ */
+export interface EntryGuard {
+  wrap<A extends unknown[]>(source: string, handler: (...args: A) => void): (...args: A) => void;
+  drop(source: string, reason: 'invalid' | 'failed', error?: unknown): void;
+}
+
+/** The label dropped heartbeat records are counted under. */
+const SOURCE = 'heartbeat';
+
 export interface ObservedNode {
   readonly record: NodeRecord;
   readonly revision: number;
@@ -18,18 +30,25 @@ export class LivenessWatch {
   private iterator: QueuedIterator<KvWatchEntry> | undefined;
   private stopped = false;
 
+  private readonly handle: (entry: KvWatchEntry) => void;
+
   constructor(
     private readonly kv: KV,
+    private readonly guard: EntryGuard,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.handle = guard.wrap(SOURCE, (entry: KvWatchEntry) => this.apply(entry));
+  }
 
   async start(): Promise<void> {
     this.stopped = false;
     const iterator = await this.kv.watch();
     this.iterator = iterator;
+    // A record that cannot be read is dropped and the watch goes on; if the iterator itself
+    // fails, the watch stops showing our own beats and the presence node reopens it.
     void (async () => {
-      for await (const entry of iterator) this.apply(entry);
-    })();
+      for await (const entry of iterator) this.handle(entry);
+    })().catch((error: unknown) => this.guard.drop(SOURCE, 'failed', error));
   }
 
   /** Re-opens the watch (after a reconnect, or when it stopped showing our own beats). */
@@ -64,7 +83,7 @@ export class LivenessWatch {
       return;
     }
     const record = decodeNodeRecord(entry.value);
-    if (!record) return;
+    if (!record) return this.guard.drop(SOURCE, 'invalid');
     const previous = this.nodes.get(entry.key);
     if (previous?.revision === entry.revision) return;
     this.nodes.set(entry.key, { record, revision: entry.revision, changedAt: this.now() });

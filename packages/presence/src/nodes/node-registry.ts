@@ -2,6 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { SignalError } from '@signal/core';
 import { RevisionConflict } from '../store/presence-store.js';
 import { decodeNodeRecord, encodeNodeRecord, type NodeRecord } from './node-record.js';
+import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
 
 /** Thrown by `beat()` when another node has claimed this one: it was declared dead and swept. */
 export class NodeSwept extends Error {
@@ -42,7 +43,7 @@ export class NodeRegistry {
     try {
       this.revision = await this.kv.update(this.node, encodeNodeRecord(this.record()), this.revision);
     } catch (error) {
-      if (/wrong last sequence/i.test((error as Error).message)) throw new NodeSwept(this.node);
+      if (isWrongLastSequence(error)) throw new NodeSwept(this.node);
       throw error;
     }
   }

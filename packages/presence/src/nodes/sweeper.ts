@@ -6,6 +6,7 @@ import type { StoredParticipant } from '../store/participant-entry.js';
 import { RevisionConflict, type PresenceStore } from '../store/presence-store.js';
 import { encodeNodeRecord } from './node-record.js';
 import type { ObservedNode } from './liveness-watch.js';
+import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
 
 const PARALLEL_REMOVALS = 64;
 
@@ -34,7 +35,7 @@ export class Sweeper {
         observed.revision,
       );
     } catch (error) {
-      if (/wrong last sequence/i.test((error as Error).message)) return undefined;
+      if (isWrongLastSequence(error)) return undefined;
       throw error;
     }
   }

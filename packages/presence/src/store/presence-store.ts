@@ -11,6 +11,7 @@ import {
   type StoredParticipant,
 } from './participant-entry.js';
 import { readLatest } from './read-latest.js';
+import { isWrongLastSequence } from './wrong-last-sequence.js';
 
 const READ_TIMEOUT_MS = 5000;
 
@@ -151,7 +152,7 @@ export class PresenceStore {
     try {
       return await write();
     } catch (error) {
-      if (key !== undefined && /wrong last sequence/i.test((error as Error).message)) throw new RevisionConflict(key);
+      if (key !== undefined && isWrongLastSequence(error)) throw new RevisionConflict(key);
       throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
     }
   }

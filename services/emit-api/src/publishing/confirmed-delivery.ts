@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SignalError, encodeEnvelope, type Envelope } from '@signal/core';
+import { isNoResponders } from '@signal/operations';
 
 export type DeliveryResult = 'delivered' | 'absent';
 
@@ -14,7 +15,7 @@ export async function deliverConfirmed(nc: NatsConnection, subject: string, enve
   try {
     reply = await nc.request(subject, encodeEnvelope(envelope), { timeout: timeoutMs });
   } catch (error) {
-    if ((error as { name?: string }).name === 'NoRespondersError' || /no responders/i.test(String(error))) return 'absent';
+    if (isNoResponders(error)) return 'absent';
     throw new SignalError('unavailable', 'delivery could not be confirmed in time; try again', { cause: error });
   }
   return reply.string() === '{"ok":true}' ? 'delivered' : 'absent';

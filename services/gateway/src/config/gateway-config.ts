@@ -32,10 +32,27 @@ const schema = z.object({
   SOCKETIO_PING_INTERVAL_MS: intVar(100, 300_000, 25_000),
   /** Engine.IO heartbeat: how long clients wait for the other side's answer before giving up. */
   SOCKETIO_PING_TIMEOUT_MS: intVar(100, 300_000, 20_000),
+  /** How often the gateway sends itself a message through NATS to prove its NATS input works. */
+  NATS_SELFCHECK_INTERVAL_MS: intVar(100, 60_000, 1000),
+  /**
+   * /healthz answers 503 once no self-check message has come back for this long while the NATS
+   * client says it is connected (a stalled input; a restart fixes it).
+   */
+  NATS_STALL_TIMEOUT_MS: intVar(1000, 600_000, 15_000),
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,
-}).superRefine(checkTiming);
+})
+  .superRefine(checkTiming)
+  .superRefine((config, ctx) => {
+    if (config.NATS_STALL_TIMEOUT_MS < config.NATS_SELFCHECK_INTERVAL_MS * 3) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NATS_STALL_TIMEOUT_MS'],
+        message: `must be at least 3 × NATS_SELFCHECK_INTERVAL_MS (${config.NATS_SELFCHECK_INTERVAL_MS * 3}), so one late self-check message is not taken for a stall`,
+      });
+    }
+  });
 
 /** The variables the gateway reads, for docs and deployment checks. */
 export { schema as gatewayEnvSchema };

@@ -18,7 +18,7 @@ import {
   type Fields,
   type Scope,
 } from '@signal/core';
-import { assertNatsConnected } from '@signal/operations';
+import { assertNatsConnected, isNoResponders, type MessageGuard } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
@@ -56,16 +56,21 @@ export class Hub {
   private filter: EnvelopeFilter | undefined;
   readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
 
+  /**
+   * `guard` isolates every NATS message: one that cannot be decoded, filtered or rendered is
+   * dropped and counted, and the next message is handled as usual.
+   */
   constructor(
     private readonly nc: NatsConnection,
     private readonly app: TemplatedApp,
     readonly node: string,
+    private readonly guard: MessageGuard,
   ) {
-    this.subjects = new SubjectSubscriptions(nc, (entry, msg) => this.fanOut(entry, msg));
+    this.subjects = new SubjectSubscriptions(nc, (entry, msg) => this.fanOut(entry, msg), guard);
     nc.subscribe(nodeConnectionsWildcard(node), {
-      callback: (error, msg) => {
+      callback: guard.wrap('connection', (error: Error | null, msg: Msg) => {
         if (!error) this.deliverToConnection(msg);
-      },
+      }),
     });
   }
 
@@ -186,7 +191,7 @@ export class Hub {
     try {
       reply = await this.nc.request(subject, data, { timeout: REQUEST_TIMEOUT_MS });
     } catch (error) {
-      if ((error as { name?: string }).name === 'NoRespondersError' || /no responders/i.test(String(error))) {
+      if (isNoResponders(error)) {
         throw new SignalError('not_found', `no connection is online at '${formatAddress(to)}'`, { field: 'to' });
       }
       throw new SignalError('unavailable', 'delivery could not be confirmed; try again', { cause: error });
@@ -240,9 +245,12 @@ export class Hub {
     const decoded = decodeEnvelope(msg.data);
     if (!decoded) {
       this.stats.invalidEnvelopes++;
+      this.guard.drop('subject', 'invalid');
       return;
     }
-    const envelope = this.filter ? this.filter(entry.scope, decoded) : decoded;
+    let envelope: Envelope | undefined = decoded;
+    const filter = this.filter;
+    if (filter && !this.guard.run('presence', () => (envelope = filter(entry.scope, decoded)))) return;
     if (envelope) this.deliver(entry, envelope);
     if (msg.reply) msg.respond(DELIVERED);
     if (started !== undefined) metrics.fanOutSeconds.observe((performance.now() - started) / 1000);
@@ -253,14 +261,18 @@ export class Hub {
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
     const presence = envelope.t === 'join' || envelope.t === 'leave';
     for (const surface of entry.surfaces.keys()) {
-      const frames = framesOf(surface.render(envelope, entry.scope));
-      const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
-      for (const frame of frames) {
-        if (sender?.ws && sender.surface === surface) sender.ws.publish(topic, frame);
-        else this.app.publish(topic, frame);
-        this.stats.messagesOut++;
-        this.stats.bytesOut += Buffer.byteLength(frame);
-      }
+      // Each surface on its own: a render that throws (e.g. JSON.stringify overflowing on a
+      // deeply nested payload) costs only that surface this message.
+      this.guard.run('subject', () => {
+        const frames = framesOf(surface.render(envelope, entry.scope));
+        const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
+        for (const frame of frames) {
+          if (sender?.ws && sender.surface === surface) sender.ws.publish(topic, frame);
+          else this.app.publish(topic, frame);
+          this.stats.messagesOut++;
+          this.stats.bytesOut += Buffer.byteLength(frame);
+        }
+      });
     }
   }
 
@@ -270,17 +282,24 @@ export class Hub {
     const session = target && this.sessions.get(target.connection);
     const envelope = decodeEnvelope(msg.data);
     const reachable = session?.ws && session.scope.app === target!.app && session.scope.env === target!.env;
-    if (!envelope) this.stats.invalidEnvelopes++;
+    if (!envelope) {
+      this.stats.invalidEnvelopes++;
+      this.guard.drop('connection', 'invalid');
+    }
+    let delivered = false;
     if (reachable && envelope) {
       const ws = session.ws!;
-      const frames = framesOf(session.surface.render(envelope, session.scope));
-      ws.cork(() => {
-        for (const frame of frames) ws.send(frame);
+      // Guarded here rather than only around the callback, so a failed render still answers.
+      delivered = this.guard.run('connection', () => {
+        const frames = framesOf(session.surface.render(envelope, session.scope));
+        ws.cork(() => {
+          for (const frame of frames) ws.send(frame);
+        });
+        this.stats.messagesOut += frames.length;
+        for (const frame of frames) this.stats.bytesOut += Buffer.byteLength(frame);
       });
-      this.stats.messagesOut += frames.length;
-      for (const frame of frames) this.stats.bytesOut += Buffer.byteLength(frame);
     }
-    if (msg.reply) msg.respond(reachable && envelope ? DELIVERED : NOT_HERE);
+    if (msg.reply) msg.respond(delivered ? DELIVERED : NOT_HERE);
   }
 }
 

@@ -81,7 +81,7 @@ export const metrics = {
   }),
   droppedMessages: new Counter({
     name: 'signal_gateway_dropped_messages_total',
-    help: 'NATS messages this node could not handle and dropped, by source (subject, connection, presence, heartbeat, selfcheck) and reason (invalid, failed)',
+    help: 'NATS messages this node could not handle and dropped, by source (subject, connection, presence, heartbeat, selfcheck; timer: one socket\'s slow-consumer check) and reason (invalid: not an envelope; failed: handling threw)',
     labelNames: ['source', 'reason'],
     registers: [registry],
   }),

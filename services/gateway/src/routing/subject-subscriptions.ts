@@ -1,5 +1,6 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Scope } from '@signal/core';
+import type { MessageGuard } from '@signal/operations';
 import type { Surface } from '../core/surface.js';
 
 export interface SubjectEntry {
@@ -22,6 +23,7 @@ export class SubjectSubscriptions {
   constructor(
     private readonly nc: NatsConnection,
     private readonly onMessage: SubjectHandler,
+    private readonly guard: MessageGuard,
   ) {}
 
   acquire(subject: string, scope: Scope, surface: Surface): void {
@@ -30,9 +32,10 @@ export class SubjectSubscriptions {
       const surfaces = new Map<Surface, number>();
       const created: SubjectEntry = { subject, scope, surfaces, subscription: undefined as unknown as Subscription };
       created.subscription = this.nc.subscribe(subject, {
-        callback: (error, msg) => {
+        // Guarded: an exception here would end the connection's read loop (see MessageGuard).
+        callback: this.guard.wrap('subject', (error: Error | null, msg: Msg) => {
           if (!error) this.onMessage(created, msg);
-        },
+        }),
       });
       this.entries.set(subject, created);
       entry = created;

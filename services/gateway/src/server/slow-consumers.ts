@@ -1,3 +1,4 @@
+import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
 import { socketStats } from '../metrics/gateway-metrics.js';
 import { CLOSE_SLOW_CONSUMER } from './close-codes.js';
@@ -16,20 +17,24 @@ export const SLOW_CONSUMER_CHECK_MS = 1000;
  * gradually learns why; only a burst of more than half the bound within one check interval
  * still ends in the cut. Either way, one slow client never holds up the others.
  */
-export function watchSlowConsumers(sockets: OpenSockets, maxBackpressureBytes: number, log: Logger): void {
+export function watchSlowConsumers(sockets: OpenSockets, maxBackpressureBytes: number, guard: MessageGuard, log: Logger): void {
   const threshold = Math.floor(maxBackpressureBytes / 2);
   const timer = setInterval(() => {
     let total = 0;
     let largest = 0;
     for (const ws of sockets) {
-      const queued = ws.getBufferedAmount();
-      total += queued;
-      if (queued > largest) largest = queued;
-      if (queued > threshold) {
-        socketStats.slowConsumers++;
-        log.warn({ queuedBytes: queued, thresholdBytes: threshold }, 'slow consumer disconnected');
-        ws.end(CLOSE_SLOW_CONSUMER.code, CLOSE_SLOW_CONSUMER.reason);
-      }
+      // One socket at a time: a socket uWS refuses to touch costs only its own check, not the
+      // check of every other socket nor the timer (an exception here would end the process).
+      guard.run('timer', () => {
+        const queued = ws.getBufferedAmount();
+        total += queued;
+        if (queued > largest) largest = queued;
+        if (queued > threshold) {
+          socketStats.slowConsumers++;
+          log.warn({ queuedBytes: queued, thresholdBytes: threshold }, 'slow consumer disconnected');
+          ws.end(CLOSE_SLOW_CONSUMER.code, CLOSE_SLOW_CONSUMER.reason);
+        }
+      });
     }
     socketStats.queuedBytes = total;
     socketStats.largestQueueBytes = largest;
