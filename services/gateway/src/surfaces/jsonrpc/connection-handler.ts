@@ -37,10 +37,13 @@ export class RpcConnectionHandler {
   ) {}
 
   onOpen(session: Session): void {
-    if (this.options.dialect === 'native') {
-      reply(session, notification('signal.connected', { address: session.address, anonymous: session.anonymous }));
-    }
     this.options.expiry?.watch(session);
+    if (this.options.dialect !== 'native') return;
+    // `signal.connected` promises reachability: a signal emitted after it must arrive, so it
+    // waits until NATS has the connection's user and device subscriptions (one round trip).
+    void this.hub.subscriptionsInEffect().then(() => {
+      if (session.ws) reply(session, notification('signal.connected', { address: session.address, anonymous: session.anonymous }));
+    });
   }
 
   onClose(session: Session): void {
