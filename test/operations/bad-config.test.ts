@@ -52,7 +52,7 @@ describe('a bad configuration stops the process at once, naming the variable and
     const result = await run(GATEWAY_ENTRY, { ...base, NATS_URL: 'nats://signal:hunter2hunter2@nats 1:4222' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('NATS_URL=');
-    expect(result.stderr).toContain('must be a comma-separated list of nats:// URLs');
+    expect(result.stderr).toContain('must be a comma-separated list of nats:// (or tls://) URLs');
     expect(result.stderr).not.toContain('hunter2hunter2');
   });
 });

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -34,12 +33,7 @@ async function main(): Promise<void> {
   const node = config.NODE_ID ?? randomNodeId();
   const ops = await startOperations(config, log, metricsRegistry);
 
-  const nc = await connect({
-    servers: config.NATS_URL.split(',').map((s) => s.trim()),
-    name: `signal-gateway-${node}`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-  });
+  const nc = await connectNats(config, `signal-gateway-${node}`);
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
 
