@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken, type AppsFile } from '@signal/core';
 import { RpcClient } from './rpc-client.js';
-import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess } from '@signal/harness';
+import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess, type StartNatsOptions } from '@signal/harness';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const GATEWAY_ENTRY = `${root}services/gateway/dist/main.js`;
@@ -22,6 +22,8 @@ export interface StackOptions {
   gateways?: number;
   gatewayEnv?: Record<string, string>;
   emitEnv?: Record<string, string>;
+  /** How the stack's nats-server starts, e.g. with an authorization config. */
+  nats?: StartNatsOptions;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface StackOptions {
  * with two apps (`alpha` may broadcast, `beta` may not), each with test and live keys.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const nats = await startNats();
+  const nats = await startNats(options.nats);
   const apps = [generateApp('alpha', { broadcast: true }), generateApp('beta')];
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps }));
   const common = serviceEnv({ nats, appsFile });
