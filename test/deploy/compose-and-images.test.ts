@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
+import { natsConfLogins } from '../support/nats-conf.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SERVICES = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema } as const satisfies Record<string, z.ZodObject>;
@@ -42,6 +43,26 @@ describe('docker-compose.yml', () => {
       expect(service.healthcheck.test.join(' ')).toContain(`:${flag(command, '--http_port')}/healthz`);
     }
     expect(names.size).toBe(3);
+  });
+
+  it('runs NATS with the authorization of deploy/compose/nats.conf, passwords from .env, and publishes no NATS port', () => {
+    const logins = natsConfLogins();
+    for (const node of natsNodes) {
+      const service = compose.services[node];
+      const config = flag(service.command, '--config');
+      expect(service.volumes).toContain(`./deploy/compose/nats.conf:${config}:ro`);
+      expect(service.ports).toBeUndefined();
+      for (const login of logins) expect(service.environment[login.passwordVariable], login.passwordVariable).toMatch(/^\$\{SIGNAL_NATS_\w+_PASSWORD:\?[^}]+\}$/);
+    }
+    // Each service logs in as its own user with the very variable NATS checks that user's password against.
+    const users = { 'gateway-1': 'signal-gateway', 'gateway-2': 'signal-gateway', 'emit-api': 'signal-emit-api' } as const;
+    for (const [name, user] of Object.entries(users)) {
+      const env = compose.services[name].environment;
+      const login = logins.find((l) => l.user === user)!;
+      expect(env.NATS_USER).toBe(user);
+      expect(env.NATS_PASSWORD).toBe(compose.services['nats-1'].environment[login.passwordVariable]);
+    }
+    expect(readFileSync(`${root}.gitignore`, 'utf8').split('\n')).toContain('.env');
   });
 
   it.each([

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NATS_CONF } from '../support/nats-conf.js';
 import { getParticipants } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
@@ -15,7 +16,6 @@ import { startService } from '@signal/harness';
  * come from the compose file itself, with generated passwords in place of .env.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const NATS_CONF = `${root}deploy/compose/nats.conf`;
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML */
 const compose: any = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true });
 
