@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
@@ -8,7 +11,7 @@ import { NATS_CONF } from '../support/nats-conf.js';
 import { getParticipants } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
-import { startService } from '@signal/harness';
+import { startNats, startService, type NatsServer } from '@signal/harness';
 
 /*
  * The shipped NATS authorization (deploy/compose/nats.conf), wired the way docker-compose.yml
@@ -159,5 +162,53 @@ describe('what each login may not do', () => {
   it('a service started without credentials fails at once, naming the variables to set', async () => {
     const started = startService({ entry: EMIT_API_ENTRY, name: 'emit-api without credentials', env: serviceEnv(stack) });
     await expect(started).rejects.toThrow(/NATS refused the credentials.*none are set \(NATS_USER with NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE\)/);
+  });
+});
+
+/** A CA and a server certificate for 127.0.0.1, made with openssl for this run. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signal test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server-key.pem', '-out', 'server.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'server.pem');
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
+}
+
+describe('TLS as docs/operations.md describes it: the shipped authorization plus a tls block, tls:// and NATS_TLS_CA_FILE', () => {
+  let dir: string;
+  let tlsNats: NatsServer;
+  let ca: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'signal-nats-tls-'));
+    const files = makeCertificates(dir);
+    ca = files.ca;
+    copyFileSync(NATS_CONF, join(dir, 'nats.conf'));
+    const config = join(dir, 'tls.conf');
+    writeFileSync(config, `include ./nats.conf\ntls {\n  cert_file: "${files.cert}"\n  key_file: "${files.key}"\n}\n`);
+    tlsNats = await startNats({ configFile: config, env: natsEnv });
+  });
+  afterAll(async () => {
+    await tlsNats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const emitEnv = (nats: NatsServer, extra: Record<string, string>) => ({
+    ...serviceEnv({ nats, appsFile: stack.appsFile }),
+    ...emitLogin,
+    NATS_URL: nats.url.replace('nats://', 'tls://'),
+    ...extra,
+  });
+
+  it('the emit-api connects over TLS with the CA it is given, and serves', async () => {
+    const service = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api over TLS', env: emitEnv(tlsNats, { NATS_TLS_CA_FILE: ca }) });
+    expect((await fetch(`http://127.0.0.1:${String(service.ready.adminPort)}/readyz`)).status).toBe(200);
+    expect(service.lines().filter((l) => /permission/i.test(l))).toEqual([]);
+    expect(await service.stop()).toBe(0);
+  });
+
+  it('without the CA the server certificate is not trusted; with tls:// a server without TLS is refused', async () => {
+    await expect(startService({ entry: EMIT_API_ENTRY, name: 'emit-api without the CA', env: emitEnv(tlsNats, {}) })).rejects.toThrow(/emit-api failed to start: .*unable to verify the first certificate/);
+    await expect(startService({ entry: EMIT_API_ENTRY, name: 'emit-api tls:// to plain NATS', env: emitEnv(stack.nats, {}) })).rejects.toThrow(/emit-api failed to start: .*server does not support 'tls'/);
   });
 });
