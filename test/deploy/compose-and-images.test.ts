@@ -38,8 +38,12 @@ describe('docker-compose.yml', () => {
       expect(service.volumes.some((v: string) => v.endsWith(`:${flag(command, '--store_dir')}`))).toBe(true);
       expect(flag(command, '--cluster_name')).toBe('signal');
       names.add(flag(command, '--name')!);
-      const routes = flag(command, '--routes')!.split(',').map((r) => new URL(r).hostname).sort();
-      expect(routes).toEqual(natsNodes.filter((n) => n !== node));
+      // Routes log in: the same user and password (from .env) on the listener and on every route.
+      const url = (u: string) => new URL(u.replace('${SIGNAL_NATS_ROUTE_PASSWORD}', 'sRoutePassword'));
+      const routeUrls = flag(command, '--routes')!.split(',').map(url);
+      expect(routeUrls.map((r) => r.hostname).sort()).toEqual(natsNodes.filter((n) => n !== node));
+      for (const r of [url(flag(command, '--cluster')!), ...routeUrls]) expect([r.username, r.password]).toEqual(['route', 'sRoutePassword']);
+      expect(service.environment.NATS_ROUTE_PASSWORD).toMatch(/^\$\{SIGNAL_NATS_ROUTE_PASSWORD:\?[^}]+\}$/);
       expect(service.healthcheck.test.join(' ')).toContain(`:${flag(command, '--http_port')}/healthz`);
     }
     expect(names.size).toBe(3);

@@ -34,6 +34,7 @@ function interpolate(value: string, vars: Record<string, string>): string {
 const dotEnv = {
   SIGNAL_NATS_GATEWAY_PASSWORD: `s${randomBytes(24).toString('hex')}`,
   SIGNAL_NATS_EMIT_API_PASSWORD: `s${randomBytes(24).toString('hex')}`,
+  SIGNAL_NATS_ROUTE_PASSWORD: `s${randomBytes(24).toString('hex')}`,
 };
 const resolveEnv = (env: Record<string, string>, names: string[]) =>
   Object.fromEntries(names.map((name) => [name, interpolate(String(env[name]), dotEnv)]));
