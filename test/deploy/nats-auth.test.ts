@@ -11,7 +11,7 @@ import { NATS_CONF } from '../support/nats-conf.js';
 import { getParticipants } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
-import { startNats, startService, type NatsServer } from '@signal/harness';
+import { startNats, startService, writeTempFile, type NatsServer } from '@signal/harness';
 
 /*
  * The shipped NATS authorization (deploy/compose/nats.conf), wired the way docker-compose.yml
@@ -157,6 +157,24 @@ describe('what each login may not do', () => {
     for (const subject of ['$KV.signal_presence.x', '$JS.API.STREAM.PURGE.KV_signal_presence', '$JS.API.STREAM.DELETE.KV_signal_presence']) {
       const error = await violation(nc, () => nc.publish(subject, '{}'));
       expect(error).toMatchObject({ operation: 'publish', subject });
+    }
+  });
+
+  it('a service whose password NATS stops accepting exits 1 at the next reconnect, to be restarted with the current one', async () => {
+    const config = await writeTempFile('rotating.conf', 'authorization { users: [{ user: svc, password: sOld }] }\n');
+    const nats = await startNats({ configFile: config, jetstream: true });
+    try {
+      const service = await startService({
+        entry: EMIT_API_ENTRY,
+        name: 'emit-api with a password about to change',
+        env: { ...serviceEnv({ nats, appsFile: stack.appsFile }), NATS_USER: 'svc', NATS_PASSWORD: 'sOld' },
+      });
+      writeFileSync(config, 'authorization { users: [{ user: svc, password: sNew }] }\n');
+      await nats.restart();
+      expect((await service.exited).code).toBe(1);
+      expect(service.lines().filter((l) => l.includes('sOld'))).toEqual([]);
+    } finally {
+      await nats.stop();
     }
   });
 
