@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
+import { natsConfLogins } from '../support/nats-conf.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SERVICES = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema } as const satisfies Record<string, z.ZodObject>;
@@ -37,11 +38,35 @@ describe('docker-compose.yml', () => {
       expect(service.volumes.some((v: string) => v.endsWith(`:${flag(command, '--store_dir')}`))).toBe(true);
       expect(flag(command, '--cluster_name')).toBe('signal');
       names.add(flag(command, '--name')!);
-      const routes = flag(command, '--routes')!.split(',').map((r) => new URL(r).hostname).sort();
-      expect(routes).toEqual(natsNodes.filter((n) => n !== node));
+      // Routes log in: the same user and password (from .env) on the listener and on every route.
+      const url = (u: string) => new URL(u.replace('${SIGNAL_NATS_ROUTE_PASSWORD}', 'sRoutePassword'));
+      const routeUrls = flag(command, '--routes')!.split(',').map(url);
+      expect(routeUrls.map((r) => r.hostname).sort()).toEqual(natsNodes.filter((n) => n !== node));
+      for (const r of [url(flag(command, '--cluster')!), ...routeUrls]) expect([r.username, r.password]).toEqual(['route', 'sRoutePassword']);
+      expect(service.environment.NATS_ROUTE_PASSWORD).toMatch(/^\$\{SIGNAL_NATS_ROUTE_PASSWORD:\?[^}]+\}$/);
       expect(service.healthcheck.test.join(' ')).toContain(`:${flag(command, '--http_port')}/healthz`);
     }
     expect(names.size).toBe(3);
+  });
+
+  it('runs NATS with the authorization of deploy/compose/nats.conf, passwords from .env, and publishes no NATS port', () => {
+    const logins = natsConfLogins();
+    for (const node of natsNodes) {
+      const service = compose.services[node];
+      const config = flag(service.command, '--config');
+      expect(service.volumes).toContain(`./deploy/compose/nats.conf:${config}:ro`);
+      expect(service.ports).toBeUndefined();
+      for (const login of logins) expect(service.environment[login.passwordVariable], login.passwordVariable).toMatch(/^\$\{SIGNAL_NATS_\w+_PASSWORD:\?[^}]+\}$/);
+    }
+    // Each service logs in as its own user with the very variable NATS checks that user's password against.
+    const users = { 'gateway-1': 'signal-gateway', 'gateway-2': 'signal-gateway', 'emit-api': 'signal-emit-api' } as const;
+    for (const [name, user] of Object.entries(users)) {
+      const env = compose.services[name].environment;
+      const login = logins.find((l) => l.user === user)!;
+      expect(env.NATS_USER).toBe(user);
+      expect(env.NATS_PASSWORD).toBe(compose.services['nats-1'].environment[login.passwordVariable]);
+    }
+    expect(readFileSync(`${root}.gitignore`, 'utf8').split('\n')).toContain('.env');
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -7,12 +8,14 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
+import { natsConfLogins } from '../support/nats-conf.js';
 
 const deployDir = fileURLToPath(new URL('../../deploy/', import.meta.url));
 
@@ -25,8 +28,12 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'networking.k8s.io/v1/Ingress': Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
+
+// The NATS login of each container (deploy/compose/nats.conf, deploy/nats/values.yaml).
+const NATS_USERS: Record<string, string> = { gateway: 'signal-gateway', 'emit-api': 'signal-emit-api' };
 
 // Which service's configuration each container runs.
 const SCHEMAS: Record<string, z.ZodObject> = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema };
@@ -57,8 +64,17 @@ function envOf(container: Obj, objects: Obj[]): Record<string, string> {
     expect(cm, `ConfigMap ${from.configMapRef.name} referenced by ${container.name}`).toBeDefined();
     Object.assign(env, cm.data);
   }
-  for (const { name, value } of container.env ?? []) env[name] = value;
+  for (const { name, value, valueFrom } of container.env ?? []) {
+    // A Secret's value is unknown here: a stand-in that names it, for the schema to parse.
+    const ref = valueFrom?.secretKeyRef;
+    env[name] = ref ? `secret-${ref.name}-${ref.key}` : value;
+  }
   return env;
+}
+
+/** Where a container's variable comes from when it is a Secret: `{ name, key }`. */
+function secretOf(container: Obj, variable: string): { name: string; key: string } | undefined {
+  return container.env?.find((e: Obj) => e.name === variable)?.valueFrom?.secretKeyRef;
 }
 
 describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
@@ -109,6 +125,10 @@ describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     expect(container.resources.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
     expect(container.resources.limits.memory).toBeDefined();
+
+    // NATS: a login of its own, the password only from a Secret.
+    expect(config.NATS_USER).toBe(NATS_USERS[name]);
+    expect(secretOf(container, 'NATS_PASSWORD')).toMatchObject({ name: 'signal-nats' });
   });
 
   it('services, budgets, autoscalers, ingresses and monitors all point at something that exists', () => {
@@ -147,6 +167,70 @@ describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
     if (dir !== 'base') {
       for (const object of objects.filter((o) => o.kind !== 'Namespace')) expect(object.metadata.namespace).toBe('signal');
       for (const container of deployments.map((d) => d.spec.template.spec.containers[0])) expect(container.image).toMatch(/:[\w.-]+$/);
+    }
+  });
+});
+
+describe('deploy/nats: NATS takes only our services, each with its own permissions', () => {
+  const values: Obj = parse(readFileSync(`${deployDir}nats/values.yaml`, 'utf8'));
+  const policies: Obj[] = parseAllDocuments(readFileSync(`${deployDir}nats/network-policy.yaml`, 'utf8')).map((d) => d.toJS());
+  const logins = natsConfLogins();
+  const objects = render('overlays/production');
+  const deployments = objects.filter((o) => o.kind === 'Deployment');
+  const users: Obj[] = values.config.merge.authorization.users;
+  // Labels the NATS chart 1.x puts on the server pods of a release named `nats` (nats-box has another component).
+  const natsPodLabels = { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'nats', 'app.kubernetes.io/component': 'nats' };
+  const passwordVariable = (user: Obj) => /^<< \$(\w+) >>$/.exec(String(user.password))?.[1];
+
+  it('the Helm values turn authorization on with the users and permissions of deploy/compose/nats.conf, passwords from a Secret', () => {
+    expect(users.map((u) => u.user)).toEqual(logins.map((l) => l.user));
+    for (const login of logins) {
+      const user = users.find((u) => u.user === login.user);
+      expect(user.permissions.publish.allow, `${login.user} publish`).toEqual(login.publish);
+      expect(user.permissions.subscribe.allow, `${login.user} subscribe`).toEqual(login.subscribe);
+      expect(user.permissions.allow_responses ?? false, `${login.user} allow_responses`).toBe(login.allowResponses);
+      expect(Object.keys(user.permissions).sort()).toEqual(login.allowResponses ? ['allow_responses', 'publish', 'subscribe'] : ['publish', 'subscribe']);
+      const variable = passwordVariable(user);
+      expect(variable, `${login.user} password`).toBeDefined();
+      expect(values.container.env[variable!].valueFrom.secretKeyRef).toMatchObject({ name: 'signal-nats', key: expect.any(String) });
+    }
+  });
+
+  it.each(['gateway', 'emit-api'])('%s: logs in as its NATS user with the password NATS reads from the same Secret key', (name) => {
+    const container = deployments.find((d) => d.spec.template.spec.containers[0].name === name).spec.template.spec.containers[0];
+    const env = envOf(container, objects);
+    const user = users.find((u) => u.user === env.NATS_USER);
+    expect(user, `NATS_USER=${env.NATS_USER} is not a user in deploy/nats/values.yaml`).toBeDefined();
+    expect(secretOf(container, 'NATS_PASSWORD')).toEqual(values.container.env[passwordVariable(user)!].valueFrom.secretKeyRef);
+    for (const variable of ['NATS_PASSWORD', 'NATS_TOKEN']) expect(container.env.find((e: Obj) => e.name === variable)?.value, variable).toBeUndefined();
+  });
+
+  it('a NetworkPolicy admits to the client port only the gateway and emit-api pods, and to the route port only the NATS servers', () => {
+    expect(policies).toHaveLength(1);
+    const policy = policies[0];
+    expect(() => new NetworkPolicy(policy as never).validate()).not.toThrow();
+    expect(matches(policy.spec.podSelector.matchLabels, natsPodLabels)).toBe(true);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const namespace = objects.find((o) => o.kind === 'Namespace').metadata.name;
+    const peersByPort = new Map<number, Obj[]>();
+    for (const rule of policy.spec.ingress) {
+      expect(rule.ports, 'a rule without ports opens every port').toBeDefined();
+      expect(rule.from, 'a rule without from admits everyone').toBeDefined();
+      for (const port of rule.ports) peersByPort.set(port.port, [...(peersByPort.get(port.port) ?? []), ...rule.from]);
+    }
+    expect([...peersByPort.keys()].sort()).toEqual([4222, 6222]);
+    const admitted = peersByPort.get(4222)!.map((peer) => {
+      expect(peer.ipBlock).toBeUndefined();
+      expect(peer.namespaceSelector?.matchLabels).toEqual({ 'kubernetes.io/metadata.name': namespace });
+      const selected = deployments.filter((d) => matches(peer.podSelector?.matchLabels ?? {}, d.spec.template.metadata.labels));
+      expect(selected, JSON.stringify(peer)).toHaveLength(1);
+      return selected[0].metadata.name as string;
+    });
+    expect(admitted.sort()).toEqual(deployments.map((d) => d.metadata.name).sort());
+    for (const peer of peersByPort.get(6222)!) {
+      expect(peer.namespaceSelector).toBeUndefined();
+      expect(peer.ipBlock).toBeUndefined();
+      expect(peer.podSelector.matchLabels).toEqual(policy.spec.podSelector.matchLabels);
     }
   });
 });

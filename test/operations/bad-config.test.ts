@@ -30,6 +30,11 @@ describe('a bad configuration stops the process at once, naming the variable and
     ['emit-api', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent'],
     ['emit-api', { ADMIN_PORT: '9o91' }, 'ADMIN_PORT="9o91": must be an integer from 0 to 65535'],
     ['emit-api', { APPS_FILE: '' }, 'APPS_FILE=""'],
+    ['gateway', { NATS_USER: 'signal-gateway', NATS_PASSWORD: 'pw', NATS_TOKEN: 'tk' }, 'NATS_TOKEN=(hidden): NATS_USER and NATS_TOKEN are both set: choose one way to authenticate to NATS'],
+    ['emit-api', { NATS_TOKEN: 'tk', NATS_CREDS_FILE: '/x.creds' }, 'NATS_CREDS_FILE="/x.creds": NATS_TOKEN and NATS_CREDS_FILE are both set'],
+    ['emit-api', { NATS_USER: 'signal-emit-api' }, 'NATS_PASSWORD=unset: NATS_USER and NATS_PASSWORD go together: set both or neither'],
+    ['gateway', { NATS_TLS_CERT_FILE: '/client.pem' }, 'NATS_TLS_KEY_FILE=unset: NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together'],
+    ['gateway', { NATS_URL: 'tls://nats-1:4222,nats://nats-2:4222' }, 'mixes tls:// with other schemes: use tls:// for every server or for none'],
   ] as const)('%s with %j', async (service, env, expected) => {
     const result = await run(entries[service], { ...base, ...env });
     expect(result.code).toBe(1);
@@ -48,11 +53,18 @@ describe('a bad configuration stops the process at once, naming the variable and
     expect(several.stderr).toContain('MAX_BATCH="0": must be at least 1');
   });
 
+  it('never echoes a NATS password or token it refuses', async () => {
+    const result = await run(GATEWAY_ENTRY, { ...base, NATS_USER: 'u', NATS_PASSWORD: 'hunter2hunter2', NATS_TOKEN: 'swordfish42' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('hunter2hunter2');
+    expect(result.stderr).not.toContain('swordfish42');
+  });
+
   it('never echoes a password given in NATS_URL', async () => {
     const result = await run(GATEWAY_ENTRY, { ...base, NATS_URL: 'nats://signal:hunter2hunter2@nats 1:4222' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('NATS_URL=');
-    expect(result.stderr).toContain('must be a comma-separated list of nats:// URLs');
+    expect(result.stderr).toContain('must be a comma-separated list of nats:// (or tls://) URLs');
     expect(result.stderr).not.toContain('hunter2hunter2');
   });
 });

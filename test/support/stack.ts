@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken, type AppsFile } from '@signal/core';
 import { RpcClient } from './rpc-client.js';
-import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess } from '@signal/harness';
+import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess, type StartNatsOptions } from '@signal/harness';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const GATEWAY_ENTRY = `${root}services/gateway/dist/main.js`;
@@ -24,6 +24,8 @@ export interface StackOptions {
   emitEnv?: Record<string, string>;
   /** Changes the generated apps before the apps file is written (e.g. an environment's settings). */
   configureApps?: (apps: AppsFile['apps']) => void;
+  /** How the stack's nats-server starts, e.g. with an authorization config. */
+  nats?: StartNatsOptions;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface StackOptions {
  * with two apps (`alpha` may broadcast, `beta` may not), each with test and live keys.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const nats = await startNats();
+  const nats = await startNats(options.nats);
   const apps = [generateApp('alpha', { broadcast: true }), generateApp('beta')];
   options.configureApps?.(apps);
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps }));

@@ -74,6 +74,20 @@ describe('startNats', { timeout: 30_000 }, () => {
     expect((varz['jetstream'] as { config?: unknown }).config).toBeUndefined();
     await nats.stop();
   });
+
+  it('starts with a config file, resolving its variables from the given environment, even when NATS_URL is set', async () => {
+    const config = await writeTempFile('auth.conf', 'authorization { token: $TEST_NATS_TOKEN }\n');
+    process.env['NATS_URL'] = 'nats://127.0.0.1:1';
+    try {
+      const nats = await startNats({ configFile: config, env: { TEST_NATS_TOKEN: 'sFromEnv' } });
+      expect(nats.pid).toBeTypeOf('number');
+      const info = JSON.parse((await firstLine(nats.port)).slice('INFO '.length)) as { auth_required?: boolean };
+      expect(info.auth_required).toBe(true);
+      await nats.stop();
+    } finally {
+      delete process.env['NATS_URL'];
+    }
+  });
 });
 
 describe('startNatsCluster', { timeout: 60_000 }, () => {

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { createServer } from 'node:http';
-import { connect } from '@nats-io/transport-node';
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, openPresenceBuckets, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -20,12 +19,7 @@ async function main(): Promise<void> {
   const log = createLogger('emit-api', config.LOG_LEVEL);
   const registry = new AppRegistry(loadAppsFile(config.APPS_FILE));
   const ops = await startOperations(config, log, metricsRegistry);
-  const nc = await connect({
-    servers: config.NATS_URL.split(',').map((s) => s.trim()),
-    name: 'signal-emit-api',
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-  });
+  const nc = await connectNats(config, 'signal-emit-api');
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
   const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { MessageGuard, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -37,11 +36,7 @@ async function main(): Promise<void> {
   const node = config.NODE_ID ?? randomNodeId();
   const ops = await startOperations(config, log, metricsRegistry);
 
-  const nc = await connect({
-    servers: config.NATS_URL.split(',').map((s) => s.trim()),
-    name: `signal-gateway-${node}`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
+  const nc = await connectNats(config, `signal-gateway-${node}`, {
     // The default (2 min, 2 unanswered) notices a dead link — a half-open TCP connection, or a
     // read loop that stopped — only after 4-6 min. At 10 s the client reconnects within
     // 20-30 s, before the self-check's liveness failure (NATS_STALL_TIMEOUT_MS, then the

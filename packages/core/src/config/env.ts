@@ -42,5 +42,5 @@ export const natsUrlVar = z
   .min(1)
   .default('nats://127.0.0.1:4222')
   .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim())), {
-    error: 'must be a comma-separated list of nats:// URLs',
+    error: 'must be a comma-separated list of nats:// (or tls://) URLs',
   });

@@ -15,6 +15,8 @@ export interface LocalNatsSpec {
   bin: string;
   /** Must make the server listen on `port` and `monitorPort`, storing JetStream data under `storeDir`. */
   args: readonly string[];
+  /** Environment of the server process; this process's own when undefined. */
+  env?: NodeJS.ProcessEnv | undefined;
   port: number;
   monitorPort: number;
   storeDir: string;
@@ -50,7 +52,7 @@ export class LocalNats implements NatsServer {
 
   /** Spawns without waiting, so cluster nodes can start together and find each other. */
   launch(): void {
-    this.#child = new TrackedChild(this.#spec.bin, this.#spec.args);
+    this.#child = new TrackedChild(this.#spec.bin, this.#spec.args, this.#spec.env);
   }
 
   async waitReady(): Promise<void> {

@@ -21,6 +21,14 @@ export interface StartNatsOptions {
   jetstream?: boolean;
   /** Extra nats-server command-line arguments. */
   args?: string[];
+  /**
+   * A configuration file for the server (`-c`), e.g. an authorization config; the harness's own
+   * flags (address, ports, JetStream store) override what it says about those. Needs a local
+   * nats-server binary: with NATS_URL or Docker the start fails rather than run without it.
+   */
+  configFile?: string;
+  /** Extra environment of the server process, for variables the config file refers to (`$NAME`). */
+  env?: Record<string, string>;
 }
 
 export interface NatsCluster {

@@ -11,9 +11,20 @@ export const NATS_READY_TIMEOUT_MS = 10_000;
 
 /**
  * A NATS server for one test file or dev session: NATS_URL if set, else a local
- * nats-server binary, else Docker.
+ * nats-server binary, else Docker. With a `configFile`, always a local nats-server of its own
+ * (a server that ignored the file would pass tests it should fail).
  */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServer> {
+  if (options.configFile !== undefined) {
+    const configured = await findNatsBinary();
+    if (configured === undefined) {
+      throw new HarnessError(
+        'nats_binary_missing',
+        'starting NATS with a configuration file needs a local nats-server (e.g. `apt-get install nats-server`, or set NATS_SERVER_BIN to its path)',
+      );
+    }
+    return retryOnPortClash(() => startLocalNats(configured, options));
+  }
   const external = process.env['NATS_URL'];
   if (external) return externalNats(external);
   const bin = await findNatsBinary();
@@ -44,7 +55,11 @@ async function startLocalNats(bin: string, options: StartNatsOptions): Promise<N
   const server = new LocalNats({
     label: 'nats-server',
     bin,
-    args: ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...jetstream, ...(options.args ?? [])],
+    args: [
+      ...(options.configFile === undefined ? [] : ['-c', options.configFile]),
+      '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...jetstream, ...(options.args ?? []),
+    ],
+    env: options.env === undefined ? undefined : { ...process.env, ...options.env },
     port,
     monitorPort,
     storeDir,

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, natsUrlVar, parseEnv } from '@signal/core';
-import { operationsEnv } from '@signal/operations';
+import { intVar, logLevelVar, parseEnv } from '@signal/core';
+import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { presenceStoreVars } from '@signal/presence';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: intVar(0, 65535, 8081),
-  NATS_URL: natsUrlVar,
+  ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
   LOG_LEVEL: logLevelVar,
   /** Largest request body accepted; larger ones get 413. */
@@ -25,7 +25,7 @@ const schema = z.object({
     .optional(),
   ...presenceStoreVars,
   ...operationsEnv(9091),
-});
+}).superRefine(checkNatsEnv);
 
 /** The variables the emit-api reads, for docs and deployment checks. */
 export { schema as emitEnvSchema };

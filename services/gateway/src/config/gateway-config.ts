@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, natsUrlVar, parseEnv } from '@signal/core';
-import { operationsEnv } from '@signal/operations';
+import { intVar, logLevelVar, parseEnv } from '@signal/core';
+import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: intVar(0, 65535, 8080),
-  NATS_URL: natsUrlVar,
+  ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
   LOG_LEVEL: logLevelVar,
   /** Largest frame a client may send; larger ones get an error and are dropped. */
@@ -52,7 +52,8 @@ const schema = z.object({
         message: `must be at least 3 × NATS_SELFCHECK_INTERVAL_MS (${config.NATS_SELFCHECK_INTERVAL_MS * 3}), so one late self-check message is not taken for a stall`,
       });
     }
-  });
+  })
+  .superRefine(checkNatsEnv);
 
 /** The variables the gateway reads, for docs and deployment checks. */
 export { schema as gatewayEnvSchema };

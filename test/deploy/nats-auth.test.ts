@@ -1,0 +1,233 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NATS_CONF } from '../support/nats-conf.js';
+import { getParticipants } from '../support/presence.js';
+import { passes } from '../support/poll.js';
+import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
+import { startNats, startService, writeTempFile, type NatsServer } from '@signal/harness';
+
+/*
+ * The shipped NATS authorization (deploy/compose/nats.conf), wired the way docker-compose.yml
+ * wires it: the NATS servers' password variables and the services' NATS_USER/NATS_PASSWORD
+ * come from the compose file itself, with generated passwords in place of .env.
+ */
+const root = fileURLToPath(new URL('../../', import.meta.url));
+/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML */
+const compose: any = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true });
+
+/** Compose's `${NAME:?message}` interpolation, from `vars`. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?::\?[^}]*)?\}/g, (_, name: string) => {
+    const found = vars[name];
+    if (found === undefined) throw new Error(`docker-compose.yml refers to ${name}, which this test does not generate`);
+    return found;
+  });
+}
+
+const dotEnv = {
+  SIGNAL_NATS_GATEWAY_PASSWORD: `s${randomBytes(24).toString('hex')}`,
+  SIGNAL_NATS_EMIT_API_PASSWORD: `s${randomBytes(24).toString('hex')}`,
+  SIGNAL_NATS_ROUTE_PASSWORD: `s${randomBytes(24).toString('hex')}`,
+};
+const resolveEnv = (env: Record<string, string>, names: string[]) =>
+  Object.fromEntries(names.map((name) => [name, interpolate(String(env[name]), dotEnv)]));
+const natsEnv = resolveEnv(compose.services['nats-1'].environment, Object.keys(compose.services['nats-1'].environment));
+const gatewayLogin = resolveEnv(compose.services['gateway-1'].environment, ['NATS_USER', 'NATS_PASSWORD']);
+const emitLogin = resolveEnv(compose.services['emit-api'].environment, ['NATS_USER', 'NATS_PASSWORD']);
+
+let stack: Stack;
+const raw: NatsConnection[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateways: 2,
+    nats: { configFile: NATS_CONF, env: natsEnv },
+    // Fast heartbeats and janitor: sweeping and purging run under these permissions too.
+    gatewayEnv: { ...gatewayLogin, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
+    emitEnv: emitLogin,
+  });
+});
+afterAll(async () => {
+  await Promise.all(raw.map((nc) => nc.close()));
+  await stack?.stop();
+});
+
+async function login(user: Record<string, string>): Promise<NatsConnection> {
+  const nc = await connect({ servers: stack.nats.url, user: user.NATS_USER, pass: user.NATS_PASSWORD });
+  raw.push(nc);
+  return nc;
+}
+
+/** The permission violation the server reports for what `act` does, from the connection's status stream. */
+async function violation(nc: NatsConnection, act: () => void | Promise<unknown>): Promise<InstanceType<typeof errors.PermissionViolationError>> {
+  const seen = (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'error' && status.error instanceof errors.PermissionViolationError) return status.error;
+    }
+    throw new Error('connection closed without a permission violation');
+  })();
+  await Promise.resolve(act()).catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no permission violation within 5 s')), 5000)));
+  try {
+    return await Promise.race([seen, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('both services on NATS with the shipped authorization', () => {
+  it('a client joins with presence, gets a backend emit and a direct message; participants and sweeping work', async () => {
+    const ann = await connectNative(stack, { identity: 'ann', device: 'web', gateway: 0 });
+    const ben = await connectNative(stack, { identity: 'ben', device: 'phone', gateway: 1 });
+    expect(await ann.call('signal.join', { id: 'room', presence: true, state: { s: 1 } })).toEqual({ id: 'room', participants: [] });
+    expect(await ben.call('signal.join', { id: 'room', presence: true })).toMatchObject({ participants: [{ address: ann.address }] });
+    expect((await ann.next((f) => f.method === 'signal.join')).params).toMatchObject({ from: ben.address, id: 'room' });
+
+    const emitted = await emit(stack, '/v1/signals', keysOf(stack, 'alpha').secretKey, { to: { channel: 'room' }, event: 'e', message: { n: 1 } });
+    expect(emitted.status).toBe(202);
+    for (const client of [ann, ben]) expect((await client.next((f) => f.method === 'signal.publish')).params).toMatchObject({ event: 'e', message: { n: 1 } });
+    const toUser = await emit(stack, '/v1/signals', keysOf(stack, 'alpha').secretKey, { to: { user: 'ben' }, event: 'dm', message: 'hi' });
+    expect(toUser.status).toBe(202);
+    expect((await ben.next((f) => f.method === 'signal.send' && f.params?.event === 'dm')).params).toEqual({ event: 'dm', message: 'hi' });
+
+    // A confirmed direct message: a request from one gateway answered by the other.
+    await ann.call('signal.send', { to: 'ben', event: 'hello', message: 1 });
+    expect((await ben.next((f) => f.method === 'signal.send' && f.params?.event === 'hello')).params).toMatchObject({ from: ann.address });
+
+    const { status, body } = await getParticipants(stack, 'room');
+    expect(status).toBe(200);
+    expect(body.participants!.map((p) => p.address).sort()).toEqual([ann.address, ben.address].sort());
+
+    // A gateway that dies is swept by the other: heartbeat watch and KV deletes are permitted.
+    await stack.gateways[1]!.kill();
+    expect((await ann.next((f) => f.method === 'signal.leave', 15_000)).params).toMatchObject({ from: ben.address, id: 'room' });
+    await passes(async () => {
+      const after = await getParticipants(stack, 'room');
+      expect(after.body.participants!.map((p) => p.address)).toEqual([ann.address]);
+    });
+    // The janitor purges the delete markers once they are older than PRESENCE_JANITOR_MS.
+    await stack.gateways[0]!.waitForLine((l) => l.includes('"msg":"presence janitor"') && /"markersPurged":[1-9]/.test(l), 15_000);
+    ann.close();
+    ben.close();
+  });
+
+  it('no service ran into a permission it lacks, and no log line carries a NATS password', () => {
+    const lines = [...stack.gateways, stack.emitApi].flatMap((s) => s.lines());
+    expect(lines.filter((l) => /permission/i.test(l))).toEqual([]);
+    for (const secret of Object.values(dotEnv)) expect(lines.filter((l) => l.includes(secret))).toEqual([]);
+  });
+});
+
+describe('what each login may not do', () => {
+  it('no credentials, or a wrong password: the server refuses the connection', async () => {
+    await expect(connect({ servers: stack.nats.url, reconnect: false })).rejects.toBeInstanceOf(errors.AuthorizationError);
+    await expect(connect({ servers: stack.nats.url, user: gatewayLogin.NATS_USER, pass: 'sWrong', reconnect: false })).rejects.toBeInstanceOf(errors.AuthorizationError);
+  });
+
+  it('the gateway login cannot publish outside its subjects, nor delete or purge the presence streams it does not own', async () => {
+    const nc = await login(gatewayLogin);
+    for (const subject of ['other.subject', 'sig.alpha.test.all', '$JS.API.STREAM.DELETE.KV_signal_presence', '$JS.API.STREAM.PURGE.KV_signal_presence_nodes', '$JS.API.STREAM.CREATE.evil', '$JS.API.STREAM.LIST']) {
+      const error = await violation(nc, () => nc.publish(subject, '{}'));
+      expect(error).toMatchObject({ operation: 'publish', subject });
+    }
+    // The stream is still there: the emit-api reads presence through it.
+    expect((await getParticipants(stack, 'room')).status).toBe(200);
+  });
+
+  it('the gateway login cannot subscribe to what it does not route', async () => {
+    const nc = await login(gatewayLogin);
+    const error = await violation(nc, () => void nc.subscribe('$KV.signal_presence.>'));
+    expect(error).toMatchObject({ operation: 'subscription', subject: '$KV.signal_presence.>' });
+  });
+
+  it('the emit-api login cannot read tenant traffic, nor write presence', async () => {
+    const nc = await login(emitLogin);
+    for (const subject of ['sig.alpha.test.ch.room', 'sig.>', '>']) {
+      const error = await violation(nc, () => void nc.subscribe(subject));
+      expect(error).toMatchObject({ operation: 'subscription', subject });
+    }
+    for (const subject of ['$KV.signal_presence.x', '$JS.API.STREAM.PURGE.KV_signal_presence', '$JS.API.STREAM.DELETE.KV_signal_presence']) {
+      const error = await violation(nc, () => nc.publish(subject, '{}'));
+      expect(error).toMatchObject({ operation: 'publish', subject });
+    }
+  });
+
+  it('a service whose password NATS stops accepting exits 1 at the next reconnect, to be restarted with the current one', async () => {
+    const config = await writeTempFile('rotating.conf', 'authorization { users: [{ user: svc, password: sOld }] }\n');
+    const nats = await startNats({ configFile: config, jetstream: true });
+    try {
+      const service = await startService({
+        entry: EMIT_API_ENTRY,
+        name: 'emit-api with a password about to change',
+        env: { ...serviceEnv({ nats, appsFile: stack.appsFile }), NATS_USER: 'svc', NATS_PASSWORD: 'sOld' },
+      });
+      writeFileSync(config, 'authorization { users: [{ user: svc, password: sNew }] }\n');
+      await nats.restart();
+      expect((await service.exited).code).toBe(1);
+      expect(service.lines().filter((l) => l.includes('sOld'))).toEqual([]);
+    } finally {
+      await nats.stop();
+    }
+  });
+
+  it('a service started without credentials fails at once, naming the variables to set', async () => {
+    const started = startService({ entry: EMIT_API_ENTRY, name: 'emit-api without credentials', env: serviceEnv(stack) });
+    await expect(started).rejects.toThrow(/NATS refused the credentials.*none are set \(NATS_USER with NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE\)/);
+  });
+});
+
+/** A CA and a server certificate for 127.0.0.1, made with openssl for this run. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=signal test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server-key.pem', '-out', 'server.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'server.pem');
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
+}
+
+describe('TLS as docs/operations.md describes it: the shipped authorization plus a tls block, tls:// and NATS_TLS_CA_FILE', () => {
+  let dir: string;
+  let tlsNats: NatsServer;
+  let ca: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'signal-nats-tls-'));
+    const files = makeCertificates(dir);
+    ca = files.ca;
+    copyFileSync(NATS_CONF, join(dir, 'nats.conf'));
+    const config = join(dir, 'tls.conf');
+    writeFileSync(config, `include ./nats.conf\ntls {\n  cert_file: "${files.cert}"\n  key_file: "${files.key}"\n}\n`);
+    tlsNats = await startNats({ configFile: config, env: natsEnv });
+  });
+  afterAll(async () => {
+    await tlsNats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const emitEnv = (nats: NatsServer, extra: Record<string, string>) => ({
+    ...serviceEnv({ nats, appsFile: stack.appsFile }),
+    ...emitLogin,
+    NATS_URL: nats.url.replace('nats://', 'tls://'),
+    ...extra,
+  });
+
+  it('the emit-api connects over TLS with the CA it is given, and serves', async () => {
+    const service = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api over TLS', env: emitEnv(tlsNats, { NATS_TLS_CA_FILE: ca }) });
+    expect((await fetch(`http://127.0.0.1:${String(service.ready.adminPort)}/readyz`)).status).toBe(200);
+    expect(service.lines().filter((l) => /permission/i.test(l))).toEqual([]);
+    expect(await service.stop()).toBe(0);
+  });
+
+  it('without the CA the server certificate is not trusted; with tls:// a server without TLS is refused', async () => {
+    await expect(startService({ entry: EMIT_API_ENTRY, name: 'emit-api without the CA', env: emitEnv(tlsNats, {}) })).rejects.toThrow(/emit-api failed to start: .*unable to verify the first certificate/);
+    await expect(startService({ entry: EMIT_API_ENTRY, name: 'emit-api tls:// to plain NATS', env: emitEnv(stack.nats, {}) })).rejects.toThrow(/emit-api failed to start: .*server does not support 'tls'/);
+  });
+});
