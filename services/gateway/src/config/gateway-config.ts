@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { intVar, logLevelVar, natsUrlVar, parseEnv } from '@signal/core';
 import { operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
+import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
@@ -32,6 +33,7 @@ const schema = z.object({
   SOCKETIO_PING_INTERVAL_MS: intVar(100, 300_000, 25_000),
   /** Engine.IO heartbeat: how long clients wait for the other side's answer before giving up. */
   SOCKETIO_PING_TIMEOUT_MS: intVar(100, 300_000, 20_000),
+  ...gatewayLimitVars,
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,
