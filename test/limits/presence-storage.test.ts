@@ -13,7 +13,7 @@ const STORE = { PRESENCE_MAX_BYTES: '1048576', PRESENCE_MAX_STATE_BYTES: '65536'
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 1, gatewayEnv: { ...STORE, MAX_PRESENCE_CHANNELS_PER_CONNECTION: '100', JOIN_BURST: '200' }, emitEnv: STORE });
+  stack = await startStack({ gateways: 1, gatewayEnv: { ...STORE, MAX_FRAME_BYTES: '262144', MAX_PRESENCE_CHANNELS_PER_CONNECTION: '100', JOIN_BURST: '200' }, emitEnv: STORE });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -39,6 +39,10 @@ describe('presence storage', () => {
     expect(refusal).toMatchObject({ code: -32029, data: { code: 'limit_exceeded' } });
     expect(refusal!.message).toBe('presence storage is full (PRESENCE_MAX_BYTES); try again later');
     expect(await refusals(gateway, 'presence_max_bytes')).toBe(1);
+    // A state over PRESENCE_MAX_STATE_BYTES is refused before the store, and counted too.
+    const tooBig = await client.request('signal.join', { id: 'huge', presence: true, state: { blob: 'x'.repeat(70_000) } });
+    expect(tooBig.error).toMatchObject({ data: { code: 'limit_exceeded', field: 'state' } });
+    expect(await refusals(gateway, 'presence_max_state_bytes')).toBe(1);
     // Still connected and served.
     expect((await client.request('signal.join', { id: 'plain' })).result).toEqual({ id: 'plain' });
     // A leave replaces an entry with a small delete marker: the refused join fits now.

@@ -59,7 +59,7 @@ export class PresenceService {
     }
     if (state !== undefined) {
       if (!session.canPublish) throw new SignalError('forbidden', "this user token's grants do not allow publishing a state", { field: 'state' });
-      checkStateSize(state, this.options.limits.maxStateBytes);
+      this.checkState(state);
     }
     const membership = this.membershipOf(session, channel, true)!;
     return membership.run(() =>
@@ -96,7 +96,7 @@ export class PresenceService {
     return membership.run(async () => {
       if (membership.status !== 'present' || !('state' in fields)) return this.hub.publish(session, channel, fields);
       this.hub.assertCanPublish(session, channel);
-      checkStateSize(fields.state, this.options.limits.maxStateBytes);
+      this.checkState(fields.state);
       const value: ParticipantValue = { ...membership.value!, state: fields.state };
       let revision: number;
       try {
@@ -256,6 +256,15 @@ export class PresenceService {
       if (error instanceof RevisionConflict) return false;
       this.log.warn({ err: error, channel: value.channel }, 'presence entry could not be removed now; the next audit removes it');
       return false;
+    }
+  }
+
+  private checkState(state: unknown): void {
+    try {
+      checkStateSize(state, this.options.limits.maxStateBytes);
+    } catch (error) {
+      metrics.limitRefusals.inc({ limit: 'presence_max_state_bytes' });
+      throw error;
     }
   }
 
