@@ -89,8 +89,8 @@ export class RpcConnectionHandler {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
-      // A Bit6 client is told about a refused join too: the SDK ignores an error with `id: null`,
-      // but it shows in the app's network log instead of the join vanishing without a trace.
+      // A Bit6 client is told about a refused join or a rate refusal too: the SDK ignores an error
+      // with `id: null`, but it shows in the app's network log instead of vanishing without a trace.
       const told = ['bad_request', 'limit_exceeded', 'rate_limited'].includes(error.code);
       if (id !== undefined || this.options.dialect === 'native' || told) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
