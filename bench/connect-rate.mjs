@@ -19,7 +19,9 @@ const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments
 const gateway = await startService({
   entry: `${root}services/gateway/dist/main.js`,
   name: 'gateway',
-  env: { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' },
+  // All from 127.0.0.1, CONCURRENCY at a time, 100 identities: raise the per-address limit so a
+  // larger CONCURRENCY still measures the upgrade path, not the refusal.
+  env: { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', MAX_CONNECTIONS_PER_IP: '1000000' },
 });
 const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => mintUserToken(scope, { identity: `u${i}`, device: 'd', ttlSeconds: 3600 })));
 const url = (i) => `ws://127.0.0.1:${gateway.ready.port}/v1/connect?token=${tokens[i % tokens.length].token}`;

@@ -25,11 +25,13 @@ function stall(client: RpcClient): () => void {
 }
 
 const FRAME = 'x'.repeat(32 * 1024);
+/** The publisher here floods on purpose, far over the default publish rate (docs/limits.md). */
+const UNLIMITED_PUBLISHES = { PUBLISH_RATE: '1000000', PUBLISH_BURST: '1000000' };
 
 describe('a client that does not read', () => {
   it('falling behind gradually: is closed with 4008 once it catches up to the close frame; the others get every message', async () => {
     // 8 MiB bound: the clean close comes at 4 MiB queued, leaving seconds of headroom at this pace.
-    stack = await startStack({ gateways: 1, gatewayEnv: { MAX_BACKPRESSURE_BYTES: String(8 * 1024 * 1024) } });
+    stack = await startStack({ gateways: 1, gatewayEnv: { ...UNLIMITED_PUBLISHES, MAX_BACKPRESSURE_BYTES: String(8 * 1024 * 1024) } });
     const s = stack;
     const gateway = s.gateways[0]!;
     const publisher = await member(s, 'pub');
@@ -67,7 +69,7 @@ describe('a client that does not read', () => {
   });
 
   it('flooded: its queue is cut at MAX_BACKPRESSURE_BYTES at once, and the others still get every message', async () => {
-    stack = await startStack({ gateways: 1, gatewayEnv: { MAX_BACKPRESSURE_BYTES: String(1024 * 1024) } });
+    stack = await startStack({ gateways: 1, gatewayEnv: { ...UNLIMITED_PUBLISHES, MAX_BACKPRESSURE_BYTES: String(1024 * 1024) } });
     const s = stack;
     const gateway = s.gateways[0]!;
     const publisher = await member(s, 'pub');

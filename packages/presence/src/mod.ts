@@ -5,6 +5,7 @@ export {
   timingFrom,
   limitsFrom,
   checkTiming,
+  ENTRY_OVERHEAD_BYTES,
   type PresenceStoreSettings,
   type PresenceTiming,
   type PresenceLimits,

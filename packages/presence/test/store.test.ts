@@ -3,6 +3,7 @@ import { decodeEnvelope, type Envelope } from '@signal/core';
 import { startNats, type NatsServer } from '@signal/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ENTRY_OVERHEAD_BYTES,
   LivenessWatch,
   type EntryGuard,
   PresenceStore,
@@ -20,12 +21,13 @@ let nc: NatsConnection;
 let buckets: PresenceBuckets;
 let store: PresenceStore;
 const BUCKET = 'presence_test';
+const LIMITS = { maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES };
 const scope = { app: 'acme', env: 'test' as const };
 
 beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
-  buckets = await openPresenceBuckets(nc, { bucket: BUCKET, replicas: 1, storage: 'memory' });
+  buckets = await openPresenceBuckets(nc, { ...LIMITS, bucket: BUCKET, replicas: 1, storage: 'memory' });
   store = new PresenceStore(nc, buckets.participants, BUCKET);
 });
 afterAll(async () => {
@@ -143,7 +145,7 @@ describe('sweeping a dead node', () => {
   });
 
   it('reports an existing bucket whose settings differ from the configured ones', async () => {
-    const again = await openPresenceBuckets(nc, { bucket: BUCKET, replicas: 1, storage: 'file' });
+    const again = await openPresenceBuckets(nc, { ...LIMITS, bucket: BUCKET, replicas: 1, storage: 'file' });
     expect(again.mismatches).toEqual(['storage memory (configured file)']);
   });
 });

@@ -16,6 +16,8 @@ import uWS from 'uWebSockets.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
+import { gatewayLimitsFrom } from './limits/limit-vars.js';
+import { Limits } from './limits/limits.js';
 import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.js';
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
@@ -83,12 +85,14 @@ async function main(): Promise<void> {
   });
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
-  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), config.TOKEN_EXPIRY, log);
+  const limits = new Limits(gatewayLimitsFrom(config));
+  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,
     registry,
     websocketLimits(config),
+    limits,
     {
       authTimeoutMs: config.STELACE_AUTH_TIMEOUT_MS,
       pingIntervalMs: config.SOCKETIO_PING_INTERVAL_MS,

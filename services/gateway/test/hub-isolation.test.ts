@@ -6,6 +6,9 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { createSession } from '../src/core/create-session.js';
 import { Hub } from '../src/core/hub.js';
+import { loadGatewayConfig } from '../src/config/gateway-config.js';
+import { gatewayLimitsFrom } from '../src/limits/limit-vars.js';
+import { RequestLimits } from '../src/limits/request-limits.js';
 import type { Surface } from '../src/core/surface.js';
 
 /**
@@ -33,6 +36,8 @@ function setup() {
 }
 
 const principal = { scope, identity: 'ann', device: 'web', anonymous: false, grants: undefined, expiresAt: undefined };
+const requests = new RequestLimits(gatewayLimitsFrom(loadGatewayConfig({ APPS_FILE: 'unused.json' })));
+const client = () => ({ ip: '127.0.0.1', quota: requests.quota() });
 /** Renders like a real surface, and throws the way JSON.stringify does on a payload nested too deep. */
 const fragile: Surface = {
   name: 'fragile',
@@ -48,7 +53,7 @@ describe('hub isolation', () => {
   it('a render that throws costs only that surface that message: other surfaces get it, later messages flow', () => {
     const { hub, deliver, published, drops } = setup();
     // fragile first: without isolation per surface its exception would keep sturdy from rendering.
-    for (const surface of [fragile, sturdy]) hub.join(createSession(hub, surface, principal), 'room');
+    for (const surface of [fragile, sturdy]) hub.join(createSession(hub, surface, principal, client()), 'room');
     const subject = channelSubject(scope, 'room');
     const message = (fields: Record<string, unknown>): Uint8Array => encodeEnvelope({ t: 'publish', ch: 'room', fields } satisfies Envelope);
 
@@ -62,7 +67,7 @@ describe('hub isolation', () => {
 
   it('drops what is not an envelope, counted as invalid, and goes on', () => {
     const { hub, deliver, published, drops } = setup();
-    hub.join(createSession(hub, sturdy, principal), 'room');
+    hub.join(createSession(hub, sturdy, principal, client()), 'room');
     const subject = channelSubject(scope, 'room');
     for (const bad of ['', 'null', '{"t":"nope"}', '\u00ff\u0000']) deliver(subject, new TextEncoder().encode(bad));
     deliver(subject, Uint8Array.from([0xc3, 0x28]));

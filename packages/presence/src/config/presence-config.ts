@@ -15,6 +15,10 @@ export const presenceStoreVars = {
   PRESENCE_REPLICAS: intVar(1, 5, 1),
   /** Presence is rebuilt by clients rejoining, so memory is the default; `file` survives a NATS restart. */
   PRESENCE_STORAGE: z.enum(['memory', 'file'], { error: 'must be memory or file' }).default('memory'),
+  /** Most bytes the participants bucket holds when it is created; past it joins get limit_exceeded. */
+  PRESENCE_MAX_BYTES: intVar(1024 * 1024, 1024 ** 4, 256 * 1024 * 1024),
+  /** Largest participant state, in bytes of JSON; the bucket's largest value is derived from it. */
+  PRESENCE_MAX_STATE_BYTES: intVar(2, 64 * 1024, 1024),
 };
 
 /** Timing and limits a gateway node applies. */
@@ -25,8 +29,6 @@ export const presenceNodeVars = {
   PRESENCE_NODE_TIMEOUT_MS: intVar(300, 600_000, 5000),
   /** How often one live node looks for orphaned entries and purges old delete markers. */
   PRESENCE_JANITOR_MS: intVar(1000, 3_600_000, 60_000),
-  /** Largest participant state, in bytes of JSON. */
-  PRESENCE_MAX_STATE_BYTES: intVar(2, 64 * 1024, 1024),
   /** Most participants in one presence channel; joining past it fails with limit_exceeded. */
   PRESENCE_MAX_PARTICIPANTS: intVar(1, 1_000_000, 1000),
 };
@@ -35,7 +37,18 @@ export interface PresenceStoreSettings {
   bucket: string;
   replicas: number;
   storage: 'memory' | 'file';
+  /** The participants bucket's `max_bytes`. */
+  maxBytes: number;
+  /** The participants bucket's largest value: the largest state plus the rest of an entry. */
+  maxValueBytes: number;
 }
+
+/**
+ * Bytes of a participant entry besides its state, at most: channel, identity and device are
+ * up to 256 characters each (768 bytes of UTF-8), the address holds identity and device again,
+ * plus node, instance, route, timestamps and JSON keys.
+ */
+export const ENTRY_OVERHEAD_BYTES = 4096;
 
 export interface PresenceTiming {
   heartbeatMs: number;
@@ -52,14 +65,20 @@ type StoreVars = { [K in keyof typeof presenceStoreVars]: z.infer<(typeof presen
 type NodeVars = { [K in keyof typeof presenceNodeVars]: z.infer<(typeof presenceNodeVars)[K]> };
 
 export function storeSettingsFrom(env: StoreVars): PresenceStoreSettings {
-  return { bucket: env.PRESENCE_BUCKET, replicas: env.PRESENCE_REPLICAS, storage: env.PRESENCE_STORAGE };
+  return {
+    bucket: env.PRESENCE_BUCKET,
+    replicas: env.PRESENCE_REPLICAS,
+    storage: env.PRESENCE_STORAGE,
+    maxBytes: env.PRESENCE_MAX_BYTES,
+    maxValueBytes: env.PRESENCE_MAX_STATE_BYTES + ENTRY_OVERHEAD_BYTES,
+  };
 }
 
 export function timingFrom(env: NodeVars): PresenceTiming {
   return { heartbeatMs: env.PRESENCE_HEARTBEAT_MS, nodeTimeoutMs: env.PRESENCE_NODE_TIMEOUT_MS, janitorMs: env.PRESENCE_JANITOR_MS };
 }
 
-export function limitsFrom(env: NodeVars): PresenceLimits {
+export function limitsFrom(env: NodeVars & Pick<StoreVars, 'PRESENCE_MAX_STATE_BYTES'>): PresenceLimits {
   return { maxStateBytes: env.PRESENCE_MAX_STATE_BYTES, maxParticipants: env.PRESENCE_MAX_PARTICIPANTS };
 }
 

@@ -13,7 +13,10 @@ export interface PresenceBuckets {
 
 /**
  * Opens both buckets, creating them when missing. History 1: only the latest state of a
- * participant matters, and delete markers replace the value they delete. An existing
+ * participant matters, and delete markers replace the value they delete. The participants
+ * bucket is bounded (PRESENCE_MAX_BYTES, and values by PRESENCE_MAX_STATE_BYTES): when full it
+ * refuses new keys, while updates and deletes of existing keys still go through, so a full
+ * bucket stops joins but never leaves. An existing
  * bucket is used as it is (changing replicas of a live bucket is an operator's decision),
  * but differences are reported.
  */
@@ -21,12 +24,21 @@ export async function openPresenceBuckets(nc: NatsConnection, settings: Presence
   const kvm = new Kvm(jetstream(nc));
   const options = { history: 1, replicas: settings.replicas, storage: settings.storage };
   try {
-    const participants = await kvm.create(settings.bucket, { ...options, description: 'signal presence: one key per participant' });
+    const participants = await kvm.create(settings.bucket, {
+      ...options,
+      max_bytes: settings.maxBytes,
+      maxValueSize: settings.maxValueBytes,
+      description: 'signal presence: one key per participant',
+    });
     const nodes = await kvm.create(`${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' });
     const status = await participants.status();
     const mismatches: string[] = [];
     if (status.replicas !== settings.replicas) mismatches.push(`replicas ${status.replicas} (configured ${settings.replicas})`);
     if (status.storage !== settings.storage) mismatches.push(`storage ${status.storage} (configured ${settings.storage})`);
+    if (status.max_bytes !== settings.maxBytes) mismatches.push(`max_bytes ${status.max_bytes} (configured ${settings.maxBytes}, PRESENCE_MAX_BYTES)`);
+    if (status.maxValueSize !== settings.maxValueBytes) {
+      mismatches.push(`max value size ${status.maxValueSize} (configured ${settings.maxValueBytes}, from PRESENCE_MAX_STATE_BYTES)`);
+    }
     return { participants, nodes, mismatches };
   } catch (cause) {
     throw new SignalError(

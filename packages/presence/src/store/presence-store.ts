@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { SignalError, type Scope } from '@signal/core';
 import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } from './keys.js';
@@ -14,6 +14,9 @@ import { readLatest } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 
 const READ_TIMEOUT_MS = 5000;
+/** JetStream API error codes: the stream is at max_bytes; a message is over max_msg_size. */
+const JS_MAX_BYTES = 10077;
+const JS_VALUE_TOO_BIG = 10054;
 
 /** A key's latest record: a participant, or the revision at which it was removed. */
 export type ChannelRecord =
@@ -153,6 +156,16 @@ export class PresenceStore {
       return await write();
     } catch (error) {
       if (key !== undefined && isWrongLastSequence(error)) throw new RevisionConflict(key);
+      if (error instanceof JetStreamApiError && error.code === JS_MAX_BYTES) {
+        throw new SignalError('limit_exceeded', 'presence storage is full (PRESENCE_MAX_BYTES); try again later', { cause: error, data: { limit: 'PRESENCE_MAX_BYTES' } });
+      }
+      if (error instanceof JetStreamApiError && error.code === JS_VALUE_TOO_BIG) {
+        throw new SignalError('limit_exceeded', "the entry is over the presence bucket's largest value (PRESENCE_MAX_STATE_BYTES); send a smaller state", {
+          cause: error,
+          field: 'state',
+          data: { limit: 'PRESENCE_MAX_STATE_BYTES' },
+        });
+      }
       throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
     }
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { intVar, logLevelVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
+import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
@@ -39,6 +40,7 @@ const schema = z.object({
    * client says it is connected (a stalled input; a restart fixes it).
    */
   NATS_STALL_TIMEOUT_MS: intVar(1000, 600_000, 15_000),
+  ...gatewayLimitVars,
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,

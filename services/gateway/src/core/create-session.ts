@@ -1,10 +1,17 @@
 import type { Principal } from '../auth/authenticate-connection.js';
+import type { RequestQuota } from '../limits/request-limits.js';
 import type { Hub } from './hub.js';
 import type { Session } from './session.js';
 import type { Surface } from './surface.js';
 
 /** `route` may be allocated earlier by a surface that shows it to the client before the session exists. */
-export function createSession(hub: Hub, surface: Surface, principal: Principal, route = hub.nextRoute()): Session {
+export function createSession(
+  hub: Hub,
+  surface: Surface,
+  principal: Principal,
+  client: { ip: string; quota: RequestQuota },
+  route = hub.nextRoute(),
+): Session {
   return {
     route,
     scope: principal.scope,
@@ -16,6 +23,8 @@ export function createSession(hub: Hub, surface: Surface, principal: Principal, 
     expiresAt: principal.expiresAt,
     surface,
     channels: new Set(),
+    ip: client.ip,
+    quota: client.quota,
     ws: undefined,
   };
 }

@@ -1,5 +1,6 @@
 import type { Scope } from '@signal/core';
 import type { WebSocket } from 'uWebSockets.js';
+import type { RequestQuota } from '../limits/request-limits.js';
 import type { Surface } from './surface.js';
 
 /**
@@ -20,6 +21,10 @@ export interface Session {
   expiresAt: number | undefined;
   readonly surface: Surface;
   readonly channels: Set<string>;
+  /** The client's address (behind trusted proxies, from X-Forwarded-For), for limits and logs. */
+  readonly ip: string;
+  /** This connection's request rates (docs/limits.md). */
+  readonly quota: RequestQuota;
   /** Set by the server once the socket is open; cleared when it closes. Each surface keeps its own user data on it. */
   ws: WebSocket<unknown> | undefined;
 }

@@ -12,10 +12,13 @@ import {
 } from '@signal/presence';
 import type { Logger } from 'pino';
 import type { Hub } from '../core/hub.js';
+import { metrics } from '../metrics/gateway-metrics.js';
 import type { Session } from '../core/session.js';
 import type { ChannelView } from './channel-view.js';
 import { ChannelViews } from './channel-views.js';
 import { Membership } from './membership.js';
+
+const NONE: ReadonlyMap<string, unknown> = new Map();
 
 export interface PresenceServiceOptions {
   readonly node: string;
@@ -56,7 +59,7 @@ export class PresenceService {
     }
     if (state !== undefined) {
       if (!session.canPublish) throw new SignalError('forbidden', "this user token's grants do not allow publishing a state", { field: 'state' });
-      checkStateSize(state, this.options.limits.maxStateBytes);
+      this.checkState(state);
     }
     const membership = this.membershipOf(session, channel, true)!;
     return membership.run(() =>
@@ -93,11 +96,11 @@ export class PresenceService {
     return membership.run(async () => {
       if (membership.status !== 'present' || !('state' in fields)) return this.hub.publish(session, channel, fields);
       this.hub.assertCanPublish(session, channel);
-      checkStateSize(fields.state, this.options.limits.maxStateBytes);
+      this.checkState(fields.state);
       const value: ParticipantValue = { ...membership.value!, state: fields.state };
       let revision: number;
       try {
-        revision = await this.store.update(membership.key!, value, membership.revision);
+        revision = await countStoreRefusal(this.store.update(membership.key!, value, membership.revision));
       } catch (error) {
         if (!(error instanceof RevisionConflict)) throw error;
         throw new SignalError('unavailable', 'your presence entry is being restored after a gateway hiccup; send the state again', { cause: error });
@@ -106,6 +109,11 @@ export class PresenceService {
       membership.value = value;
       this.hub.publish(session, channel, fields, revision);
     });
+  }
+
+  /** The presence channels a connection is in or joining, for the per-connection limits. */
+  channelsOf(session: Session): ReadonlyMap<string, unknown> {
+    return this.memberships.get(session) ?? NONE;
   }
 
   isParticipant(session: Session, channel: string): boolean {
@@ -204,7 +212,7 @@ export class PresenceService {
       // Known before the write, so the audit never takes a half-written join for a leftover.
       membership.key = this.store.keyOf(scope, channel, session.route);
       membership.value = value;
-      membership.revision = await this.store.put(membership.key, value);
+      membership.revision = await countStoreRefusal(this.store.put(membership.key, value));
       // Joins racing from other nodes all passed the check above; the store's order decides.
       // Whoever finds the limit reached before its own write withdraws. Nobody was told of its
       // join; the leave only matters to a reader that saw the entry in the store meanwhile.
@@ -251,6 +259,15 @@ export class PresenceService {
     }
   }
 
+  private checkState(state: unknown): void {
+    try {
+      checkStateSize(state, this.options.limits.maxStateBytes);
+    } catch (error) {
+      metrics.limitRefusals.inc({ limit: 'presence_max_state_bytes' });
+      throw error;
+    }
+  }
+
   private releaseView(session: Session, channel: string, membership: Membership): void {
     if (!membership.holdsView) return;
     membership.holdsView = false;
@@ -280,7 +297,19 @@ export class PresenceService {
   }
 }
 
+/** The store refuses a write over its bucket limits with limit_exceeded naming the variable; counted here. */
+async function countStoreRefusal<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    const limit = error instanceof SignalError && error.code === 'limit_exceeded' ? (error.data as { limit?: string } | undefined)?.limit : undefined;
+    if (limit !== undefined) metrics.limitRefusals.inc({ limit: limit.toLowerCase() });
+    throw error;
+  }
+}
+
 function channelFull(channel: string, most: number): SignalError {
+  metrics.limitRefusals.inc({ limit: 'presence_max_participants' });
   return new SignalError(
     'limit_exceeded',
     `channel '${channel}' already has ${most} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,

@@ -6,7 +6,10 @@ import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
+import type { RequestLimits } from '../../limits/request-limits.js';
+import { metrics } from '../../metrics/gateway-metrics.js';
 import type { PresenceService } from '../../presence/presence-service.js';
+import { CLOSE_RATE_LIMITED } from '../../server/close-codes.js';
 import { rpcError, rpcResult } from './errors.js';
 import { idOfRefusedFrame, parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
 import { notification, renderWelcome } from './render.js';
@@ -22,6 +25,7 @@ export interface RpcHandlerOptions {
   dialect: Dialect;
   log: Logger;
   registry: AppRegistry;
+  requests: RequestLimits;
   /** Set when connections of this dialect end as their token expires (TOKEN_EXPIRY=close, native only). */
   expiry: SessionExpiry | undefined;
 }
@@ -80,25 +84,57 @@ export class RpcConnectionHandler {
     try {
       const envelope = readEnvelope(value);
       id = envelope.id;
-      const result = await this.execute(session, parseCall(envelope.method, envelope.params), id !== undefined);
+      const call = parseCall(envelope.method, envelope.params);
+      // Before the first await: limits are applied in the order the frames came.
+      this.checkLimits(session, call);
+      const result = await this.execute(session, call, id !== undefined);
       if (id !== undefined) reply(session, rpcResult(id, result));
     } catch (caught) {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
-      // A Bit6 client is told about a refused join, and about an expired token, too: the SDK
+      // A Bit6 client is told about a refused join, a rate refusal and an expired token too: the SDK
       // ignores an error with `id: null`, but it shows in the app's network log instead of the
       // request vanishing without a trace.
-      if (
-        id !== undefined ||
-        this.options.dialect === 'native' ||
-        error.code === 'bad_request' ||
-        error.code === 'limit_exceeded' ||
-        error.code === 'unauthorized'
-      ) {
+      const told = ['bad_request', 'limit_exceeded', 'rate_limited', 'unauthorized'].includes(error.code);
+      if (id !== undefined || this.options.dialect === 'native' || told) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
       }
+      if (error.code === 'rate_limited' && session.quota.flooding) this.closeFlooding(session);
     }
+  }
+
+  /** Per-connection rates and channel counts (docs/limits.md); throws the refusal. */
+  private checkLimits(session: Session, call: ClientCall): void {
+    switch (call.method) {
+      case 'signal.join': {
+        session.quota.take('join');
+        const participating = this.presence.channelsOf(session);
+        let held = session.channels.size;
+        for (const channel of participating.keys()) if (!session.channels.has(channel)) held++;
+        const adds = !session.channels.has(call.channel) && !participating.has(call.channel);
+        const addsPresence = call.presence && !participating.has(call.channel);
+        this.options.requests.checkJoin(held, adds, addsPresence ? participating.size : undefined);
+        return;
+      }
+      case 'signal.publish':
+        return session.quota.take('publish');
+      case 'signal.send':
+        return session.quota.take('send');
+      case 'signal.leave':
+      case 'signal.auth':
+        return;
+    }
+  }
+
+  /** A connection that goes on sending after RATE_LIMIT_CLOSE_AFTER refusals is not listening: 4029. */
+  private closeFlooding(session: Session): void {
+    const ws = session.ws;
+    if (!ws) return;
+    metrics.limitRefusals.inc({ limit: 'rate_limit_close_after' });
+    this.options.log.info({ route: session.route, ip: session.ip }, 'connection closed for exceeding its rates');
+    session.ws = undefined;
+    ws.end(CLOSE_RATE_LIMITED.code, CLOSE_RATE_LIMITED.reason);
   }
 
   private async execute(session: Session, call: ClientCall, confirm: boolean): Promise<unknown> {

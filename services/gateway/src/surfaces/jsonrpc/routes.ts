@@ -6,12 +6,19 @@ import { SessionExpiry } from '../../auth/session-expiry.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { SessionData } from '../../core/session.js';
+import type { ConnectionTicket } from '../../limits/connection-limits.js';
+import type { Limits } from '../../limits/limits.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { CLOSE_TOKEN_EXPIRED } from '../../server/close-codes.js';
 import { bearerToken, upgradeWith } from '../../server/upgrade.js';
 import { RpcConnectionHandler, type Dialect } from './connection-handler.js';
 import { bit6Surface, jsonRpcSurface } from './render.js';
+
+/** uWS user data: the session, and its place in the connection counts until it closes. */
+interface RpcSocketData extends SessionData {
+  ticket: ConnectionTicket;
+}
 
 /** Native protocol at /v1/connect; Bit6 SDK apps at the two paths its SDK derives from `aud`. */
 const PATHS: ReadonlyArray<[string, Dialect]> = [
@@ -26,6 +33,7 @@ export function registerJsonRpcRoutes(
   presence: PresenceService,
   registry: AppRegistry,
   limits: WebSocketLimits,
+  rules: Limits,
   tokenExpiry: 'close' | 'ignore',
   log: Logger,
 ): void {
@@ -37,38 +45,42 @@ export function registerJsonRpcRoutes(
       dialect,
       log,
       registry,
+      requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
     });
     const surface = dialect === 'bit6' ? bit6Surface : jsonRpcSurface;
-    app.ws<SessionData>(path, {
+    app.ws<RpcSocketData>(path, {
       ...limits.behavior,
       upgrade: (res, req, context) =>
-        upgradeWith(res, req, context, (request) => {
-          const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
-          let principal;
+        upgradeWith(res, req, context, { path, addresses: rules.addresses, log }, (request) => {
+          // Node and address first: a flood is refused before any token is verified.
+          const ticket = rules.connections.admit(request.ip);
           try {
-            principal = authenticateConnection(registry, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+            const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
+            const principal = authenticateConnection(registry, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+            ticket.identify(principal);
+            return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket };
           } catch (error) {
-            log.info({ path, reason: (error as Error).message }, 'connection refused');
+            ticket.release();
             throw error;
           }
-          return { session: createSession(hub, surface, principal) };
         }),
       open: (ws) => {
         const { session } = ws.getUserData();
         session.ws = ws;
         hub.open(session);
-        log.info({ route: session.route, app: session.scope.app, env: session.scope.env, dialect }, 'connection opened');
+        log.info({ route: session.route, app: session.scope.app, env: session.scope.env, dialect, ip: session.ip }, 'connection opened');
         handler.onOpen(session);
       },
       message: (ws, message, isBinary) => handler.onMessage(ws.getUserData().session, message, isBinary),
       close: (ws, code) => {
-        const { session } = ws.getUserData();
+        const { session, ticket } = ws.getUserData();
+        ticket.release();
         session.ws = undefined;
         handler.onClose(session);
         hub.close(session);
         presence.close(session);
-        log.info({ route: session.route, code }, 'connection closed');
+        log.info({ route: session.route, code, ip: session.ip }, 'connection closed');
       },
     });
   }

@@ -1,7 +1,11 @@
-import type { AppRegistry } from '@signal/core';
+import { SignalError, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
 import type { Hub } from '../../core/hub.js';
+import type { Limits } from '../../limits/limits.js';
+import { metrics } from '../../metrics/gateway-metrics.js';
+import { clientIpOf } from '../../server/client-ip.js';
+import { refuseUpgrade } from '../../server/upgrade.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { ENGINE, engineVersionOf } from './engine-packets.js';
 import { createStelaceSurface } from './render.js';
@@ -20,11 +24,12 @@ export function registerSocketIoRoutes(
   hub: Hub,
   registry: AppRegistry,
   limits: WebSocketLimits,
+  rules: Limits,
   settings: Omit<SocketIoSettings, 'maxFrameBytes'>,
   log: Logger,
 ): void {
   const surface = createStelaceSurface((scope) => registry.deliversClientMessagesToStelace(scope));
-  const context: SocketIoContext = { hub, surface, registry, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
+  const context: SocketIoContext = { hub, surface, registry, limits: rules, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {
@@ -32,7 +37,18 @@ export function registerSocketIoRoutes(
       if (!PATHS.includes(url)) return notFound(res, url);
       const engine = engineVersionOf(new URLSearchParams(req.getQuery() ?? ''));
       if ('error' in engine) return refuse(res, engine.error);
-      const socket = new StelaceSocket(context, hub.nextRoute(), engine.version);
+      // Node and address are known now; app and identity only once the client authenticates.
+      const ip = clientIpOf(res, req, rules.addresses);
+      let ticket;
+      try {
+        ticket = rules.connections.admit(ip);
+      } catch (error) {
+        if (!(error instanceof SignalError)) throw error;
+        metrics.connectionsRefused.inc({ reason: error.code });
+        log.info({ path: url, ip, code: error.code, reason: error.message }, 'connection refused');
+        return refuseUpgrade(res, error);
+      }
+      const socket = new StelaceSocket(context, hub.nextRoute(), engine.version, ticket);
       res.upgrade<SocketIoData>(
         { socket },
         req.getHeader('sec-websocket-key'),

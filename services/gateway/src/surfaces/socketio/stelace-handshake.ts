@@ -1,5 +1,6 @@
 import {
   ANONYMOUS,
+  type SignalError,
   DEFAULT_DEVICE,
   TokenError,
   channelNameSchema,
@@ -33,6 +34,19 @@ export const REASONS = {
 export function reasonLabel(reason: string): string {
   const key = Object.entries(REASONS).find(([, text]) => text === reason)?.[0];
   return key === undefined ? 'stelace_timeout' : `stelace_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+/**
+ * Our own refusals, which Stelace did not have: a handshake over a resource limit
+ * (docs/limits.md). The reason names the limit and its variable.
+ */
+export function limitReason(error: SignalError): { reason: string; label: string } {
+  const variable = (error.data as { limit?: string } | undefined)?.limit;
+  const channels = variable === 'MAX_CHANNELS_PER_CONNECTION';
+  return {
+    reason: `${channels ? 'Too many channels' : 'Too many connections'}: ${error.message}`,
+    label: channels ? 'stelace_too_many_channels' : 'stelace_too_many_connections',
+  };
 }
 
 export function authenticationTimeoutReason(timeoutMs: number): string {

@@ -1,16 +1,18 @@
-import type { AppRegistry } from '@signal/core';
+import { SignalError, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import type { Surface } from '../../core/surface.js';
+import type { ConnectionTicket } from '../../limits/connection-limits.js';
+import type { Limits } from '../../limits/limits.js';
 import { ENGINE, EngineProtocolError, openPacket, parseEnginePacket, type EngineVersion } from './engine-packets.js';
 import { STELACE_NAMESPACE } from './render.js';
 import { PACKET, SocketProtocolError, eventFrame, parseSocketPacket, socketFrame, type SocketPacket } from './socket-packets.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
 import { closeReason } from '../../server/close-codes.js';
-import { authenticationTimeoutReason, checkAuthentication, reasonLabel } from './stelace-handshake.js';
+import { authenticationTimeoutReason, checkAuthentication, limitReason, reasonLabel } from './stelace-handshake.js';
 
 export interface SocketIoSettings {
   authTimeoutMs: number;
@@ -24,6 +26,7 @@ export interface SocketIoContext {
   /** The node's one Stelace surface: every Stelace session shares it, so each message is rendered once. */
   surface: Surface;
   registry: AppRegistry;
+  limits: Limits;
   settings: SocketIoSettings;
   log: Logger;
 }
@@ -61,6 +64,8 @@ export class StelaceSocket {
     private readonly context: SocketIoContext,
     readonly route: string,
     readonly version: EngineVersion,
+    /** This socket's place in the node's connection counts, from the upgrade until it closes. */
+    private readonly ticket: ConnectionTicket,
   ) {}
 
   onOpen(ws: WebSocket<SocketIoData>): void {
@@ -105,6 +110,7 @@ export class StelaceSocket {
 
   onClose(code: number): void {
     this.closed = true;
+    this.ticket.release();
     this.ws = undefined;
     this.stopTimer();
     const session = this.session;
@@ -112,7 +118,7 @@ export class StelaceSocket {
       session.ws = undefined;
       this.context.hub.close(session);
       this.session = undefined;
-      this.context.log.info({ route: this.route, code }, 'stelace socket closed');
+      this.context.log.info({ route: this.route, code, ip: this.ticket.ip }, 'stelace socket closed');
     }
   }
 
@@ -173,29 +179,46 @@ export class StelaceSocket {
   }
 
   private authenticate(answer: unknown): void {
-    const { hub, registry, log } = this.context;
+    const { hub, registry, limits, log } = this.context;
     const outcome = checkAuthentication(registry, answer, this.route);
     if (!outcome.ok) return this.refuse(outcome.reason);
+    try {
+      limits.requests.checkChannelList(outcome.channels.length);
+      this.ticket.identify(outcome.principal);
+    } catch (error) {
+      if (!(error instanceof SignalError) || error.code !== 'limit_exceeded') throw error;
+      const refusal = limitReason(error);
+      return this.refuse(refusal.reason, refusal.label);
+    }
     this.stopTimer();
     this.phase = 'authenticated';
-    const session = createSession(hub, this.context.surface, outcome.principal, this.route);
+    // Stelace clients send nothing after the handshake, so their quota is never drawn on.
+    const session = createSession(hub, this.context.surface, outcome.principal, { ip: this.ticket.ip, quota: limits.requests.quota() }, this.route);
     session.ws = this.ws;
     this.session = session;
     hub.open(session);
     for (const channel of outcome.channels) hub.join(session, channel);
     if (outcome.warnings.length > 0) this.send(...outcome.warnings.map((warning) => eventFrame(STELACE_NAMESPACE, ['warning', warning])));
     log.info(
-      { route: this.route, app: session.scope.app, env: session.scope.env, anonymous: session.anonymous, channels: outcome.channels.length, eio: this.version },
+      {
+        route: this.route,
+        app: session.scope.app,
+        env: session.scope.env,
+        anonymous: session.anonymous,
+        channels: outcome.channels.length,
+        eio: this.version,
+        ip: this.ticket.ip,
+      },
       'stelace socket authenticated',
     );
   }
 
   /** Stelace's way out: `willDisconnect {error}`, then a namespace disconnect the client reports as `io server disconnect`. */
-  private refuse(reason: string): void {
+  private refuse(reason: string, label = reasonLabel(reason)): void {
     this.phase = 'refused';
     this.stopTimer();
-    this.context.log.info({ route: this.route, reason }, 'stelace socket refused');
-    metrics.connectionsRefused.inc({ reason: reasonLabel(reason) });
+    this.context.log.info({ route: this.route, reason, ip: this.ticket.ip }, 'stelace socket refused');
+    metrics.connectionsRefused.inc({ reason: label });
     this.send(eventFrame(STELACE_NAMESPACE, ['willDisconnect', { error: reason }]), socketFrame(PACKET.disconnect, STELACE_NAMESPACE));
     this.end(1000, 'authentication failed');
   }
