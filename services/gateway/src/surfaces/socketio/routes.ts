@@ -19,10 +19,10 @@ export function registerSocketIoRoutes(
   hub: Hub,
   registry: AppRegistry,
   limits: WebSocketLimits,
-  settings: Omit<SocketIoSettings, 'maxFrameBytes'>,
+  settings: Omit<SocketIoSettings, 'maxFrameBytes' | 'maxJsonDepth'>,
   log: Logger,
 ): void {
-  const context: SocketIoContext = { hub, registry, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
+  const context: SocketIoContext = { hub, registry, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes, maxJsonDepth: limits.maxJsonDepth }, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {
