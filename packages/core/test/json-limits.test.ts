@@ -36,11 +36,17 @@ describe('JSON depth of text', () => {
   it('does not count brackets inside strings, escaped quotes included', () => {
     expect(jsonTextTooDeep(JSON.stringify({ s: '[[[[{{{{', t: 'a\\"[[[[', u: '\\\\' }), 1)).toBe(false);
     expect(jsonTextTooDeep(JSON.stringify(['"\\', [['"']]]), 2)).toBe(true);
+    // Long strings are skipped by another path: escaped quotes and backslash runs past its start.
+    const long = 'x'.repeat(30);
+    for (const tail of ['\\"[[[[', '\\\\', '\\\\\\"{{', '"]]]]\\']) {
+      expect(jsonTextTooDeep(JSON.stringify([long + tail, long + tail + long, [[1]]]), 3), tail).toBe(false);
+      expect(jsonTextTooDeep(JSON.stringify([long + tail, [[[1]]]]), 3), tail).toBe(true);
+    }
   });
 
   it('agrees with the recursive depth on generated values', () => {
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, max) => {
+      fc.property(fc.jsonValue({ maxDepth: 8, maxKeys: 4, stringUnit: fc.constantFrom('a', '"', '\\', '[', '}', '\ud800', '😀') }), fc.integer({ min: 1, max: 8 }), (value, max) => {
         expect(jsonTextTooDeep(JSON.stringify(value), max)).toBe(depthOf(value) > max);
       }),
       { numRuns: 2000, seed: 9 },

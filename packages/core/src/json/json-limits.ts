@@ -36,12 +36,9 @@ export function jsonTextTooDeep(text: string, maxDepth: number): boolean {
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      // Skip the string: brackets inside it are content.
-      for (i++; i < length; i++) {
-        const s = text.charCodeAt(i);
-        if (s === BACKSLASH) i++;
-        else if (s === QUOTE) break;
-      }
+      // Brackets inside a string are content.
+      i = endOfString(text, i + 1);
+      if (i === -1) return false;
     } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
       if (++depth > maxDepth) return true;
     } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
@@ -51,22 +48,68 @@ export function jsonTextTooDeep(text: string, maxDepth: number): boolean {
   return false;
 }
 
+/** Short strings are read character by character; beyond that, indexOf finds quotes far faster. */
+const SHORT_STRING = 24;
+
+/** The index of the quote closing a string whose content starts at `from`, or -1 if it never closes. */
+function endOfString(text: string, from: number): number {
+  const stop = Math.min(text.length, from + SHORT_STRING);
+  let i = from;
+  for (; i < stop; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i;
+  }
+  for (;;) {
+    const end = text.indexOf('"', i);
+    if (end === -1) return -1;
+    // A quote preceded by an odd run of backslashes is escaped.
+    let slashes = 0;
+    while (end - 1 - slashes >= from && text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return end;
+    i = end + 1;
+  }
+}
+
+interface Container {
+  readonly value: object;
+  readonly depth: number;
+  readonly parent: Container | undefined;
+  readonly key: string | number;
+}
+
 /**
  * The path to the first array or object nested deeper than `maxDepth` in a parsed value, or
- * undefined when it fits. An explicit stack, so any depth `JSON.parse` produced is walked safely.
+ * undefined when it fits. An explicit stack, so any depth `JSON.parse` produced is walked
+ * safely; scalars are never pushed and paths are only built for the answer.
  */
 export function pathTooDeep(value: unknown, maxDepth: number): (string | number)[] | undefined {
-  const stack: { value: unknown; depth: number; path: (string | number)[] }[] = [{ value, depth: 0, path: [] }];
+  if (typeof value !== 'object' || value === null) return undefined;
+  const stack: Container[] = [{ value, depth: 1, parent: undefined, key: '' }];
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    if (typeof top.value !== 'object' || top.value === null) continue;
+    if (top.depth > maxDepth) return pathOf(top);
     const depth = top.depth + 1;
-    if (depth > maxDepth) return top.path;
-    const entries: [string | number, unknown][] = Array.isArray(top.value) ? top.value.map((v, i) => [i, v]) : Object.entries(top.value);
-    for (const [key, child] of entries) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, path: [...top.path, key] });
+    if (Array.isArray(top.value)) {
+      const items = top.value as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        const child = items[i];
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, parent: top, key: i });
+      }
+    } else {
+      const members = top.value as Record<string, unknown>;
+      for (const key of Object.keys(members)) {
+        const child = members[key];
+        if (typeof child === 'object' && child !== null) stack.push({ value: child, depth, parent: top, key });
+      }
     }
   }
   return undefined;
+}
+
+function pathOf(container: Container): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: Container | undefined = container; at?.parent !== undefined; at = at.parent) path.push(at.key);
+  return path.reverse();
 }
 
 /** The error every surface answers for input nested too deep; `what` names the input. */
