@@ -43,7 +43,6 @@ export {
   jsonTextTooDeep,
   pathTooDeep,
   jsonTooDeepError,
-  assertJsonTextDepth,
   assertJsonValueDepth,
 } from './json/json-limits.js';
 export {

@@ -121,11 +121,6 @@ export function jsonTooDeepError(what: string, maxDepth: number, field?: string)
   );
 }
 
-/** Throws `invalid_json` naming the limit when JSON text nests deeper than `maxDepth`. */
-export function assertJsonTextDepth(text: string, maxDepth: number, what: string): void {
-  if (jsonTextTooDeep(text, maxDepth)) throw jsonTooDeepError(what, maxDepth);
-}
-
 /**
  * Throws `invalid_json` when a parsed value nests deeper than `maxDepth`; `field` names the
  * input to fix: the first levels of the path, down to a named member (`signals.0.message`, not
