@@ -18,7 +18,8 @@ let stack: Stack;
 let stillServing: () => Promise<void>;
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 1, gatewayEnv: { MAX_FRAME_BYTES: '4096' } });
+  // Frames up to 4 × MAX_FRAME_BYTES reach the gateway's checks, so 10,000-deep ones meet the depth limit.
+  stack = await startStack({ gateways: 1, gatewayEnv: { MAX_FRAME_BYTES: '32768' } });
   ({ stillServing } = await calmChannel(stack));
 });
 afterAll(async () => {
@@ -79,7 +80,11 @@ function jsonRpcFrames(count: number, offset: number): Generated[] {
 }
 
 async function fuzzJsonRpc(client: RpcClient, count: number, offset: number): Promise<void> {
-  const frames = jsonRpcFrames(count, offset);
+  await sendAndCheck(client, jsonRpcFrames(count, offset));
+}
+
+/** Sends the frames, then checks every request was answered exactly once and none failed internally. */
+async function sendAndCheck(client: RpcClient, frames: Generated[]): Promise<void> {
   for (const [i, { text }] of frames.entries()) {
     client.ws.send(text);
     if (i % 25 === 24) await new Promise((resolve) => setImmediate(resolve));
@@ -98,6 +103,95 @@ async function fuzzJsonRpc(client: RpcClient, count: number, offset: number): Pr
   expect(client.ws.readyState).toBe(WebSocket.OPEN);
 }
 
+/**
+ * JSON text that stresses structure rather than content: nesting around and far past
+ * MAX_JSON_DEPTH (default 32) and past where stringifying overflows the stack, wide arrays and
+ * objects, numbers no double holds, long strings, and odd Unicode (lone surrogates, BOM, NUL,
+ * astral characters). Some of it is not valid JSON on purpose (a raw NUL or a leading BOM).
+ */
+const MAX_JSON_DEPTH = 32;
+function nest(depth: number, kind: 'array' | 'object' | 'mixed', inner: string): string {
+  const opener = (i: number) => (kind === 'array' || (kind === 'mixed' && i % 2 === 0) ? '[' : '{"k":');
+  const closer = (i: number) => (kind === 'array' || (kind === 'mixed' && i % 2 === 0) ? ']' : '}');
+  let open = '';
+  let close = '';
+  for (let i = 0; i < depth; i++) {
+    open += opener(i);
+    close = closer(i) + close;
+  }
+  return open + inner + close;
+}
+const deep = fc
+  .tuple(
+    fc.constantFrom(MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH - 2, MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 200, 4500, 10_000),
+    fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>,
+    fc.constantFrom('0', '"x"', '[]', '{}', 'null'),
+  )
+  .map(([depth, kind, inner]) => nest(depth, kind, inner));
+const wide = fc.oneof(
+  fc.constantFrom(1000, 5000).map((n) => `[${Array(n).fill('0').join(',')}]`),
+  fc.constantFrom(500, 2000).map((n) => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(',')}}`),
+  fc.constantFrom(300, 1000).map((n) => `[${Array(n).fill('[[{"a":[]}]]').join(',')}]`),
+);
+const hugeNumbers = fc.constantFrom('1e400', '-1e400', '-0', '-0.0', '1e-400', `0.${'0'.repeat(300)}1`, '9'.repeat(400), `-${'9'.repeat(400)}`, '123456789012345678901234567890', '1E+308', '2.2250738585072014e-308');
+const longStrings = fc.oneof(
+  fc.constantFrom(1000, 10_000, 30_000).map((n) => JSON.stringify('x'.repeat(n))),
+  fc.constantFrom(100, 5000).map((n) => JSON.stringify('😀𝄞'.repeat(n))),
+);
+const oddUnicode = fc.constantFrom(
+  '"\\ud800"',
+  '"a\\udfffb"',
+  '"\\udc00\\ud800"',
+  '"\\ud83d\\ude00"',
+  '"\\u0000"',
+  '"\\uFEFF"',
+  '"\uFEFFbom"',
+  '"a\u0000b"',
+  '\uFEFF[]',
+  '"𝄞😀\u200b\u202e"',
+  '{"\\ud800":1}',
+  '"\\u"',
+);
+const structuralPiece = fc.oneof(deep, wide, hugeNumbers, longStrings, oddUnicode);
+const structural = fc.oneof(
+  { weight: 4, arbitrary: structuralPiece },
+  { weight: 1, arbitrary: fc.array(structuralPiece, { minLength: 2, maxLength: 3 }).map((parts) => `[${parts.join(',')}]`) },
+);
+/** Names that must be refused or kept apart: lone surrogates (as JSON escapes), U+FFFD, astral characters. */
+const oddName = fc.constantFrom('"fz"', '"fz\\ud800"', '"\\udfff"', '"fz\uFFFD"', '"fz😀"', '"fz/\\ud800"', '"\\ud800/d"');
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function structuralFrames(count: number, offset: number): Generated[] {
+  let nextId = 2_000_000;
+  const frame = fc.tuple(
+    fc.constantFrom('publish', 'send', 'join-state', 'join', 'params'),
+    structural,
+    oddName,
+    fc.boolean(),
+  );
+  return sample(frame, count, offset).map(([kind, piece, name, request]) => {
+    const params = {
+      publish: `{"id":"fz","m":${piece}}`,
+      send: `{"to":${name},"m":${piece}}`,
+      'join-state': `{"id":${name},"presence":true,"state":{"s":${piece}}}`,
+      join: `{"id":${name},"extra":${piece}}`,
+      params: piece,
+    }[kind];
+    const id = nextId++;
+    const text = `{"jsonrpc":"2.0",${request ? `"id":${id},` : ''}"method":"signal.${kind.startsWith('join') ? 'join' : kind === 'params' ? 'publish' : kind}","params":${params}}`;
+    // Only a request that is valid JSON is owed an answer with its id.
+    return request && isJson(text) ? { text, answerId: id } : { text };
+  });
+}
+
 describe('fuzzing every surface', () => {
   it('native JSON-RPC: 1500 generated frames, every request answered once, no internal error', async () => {
     const client = await RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${await mintToken(stack, 'alpha', 'fuzz', 'native')}`);
@@ -111,6 +205,45 @@ describe('fuzzing every surface', () => {
     const client = await RpcClient.connect(`${stack.gatewayUrl()}/signal/v1/pubsub?jwt=${await mintToken(stack, 'alpha', 'fuzz', 'bit6')}`, 'bit6');
     await fuzzJsonRpc(client, 1500, 2);
     client.close();
+    await stillServing();
+    noInternalErrors();
+  });
+
+  it.each([
+    ['native', '/v1/connect?token='],
+    ['bit6', '/signal/v1/pubsub?jwt='],
+  ] as const)('%s JSON-RPC: 300 structurally hostile frames, every request answered once, no internal error', async (dialect, path) => {
+    const client = await RpcClient.connect(`${stack.gatewayUrl()}${path}${await mintToken(stack, 'alpha', 'structure', dialect)}`, dialect);
+    await client.call('signal.join', { id: 'fz' });
+    await sendAndCheck(client, structuralFrames(300, dialect === 'native' ? 11 : 12));
+    client.close();
+    await stillServing();
+    noInternalErrors();
+  });
+
+  it('Socket.IO: 150 sessions of structurally hostile packets and handshake answers close at most the offender', async () => {
+    const key = keysOf(stack, 'alpha').publishableKey;
+    const packet = fc.oneof(
+      structural.map((piece) => `42/signal,["e",${piece}]`),
+      structural.map((piece) => `42/signal,3[${piece}]`),
+      structural.map((piece) => `43/signal,0[${piece}]`),
+      structural.map((piece) => `40/signal,${piece}`),
+      fc.tuple(structural, oddName).map(([piece, name]) => `43/signal,0[{"publishableKey":"${key}","channels":[${name},"calm"],"x":${piece}}]`),
+    );
+    const sessions = sample(fc.tuple(fc.constantFrom(3, 4), fc.array(packet, { minLength: 1, maxLength: 4 })), 150, 13);
+    const closes = await Promise.all(
+      sessions.map(async ([eio, packets]) => {
+        const ws = new WebSocket(`${stack.gatewayUrl()}/signal/?EIO=${eio}&transport=websocket`);
+        const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+        ws.on('error', () => undefined);
+        await new Promise((resolve) => ws.once('open', resolve));
+        ws.send('40/signal,');
+        for (const p of packets) ws.send(p);
+        ws.close();
+        return closed;
+      }),
+    );
+    expect(closes.filter((code) => code === 1006).length, `sessions cut without a close frame (FUZZ_SEED=${seed})`).toBe(0);
     await stillServing();
     noInternalErrors();
   });
@@ -139,6 +272,27 @@ describe('fuzzing every surface', () => {
     );
     // Refusals close with a code, never by crashing the node (which every socket would see as 1006).
     expect(closes.filter((code) => code === 1006).length, `sessions cut without a close frame (FUZZ_SEED=${seed})`).toBe(0);
+    await stillServing();
+    noInternalErrors();
+  });
+
+  it('emit API: 300 structurally hostile bodies are answered 2xx or 4xx with a reason, never 5xx', async () => {
+    const { secretKey } = keysOf(stack, 'alpha');
+    type Request = [path: string, type: string, text: string];
+    const request = fc.oneof<fc.Arbitrary<Request>[]>(
+      structural.map((piece) => ['/v1/signals', 'application/json', `{"to":{"channel":"fz"},"event":"e","message":${piece}}`]),
+      fc.tuple(structural, oddName).map(([piece, name]) => ['/v1/signals', 'application/json', `{"signals":[{"to":{"user":${name}},"message":${piece}},{"to":{"device":${name}}}]}`]),
+      structural.map((piece) => ['/signal', 'application/json', `{"destination":"fz","message":${piece}}`]),
+      structural.map((piece) => ['/signal', 'application/x-www-form-urlencoded', `destination=fz&message=${encodeURIComponent(piece)}`]),
+      fc.tuple(structural, oddName).map(([piece, name]) => ['/v1/tokens', 'application/json', `{"identity":${name},"device":${name},"grants":${piece}}`]),
+      structural.map((piece) => ['/v1/signals', 'application/json', piece]),
+    );
+    for (const [path, type, text] of sample(request, 300, 14)) {
+      const res = await fetch(`${stack.emitUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${secretKey}`, 'content-type': type }, body: text });
+      const answer = await res.text();
+      expect(res.status, `${path} ${type} ${text.slice(0, 200)} → ${answer} (FUZZ_SEED=${seed})`).toBeLessThan(500);
+      if (res.status >= 400) expect(answer.length).toBeGreaterThan(0);
+    }
     await stillServing();
     noInternalErrors();
   });

@@ -1,7 +1,7 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
 export { parseEnv, intVar, logLevelVar, natsUrlVar } from './config/env.js';
-export { ENVIRONMENTS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile } from './apps/apps-file.js';
+export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile } from './apps/apps-file.js';
 export { AppRegistry, sha256Hex, type Scope, type ScopeKeys, type SecretKeyGrant } from './apps/registry.js';
 export { generateApp } from './apps/generate.js';
 export {
@@ -38,6 +38,14 @@ export {
   selfCheckSubject,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';
+export {
+  DEFAULT_MAX_JSON_DEPTH,
+  maxJsonDepthVar,
+  jsonTextTooDeep,
+  pathTooDeep,
+  jsonTooDeepError,
+  assertJsonValueDepth,
+} from './json/json-limits.js';
 export {
   encodeEnvelope,
   decodeEnvelope,

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { createServer } from 'node:http';
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
 import { connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, openPresenceBuckets, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
+import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
+import { KeyRateLimit } from './http/key-rate-limit.js';
 import { Router } from './http/router.js';
 import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
@@ -25,23 +26,32 @@ async function main(): Promise<void> {
   const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
   const presence = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
 
+  const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
+  const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
-    .on('GET', '/v1/channels/:channel/participants', participantsRoute(registry, presence))
-    .on('POST', '/v1/signals', signalsRoute(nc, registry, { maxBodyBytes: config.MAX_BODY_BYTES, maxBatch: config.MAX_BATCH }))
-    .on('POST', '/signal', stelaceSignalRoute(nc, registry, { maxBodyBytes: config.MAX_BODY_BYTES, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
+    .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
+    .on('POST', '/v1/signals', signalsRoute(nc, keys, { body, maxBatch: config.MAX_BATCH }))
+    .on('POST', '/signal', stelaceSignalRoute(nc, keys, { body, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
     .on(
       'POST',
       '/v1/tokens',
-      tokensRoute(registry, {
-        maxBodyBytes: config.MAX_BODY_BYTES,
+      tokensRoute(keys, {
+        body,
         maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS,
         audience: config.GATEWAY_PUBLIC_URL,
       }),
     );
 
-  const server = createServer(instrumentRequests((req) => router.routeOf(req), ops.readiness, (req, res) => void router.handle(req, res)));
-  server.keepAliveTimeout = 65_000;
+  const server = createHttpServer(
+    {
+      headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: config.MAX_HTTP_CONNECTIONS,
+    },
+    instrumentRequests((req) => router.routeOf(req), ops.readiness, (req, res) => void router.handle(req, res)),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new ConfigError(`cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`)));
     server.listen(config.PORT, config.HOST, resolve);

@@ -20,7 +20,7 @@ describe('Socket.IO packet parsing', () => {
           expect(error).toBeInstanceOf(EngineProtocolError);
         }
         try {
-          parseSocketPacket(frame);
+          parseSocketPacket(frame, 32);
         } catch (error) {
           expect(error).toBeInstanceOf(SocketProtocolError);
         }
@@ -30,13 +30,23 @@ describe('Socket.IO packet parsing', () => {
   });
 
   it('reads what socket.io clients 2.x and 4.x send', () => {
-    expect(parseSocketPacket('0/signal,')).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
-    expect(parseSocketPacket('0/signal?token=1,')).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
-    expect(parseSocketPacket('0/signal,{"token":"x"}')).toEqual({ type: PACKET.connect, nsp: '/signal', data: { token: 'x' } });
-    expect(parseSocketPacket('3/signal,0[{"publishableKey":"k"}]')).toEqual({ type: PACKET.ack, nsp: '/signal', id: 0, data: [{ publishableKey: 'k' }] });
-    expect(parseSocketPacket('2/signal,12["e",1]')).toEqual({ type: PACKET.event, nsp: '/signal', id: 12, data: ['e', 1] });
-    expect(parseSocketPacket('1/signal,')).toEqual({ type: PACKET.disconnect, nsp: '/signal' });
-    expect(parseSocketPacket('0')).toEqual({ type: PACKET.connect, nsp: '/', data: undefined });
+    expect(parseSocketPacket('0/signal,', 32)).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
+    expect(parseSocketPacket('0/signal?token=1,', 32)).toEqual({ type: PACKET.connect, nsp: '/signal', data: undefined });
+    expect(parseSocketPacket('0/signal,{"token":"x"}', 32)).toEqual({ type: PACKET.connect, nsp: '/signal', data: { token: 'x' } });
+    expect(parseSocketPacket('3/signal,0[{"publishableKey":"k"}]', 32)).toEqual({ type: PACKET.ack, nsp: '/signal', id: 0, data: [{ publishableKey: 'k' }] });
+    expect(parseSocketPacket('2/signal,12["e",1]', 32)).toEqual({ type: PACKET.event, nsp: '/signal', id: 12, data: ['e', 1] });
+    expect(parseSocketPacket('1/signal,', 32)).toEqual({ type: PACKET.disconnect, nsp: '/signal' });
+    expect(parseSocketPacket('0', 32)).toEqual({ type: PACKET.connect, nsp: '/', data: undefined });
+  });
+
+  it('refuses data nested deeper than MAX_JSON_DEPTH, naming the limit, before parsing it', () => {
+    // `["e",[[1]]]` is 3 levels deep.
+    const event = (depth: number) => `2/signal,["e",${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}]`;
+    expect(parseSocketPacket(event(4), 4)).toMatchObject({ type: PACKET.event, data: ['e', [[[1]]]] });
+    expect(() => parseSocketPacket(event(5), 4)).toThrow(expect.objectContaining({ limit: 'max_json_depth' }));
+    expect(() => parseSocketPacket('3/signal,0[{"a":[[{}]]}]', 4)).toThrow(/nested deeper than 4 levels .*\(MAX_JSON_DEPTH\)/);
+    const deep = `2/signal,["e",${'['.repeat(10_000)}${']'.repeat(10_000)}]`;
+    expect(() => parseSocketPacket(deep, 32)).toThrow(SocketProtocolError);
   });
 });
 

@@ -14,13 +14,24 @@ export type Address =
 export const ANONYMOUS = '$anon';
 export const DEFAULT_DEVICE = 'default';
 
-const part = /^[^/\s]{1,128}$/;
+const partPattern = /^[^/\s]{1,128}$/;
+
+/**
+ * One address part: 1-128 characters without `/` or spaces, and well-formed Unicode. A lone
+ * surrogate has no UTF-8 form, so subjects would encode it as U+FFFD and `vic\ud800` would
+ * receive what is sent to `vic\uFFFD`; refusing it keeps names and subjects one-to-one.
+ */
+function isPart(text: string): boolean {
+  return partPattern.test(text) && text.isWellFormed();
+}
+
+const PART_RULE = 'must be 1-128 characters without / or spaces, in well-formed Unicode (no lone surrogates)';
 
 export const identitySchema = z
   .string()
-  .regex(part, { error: 'must be 1-128 characters without / or spaces' })
+  .refine(isPart, { error: PART_RULE })
   .refine((v) => !v.startsWith('$'), { error: 'must not start with $' });
-export const deviceSchema = z.string().regex(part, { error: 'must be 1-128 characters without / or spaces' });
+export const deviceSchema = z.string().refine(isPart, { error: PART_RULE });
 
 /** Route of a connection: `<node>-<n>`; the node part tells every gateway where it lives. */
 export const routePattern = /^([a-z0-9]{4,32})-([a-z0-9]{1,16})$/;
@@ -33,12 +44,12 @@ export function parseAddress(text: string): Address {
       field: 'to',
     });
   if (parts.length > 3 || identity === undefined) throw bad('has too many parts');
-  if (!part.test(identity)) throw bad('has an invalid identity');
+  if (!isPart(identity)) throw bad(`has an invalid identity: it ${PART_RULE}`);
   if (device === undefined) {
     if (identity.startsWith('$')) throw bad('names a reserved identity');
     return { kind: 'user', identity };
   }
-  if (!part.test(device)) throw bad('has an invalid device');
+  if (!isPart(device)) throw bad(`has an invalid device: it ${PART_RULE}`);
   if (route === undefined) return { kind: 'device', identity, device };
   if (!routePattern.test(route)) throw bad('has an invalid route');
   return { kind: 'connection', identity, device, route };
@@ -60,10 +71,10 @@ export function parseSubject(sub: string): { identity: string; device: string | 
   const parts = sub.split('/');
   const identity = identitySchema.safeParse(parts[0]);
   if (parts.length > 2 || !identity.success) {
-    throw new SignalError('unauthorized', `token sub '${sub}' must be identity or identity/device`);
+    throw new SignalError('unauthorized', `token sub '${sub}' must be identity or identity/device; an identity ${PART_RULE}`);
   }
   if (parts.length === 2 && !deviceSchema.safeParse(parts[1]).success) {
-    throw new SignalError('unauthorized', `token sub '${sub}' has an invalid device`);
+    throw new SignalError('unauthorized', `token sub '${sub}' has an invalid device: it ${PART_RULE}`);
   }
   return { identity: identity.data, device: parts[1] };
 }

@@ -1,12 +1,30 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
+import { DEFAULT_MAX_JSON_DEPTH, jsonTextTooDeep } from '../json/json-limits.js';
 
 export const ENVIRONMENTS = ['test', 'live'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * Bounds of the apps file, far above any real deployment (each app costs a few hundred bytes of
+ * memory and every process keeps all of them), so that a generated or corrupted file fails at
+ * start-up with a clear message instead of exhausting memory.
+ */
+export const APPS_FILE_LIMITS = {
+  /** Largest file read: 64 MiB, about 100,000 apps with a few keys each. */
+  bytes: 64 * 1024 * 1024,
+  apps: 100_000,
+  /** Publishable keys, and secret keys, per environment: room for rotations and one per backend. */
+  keysPerEnvironment: 100,
+  /** The file's own structure is 7 levels deep; anything deeper is not an apps file. */
+  depth: DEFAULT_MAX_JSON_DEPTH,
+} as const;
+
+const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
 
 function keySchema(prefix: 'pubk' | 'seck') {
   return z
@@ -47,8 +65,8 @@ const stelaceSettingsSchema = z
 
 const environmentSchema = z
   .object({
-    publishableKeys: z.array(keySchema('pubk')).min(1),
-    secretKeys: z.array(secretKeyEntry).min(1),
+    publishableKeys: z.array(keySchema('pubk')).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
+    secretKeys: z.array(secretKeyEntry).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
     /** HMAC secret that signs this environment's user tokens (HS256); at least 32 characters. */
     tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
     /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
@@ -71,7 +89,8 @@ export const appsFileSchema = z
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .max(APPS_FILE_LIMITS.apps, { error: `must list at most ${APPS_FILE_LIMITS.apps} apps; run one deployment per group of apps` }),
   })
   .strict();
 
@@ -109,9 +128,15 @@ function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
 export function loadAppsFile(path: string): AppsFile {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > APPS_FILE_LIMITS.bytes) throw new ConfigError(`apps file ${path} is ${size} bytes, over the ${APPS_FILE_LIMITS.bytes}-byte limit`);
     text = readFileSync(path, 'utf8');
   } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
     throw new ConfigError(`cannot read apps file ${path}: ${(cause as Error).message}`, { cause });
+  }
+  if (jsonTextTooDeep(text, APPS_FILE_LIMITS.depth)) {
+    throw new ConfigError(`apps file ${path} is nested deeper than ${APPS_FILE_LIMITS.depth} levels; it is not an apps file`);
   }
   let raw: unknown;
   try {

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'invalid_json'
   | 'unknown_method'
+  | 'method_not_allowed'
   | 'invalid_params'
   | 'payload_too_large'
   | 'unauthorized'
@@ -22,6 +23,8 @@ const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   invalid_json: 400,
   unknown_method: 400,
+  /** An HTTP method the path does not serve; the answer's `Allow` header lists those it does. */
+  method_not_allowed: 405,
   invalid_params: 400,
   payload_too_large: 413,
   unauthorized: 401,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, parseEnv } from '@signal/core';
+import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { presenceStoreVars } from '@signal/presence';
 
@@ -11,6 +11,8 @@ const schema = z.object({
   LOG_LEVEL: logLevelVar,
   /** Largest request body accepted; larger ones get 413. */
   MAX_BODY_BYTES: intVar(1024, 64 * 1024 * 1024, 1024 * 1024),
+  /** Deepest nesting of arrays and objects in a request body; deeper ones get 400 invalid_json. */
+  MAX_JSON_DEPTH: maxJsonDepthVar,
   /** Largest number of signals in one batch. */
   MAX_BATCH: intVar(1, 10000, 100),
   /** Longest lifetime a minted user token may have. */
@@ -23,9 +25,26 @@ const schema = z.object({
     // The Bit6 SDK appends '/signal/v1/pubsub' to `aud`; a trailing slash would make '//signal…'.
     .transform((url) => url.replace(/\/+$/, ''))
     .optional(),
+  /** Requests per second each secret key may make, sustained; over it: 429 rate_limited with Retry-After. */
+  RATE_LIMIT_PER_KEY: intVar(1, 1_000_000, 1000),
+  /** Requests a secret key may make at once after being idle. */
+  RATE_LIMIT_BURST: intVar(1, 10_000_000, 2000),
+  /** Time a client has to send a request's headers; then 408 and the connection is closed. */
+  HTTP_HEADERS_TIMEOUT_MS: intVar(100, 600_000, 10_000),
+  /** Time a client has to send a whole request, body included; then 408 and the connection is closed. */
+  HTTP_REQUEST_TIMEOUT_MS: intVar(100, 3_600_000, 30_000),
+  /** Idle keep-alive connections are closed after this; above load balancers' usual 60 s so they close first. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intVar(1000, 3_600_000, 65_000),
+  /** Open HTTP connections at most; further ones are closed at once. */
+  MAX_HTTP_CONNECTIONS: intVar(1, 1_000_000, 10_000),
   ...presenceStoreVars,
   ...operationsEnv(9091),
-}).superRefine(checkNatsEnv);
+})
+  .superRefine(checkNatsEnv)
+  .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, {
+    error: 'must be at most HTTP_REQUEST_TIMEOUT_MS: the headers are part of the request',
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+  });
 
 /** The variables the emit-api reads, for docs and deployment checks. */
 export { schema as emitEnvSchema };

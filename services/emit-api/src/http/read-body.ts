@@ -1,19 +1,46 @@
 import type { IncomingMessage } from 'node:http';
-import { SignalError } from '@signal/core';
+import { SignalError, assertJsonValueDepth } from '@signal/core';
+import { metrics } from '../metrics/emit-metrics.js';
+
+export interface BodyLimits {
+  /** Largest body, bytes (MAX_BODY_BYTES). */
+  maxBytes: number;
+  /** Deepest nesting of arrays and objects (MAX_JSON_DEPTH). */
+  maxDepth: number;
+}
 
 /**
- * Reads the body up to `limit` bytes and parses it as JSON or as a form. Oversize bodies are
- * refused as soon as the limit is crossed (413), without buffering the rest.
+ * Reads the body up to `limits.maxBytes` and parses it as JSON or as a form. Oversize bodies are
+ * refused as soon as the limit is crossed (413), without buffering the rest. A value nested
+ * deeper than `limits.maxDepth` is refused (400 invalid_json) before anything walks it: encoding
+ * it for NATS would overflow the stack.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
+  const value = await parseBody(req, limits.maxBytes);
+  try {
+    assertJsonValueDepth(value, limits.maxDepth, 'body');
+  } catch (error) {
+    metrics.limitRefusals.inc({ limit: 'max_json_depth' });
+    throw error;
+  }
+  return value;
+}
+
+async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // The client went away or was cut off (HTTP_REQUEST_TIMEOUT_MS): its input, not our fault.
+    if (error instanceof SignalError) throw error;
+    throw new SignalError('bad_request', 'the request body ended before it was complete');
   }
   if (size === 0) return undefined;
   const text = Buffer.concat(chunks).toString('utf8');
@@ -47,5 +74,6 @@ function parseForm(text: string): Record<string, unknown> {
 }
 
 function tooLarge(limit: number): SignalError {
+  metrics.limitRefusals.inc({ limit: 'max_body_bytes' });
   return new SignalError('payload_too_large', `request body is over the ${limit}-byte limit (MAX_BODY_BYTES)`);
 }

@@ -12,5 +12,7 @@ export function sendError(res: ServerResponse, error: SignalError): void {
   const body: Record<string, unknown> = { message: error.message, statusCode: error.status, code: error.code };
   if (error.field !== undefined) body.field = error.field;
   if (error.data !== undefined) body.data = error.data;
+  const retryAfter = (error.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+  if (error.code === 'rate_limited' && typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
   sendJson(res, error.status, body);
 }

@@ -40,9 +40,10 @@ export class Router {
     const route = matching.find((r) => r.method === req.method);
     try {
       if (!route) {
-        throw matching.length > 0
-          ? new SignalError('bad_request', `${req.method} is not allowed on ${path}; use ${matching.map((r) => r.method).join(', ')}`)
-          : new SignalError('not_found', `no such endpoint: ${req.method} ${path}`);
+        if (matching.length === 0) throw new SignalError('not_found', `no such endpoint: ${req.method} ${path}`);
+        const allowed = matching.map((r) => r.method).join(', ');
+        res.setHeader('allow', allowed);
+        throw new SignalError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed}`);
       }
       const match = route.pattern.exec(path)!;
       const params = Object.fromEntries(route.names.map((n, i) => [n, decodePathPart(match[i + 1]!, n)]));

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SignalError, type AppRegistry, type SecretKeyGrant } from '@signal/core';
+import type { KeyRateLimit } from './key-rate-limit.js';
 
 /** The secret key from HTTP Basic (key as user, empty password, as Stelace did) or a Bearer header. */
 export function readSecretKey(req: IncomingMessage): string | undefined {
@@ -16,7 +17,18 @@ export function readSecretKey(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-export function requireSecretKey(req: IncomingMessage, registry: AppRegistry): SecretKeyGrant {
+/** What every route with a secret key asks: who is calling, and may they call now. */
+export interface SecretKeys {
+  readonly registry: AppRegistry;
+  readonly rateLimit: KeyRateLimit;
+}
+
+/**
+ * The grant of the request's secret key, after taking one request from that key's rate limit;
+ * requests without a valid key are refused before they count against anyone's.
+ */
+export function requireSecretKey(req: IncomingMessage, keys: SecretKeys): SecretKeyGrant {
+  const { registry } = keys;
   const key = readSecretKey(req);
   if (key === undefined) throw new SignalError('unauthorized', 'Please provide a secret or publishable API key');
   if (key.startsWith('pubk_')) {
@@ -24,5 +36,6 @@ export function requireSecretKey(req: IncomingMessage, registry: AppRegistry): S
   }
   const grant = registry.bySecretKey(key);
   if (!grant) throw new SignalError('unauthorized', 'Invalid API key');
+  keys.rateLimit.take(grant);
   return grant;
 }

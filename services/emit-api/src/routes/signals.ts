@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { SignalError, encodeEnvelope, eventNameSchema, fromZodError, type AppRegistry } from '@signal/core';
+import { SignalError, encodeEnvelope, eventNameSchema, fromZodError } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
-import { readBody } from '../http/read-body.js';
+import { readBody, type BodyLimits } from '../http/read-body.js';
 import { metrics } from '../metrics/emit-metrics.js';
 import { sendJson } from '../http/respond.js';
-import { requireSecretKey } from '../http/secret-key.js';
+import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 import { destinationSchema, targetOf } from '../publishing/destinations.js';
 
 const signalSchema = z.strictObject({
@@ -16,7 +16,7 @@ const signalSchema = z.strictObject({
 });
 
 export interface SignalsRouteOptions {
-  maxBodyBytes: number;
+  body: BodyLimits;
   maxBatch: number;
 }
 
@@ -25,14 +25,14 @@ export interface SignalsRouteOptions {
  * anything is published, so a bad batch publishes nothing. Returns as soon as NATS has the
  * messages: delivery is at most once.
  */
-export function signalsRoute(nc: NatsConnection, registry: AppRegistry, options: SignalsRouteOptions) {
+export function signalsRoute(nc: NatsConnection, keys: SecretKeys, options: SignalsRouteOptions) {
   const bodySchema = z.union([
     z.strictObject({ signals: z.array(signalSchema).min(1).max(options.maxBatch) }),
     signalSchema,
   ]);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const grant = requireSecretKey(req, registry);
-    const raw = await readBody(req, options.maxBodyBytes);
+    const grant = requireSecretKey(req, keys);
+    const raw = await readBody(req, options.body);
     if (raw === undefined) throw new SignalError('bad_request', 'body is required: { to, event?, message } or { signals: [...] }');
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) throw fromZodError(narrowest(raw, parsed.error), 'bad_request');

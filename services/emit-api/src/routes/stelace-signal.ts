@@ -8,12 +8,11 @@ import {
   fromZodError,
   stelaceEventSchema,
   stelaceNameSchema,
-  type AppRegistry,
 } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
-import { readBody } from '../http/read-body.js';
+import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
-import { requireSecretKey } from '../http/secret-key.js';
+import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 import { deliverConfirmed } from '../publishing/confirmed-delivery.js';
 import { stelaceDeliveryStages } from '../publishing/stelace-destination.js';
 
@@ -32,7 +31,7 @@ const bodySchema = z.strictObject(
 );
 
 export interface StelaceSignalRouteOptions {
-  maxBodyBytes: number;
+  body: BodyLimits;
   deliveryTimeoutMs: number;
 }
 
@@ -41,10 +40,10 @@ export interface StelaceSignalRouteOptions {
  * somewhere in the cluster (404 otherwise); without one the signal goes to every socket of
  * the app and environment, which needs the key's broadcast permission.
  */
-export function stelaceSignalRoute(nc: NatsConnection, registry: AppRegistry, options: StelaceSignalRouteOptions) {
+export function stelaceSignalRoute(nc: NatsConnection, keys: SecretKeys, options: StelaceSignalRouteOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const grant = requireSecretKey(req, registry);
-    const raw = await readBody(req, options.maxBodyBytes);
+    const grant = requireSecretKey(req, keys);
+    const raw = await readBody(req, options.body);
     if (raw === undefined) throw new SignalError('bad_request', 'body is required: { destination?, event?, message }');
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');

@@ -1,18 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { SignalError, deviceSchema, fromZodError, identitySchema, mintUserToken, type AppRegistry } from '@signal/core';
-import { readBody } from '../http/read-body.js';
+import { SignalError, deviceSchema, fromZodError, identitySchema, mintUserToken } from '@signal/core';
+import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
-import { requireSecretKey } from '../http/secret-key.js';
+import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
 export interface TokensRouteOptions {
-  maxBodyBytes: number;
+  body: BodyLimits;
   maxTtlSeconds: number;
   audience: string | undefined;
 }
 
 /** POST /v1/tokens: mints a user token for an identity (and optional device). */
-export function tokensRoute(registry: AppRegistry, options: TokensRouteOptions) {
+export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
   const bodySchema = z.strictObject({
     identity: identitySchema,
     device: deviceSchema.optional(),
@@ -24,8 +24,8 @@ export function tokensRoute(registry: AppRegistry, options: TokensRouteOptions) 
       .optional(),
   });
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const grant = requireSecretKey(req, registry);
-    const raw = await readBody(req, options.maxBodyBytes);
+    const grant = requireSecretKey(req, keys);
+    const raw = await readBody(req, options.body);
     if (raw === undefined) throw new SignalError('bad_request', 'body is required: { identity, device?, ttl?, grants? }');
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, parseEnv } from '@signal/core';
+import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
@@ -12,6 +12,8 @@ const schema = z.object({
   LOG_LEVEL: logLevelVar,
   /** Largest frame a client may send; larger ones get an error and are dropped. */
   MAX_FRAME_BYTES: intVar(256, 16 * 1024 * 1024, 64 * 1024),
+  /** Deepest nesting of arrays and objects in a client frame or packet; deeper ones are refused. */
+  MAX_JSON_DEPTH: maxJsonDepthVar,
   /** Seconds without any frame before a connection is closed (uWS sends pings to keep it alive). */
   IDLE_TIMEOUT_SECONDS: intVar(8, 960, 120),
   /** Bytes queued for one slow client before it is disconnected. */

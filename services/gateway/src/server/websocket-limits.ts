@@ -4,6 +4,8 @@ import type { SessionData } from '../core/session.js';
 
 export interface WebSocketLimits {
   readonly maxFrameBytes: number;
+  /** Deepest nesting of arrays and objects a client frame may have (MAX_JSON_DEPTH). */
+  readonly maxJsonDepth: number;
   readonly behavior: Pick<
     WebSocketBehavior<SessionData>,
     'maxPayloadLength' | 'idleTimeout' | 'maxBackpressure' | 'closeOnBackpressureLimit' | 'sendPingsAutomatically'
@@ -18,6 +20,7 @@ export interface WebSocketLimits {
 export function websocketLimits(config: GatewayConfig): WebSocketLimits {
   return {
     maxFrameBytes: config.MAX_FRAME_BYTES,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
     behavior: {
       maxPayloadLength: Math.max(config.MAX_FRAME_BYTES * 4, 1024 * 1024),
       idleTimeout: config.IDLE_TIMEOUT_SECONDS,

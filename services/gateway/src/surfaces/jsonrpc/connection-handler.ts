@@ -1,4 +1,4 @@
-import { SignalError, parseAddress, type AppRegistry } from '@signal/core';
+import { SignalError, jsonTextTooDeep, jsonTooDeepError, parseAddress, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
@@ -22,6 +22,8 @@ export type Dialect = 'native' | 'bit6';
 
 export interface RpcHandlerOptions {
   maxFrameBytes: number;
+  /** Deepest nesting a frame may have (MAX_JSON_DEPTH), checked before anything walks it. */
+  maxJsonDepth: number;
   dialect: Dialect;
   log: Logger;
   registry: AppRegistry;
@@ -70,6 +72,10 @@ export class RpcConnectionHandler {
       return reply(session, rpcError(idOfRefusedFrame(text), error));
     }
     if (text === '_ping') return reply(session, '_pong');
+    if (jsonTextTooDeep(text, this.options.maxJsonDepth)) {
+      metrics.limitRefusals.inc({ limit: 'max_json_depth' });
+      return reply(session, rpcError(idOfRefusedFrame(text), jsonTooDeepError('frame', this.options.maxJsonDepth)));
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -6,6 +6,8 @@ const RPC_CODES: Record<ErrorCode, number> = {
   invalid_json: -32700,
   bad_request: -32600,
   unknown_method: -32601,
+  // HTTP only (emit-api); listed because every code needs a JSON-RPC twin.
+  method_not_allowed: -32601,
   invalid_params: -32602,
   internal: -32603,
   unauthorized: -32001,

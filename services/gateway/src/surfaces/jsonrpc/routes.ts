@@ -42,6 +42,7 @@ export function registerJsonRpcRoutes(
   for (const [path, dialect] of PATHS) {
     const handler = new RpcConnectionHandler(hub, presence, {
       maxFrameBytes: limits.maxFrameBytes,
+      maxJsonDepth: limits.maxJsonDepth,
       dialect,
       log,
       registry,

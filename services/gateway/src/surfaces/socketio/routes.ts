@@ -25,11 +25,12 @@ export function registerSocketIoRoutes(
   registry: AppRegistry,
   limits: WebSocketLimits,
   rules: Limits,
-  settings: Omit<SocketIoSettings, 'maxFrameBytes'>,
+  settings: Omit<SocketIoSettings, 'maxFrameBytes' | 'maxJsonDepth'>,
   log: Logger,
 ): void {
   const surface = createStelaceSurface((scope) => registry.deliversClientMessagesToStelace(scope));
-  const context: SocketIoContext = { hub, surface, registry, limits: rules, settings: { ...settings, maxFrameBytes: limits.maxFrameBytes }, log };
+  const settingsWithLimits = { ...settings, maxFrameBytes: limits.maxFrameBytes, maxJsonDepth: limits.maxJsonDepth };
+  const context: SocketIoContext = { hub, surface, registry, limits: rules, settings: settingsWithLimits, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {

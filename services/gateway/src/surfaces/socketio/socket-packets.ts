@@ -1,3 +1,4 @@
+import { jsonTextTooDeep, jsonTooDeepError } from '@signal/core';
 import { ENGINE, firstCharacter } from './engine-packets.js';
 
 /**
@@ -24,12 +25,20 @@ export type SocketPacket =
   | { type: typeof PACKET.event; nsp: string; id: number | undefined; data: [string, ...unknown[]] }
   | { type: typeof PACKET.ack; nsp: string; id: number; data: unknown[] };
 
-export class SocketProtocolError extends Error {}
+export class SocketProtocolError extends Error {
+  /** Set when a configured limit refused the packet: the variable's name in lower case, for metrics. */
+  readonly limit: string | undefined;
+  constructor(message: string, limit?: string) {
+    super(message);
+    this.limit = limit;
+  }
+}
 
 const MAX_NAMESPACE_LENGTH = 256;
 const MAX_ID_DIGITS = 15;
 
-export function parseSocketPacket(text: string): SocketPacket {
+/** `maxJsonDepth` (MAX_JSON_DEPTH) is checked on the text, before the data is parsed. */
+export function parseSocketPacket(text: string, maxJsonDepth: number): SocketPacket {
   const type = text.charCodeAt(0) - 48;
   if (!(type >= 0 && type <= 6)) throw new SocketProtocolError(`unknown Socket.IO packet type '${firstCharacter(text)}'`);
   if (type === PACKET.binaryEvent || type === PACKET.binaryAck) {
@@ -53,6 +62,7 @@ export function parseSocketPacket(text: string): SocketPacket {
   const json = text.slice(idEnd);
   let data: unknown;
   if (json !== '') {
+    if (jsonTextTooDeep(json, maxJsonDepth)) throw new SocketProtocolError(jsonTooDeepError('Socket.IO packet data', maxJsonDepth).message, 'max_json_depth');
     try {
       data = JSON.parse(json);
     } catch {

@@ -19,6 +19,7 @@ export interface SocketIoSettings {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   maxFrameBytes: number;
+  maxJsonDepth: number;
 }
 
 export interface SocketIoContext {
@@ -103,6 +104,7 @@ export class StelaceSocket {
       this.onEnginePacket(text);
     } catch (error) {
       if (!(error instanceof EngineProtocolError || error instanceof SocketProtocolError)) throw error;
+      if (error instanceof SocketProtocolError && error.limit !== undefined) metrics.limitRefusals.inc({ limit: error.limit });
       this.context.log.info({ route: this.route, reason: error.message }, 'socket.io protocol error');
       this.end(1002, error.message);
     }
@@ -132,7 +134,7 @@ export class StelaceSocket {
       case 'close':
         return this.end(1000, 'closed by client');
       case 'message':
-        return this.onSocketPacket(parseSocketPacket(packet.data));
+        return this.onSocketPacket(parseSocketPacket(packet.data, this.context.settings.maxJsonDepth));
       default:
         // Pongs and noops: liveness is watched by uWS idle timeouts, which any frame resets.
         return;
