@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { metrics } from '../metrics/emit-metrics.js';
+import { enforceSocketDeadlines } from './socket-deadlines.js';
 
 export interface HttpServerLimits {
   /** Time a client has to send all request headers (HTTP_HEADERS_TIMEOUT_MS). */
@@ -35,6 +36,7 @@ export function createHttpServer(limits: HttpServerLimits, listener: RequestList
   );
   server.maxConnections = limits.maxConnections;
   server.maxHeadersCount = MAX_HEADERS_COUNT;
+  enforceSocketDeadlines(server, limits);
   server.on('drop', () => metrics.limitRefusals.inc({ limit: 'max_http_connections' }));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket));
   return server;
