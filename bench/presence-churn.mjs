@@ -115,6 +115,8 @@ async function main() {
     JOIN_BURST: '1000000',
     PUBLISH_RATE: '1000000',
     PUBLISH_BURST: '1000000',
+    FRAME_RATE: '1000000',
+    FRAME_BURST: '1000000',
   };
   const gateways = await Promise.all(
     [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env })),

@@ -26,7 +26,7 @@ function stall(client: RpcClient): () => void {
 
 const FRAME = 'x'.repeat(32 * 1024);
 /** The publisher here floods on purpose, far over the default publish rate (docs/limits.md). */
-const UNLIMITED_PUBLISHES = { PUBLISH_RATE: '1000000', PUBLISH_BURST: '1000000' };
+const UNLIMITED_PUBLISHES = { PUBLISH_RATE: '1000000', PUBLISH_BURST: '1000000', FRAME_RATE: '1000000', FRAME_BURST: '1000000' };
 
 describe('a client that does not read', () => {
   it('falling behind gradually: is closed with 4008 once it catches up to the close frame; the others get every message', async () => {

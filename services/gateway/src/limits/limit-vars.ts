@@ -34,6 +34,9 @@ export const gatewayLimitVars = {
   PUBLISH_BURST: intVar(1, 1_000_000, 100),
   SEND_RATE: intVar(1, 1_000_000, 50),
   SEND_BURST: intVar(1, 1_000_000, 100),
+  /** Every frame a connection sends, of any kind, valid or not: bounds the work one socket can cause. */
+  FRAME_RATE: intVar(1, 1_000_000, 200),
+  FRAME_BURST: intVar(1, 1_000_000, 400),
   /** A connection refused this many times for its rates within RATE_LIMIT_WINDOW_MS is closed with 4029. */
   RATE_LIMIT_CLOSE_AFTER: intVar(1, 1_000_000, 50),
 };
@@ -54,6 +57,7 @@ export interface GatewayLimits {
   readonly join: Rate;
   readonly publish: Rate;
   readonly send: Rate;
+  readonly frame: Rate;
   readonly closeAfter: number;
 }
 
@@ -72,6 +76,7 @@ export function gatewayLimitsFrom(env: LimitVars): GatewayLimits {
     maxChannels: env.MAX_CHANNELS_PER_CONNECTION,
     maxPresenceChannels: env.MAX_PRESENCE_CHANNELS_PER_CONNECTION,
     join: { perSecond: env.JOIN_RATE, burst: env.JOIN_BURST },
+    frame: { perSecond: env.FRAME_RATE, burst: env.FRAME_BURST },
     publish: { perSecond: env.PUBLISH_RATE, burst: env.PUBLISH_BURST },
     send: { perSecond: env.SEND_RATE, burst: env.SEND_BURST },
     closeAfter: env.RATE_LIMIT_CLOSE_AFTER,

@@ -2,14 +2,17 @@ import { RATE_LIMIT_WINDOW_MS, type GatewayLimits, type Rate } from './limit-var
 import { refuse } from './refusal.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** The requests a connection's rates apply to; presence state updates are publishes. */
-export type RequestKind = 'join' | 'publish' | 'send';
+/** What a connection's rates apply to: requests (presence state updates are publishes), and every frame. */
+export type RequestKind = 'join' | 'publish' | 'send' | 'frame';
 
 const RATE_VARIABLES: Record<RequestKind, [rate: string, burst: string]> = {
   join: ['JOIN_RATE', 'JOIN_BURST'],
   publish: ['PUBLISH_RATE', 'PUBLISH_BURST'],
   send: ['SEND_RATE', 'SEND_BURST'],
+  frame: ['FRAME_RATE', 'FRAME_BURST'],
 };
+
+const WHAT: Record<RequestKind, string> = { join: 'join requests', publish: 'publish requests', send: 'send requests', frame: 'frames' };
 
 /**
  * What one connection may ask for: how many channels it holds, and how fast it joins,
@@ -58,7 +61,7 @@ export class RequestQuota {
     now: number,
   ) {
     const bucket = (rate: Rate) => new TokenBucket(rate.perSecond, rate.burst, now);
-    this.buckets = { join: bucket(limits.join), publish: bucket(limits.publish), send: bucket(limits.send) };
+    this.buckets = { join: bucket(limits.join), publish: bucket(limits.publish), send: bucket(limits.send), frame: bucket(limits.frame) };
     this.windowStart = now;
   }
 
@@ -72,7 +75,7 @@ export class RequestQuota {
     this.refusals++;
     const [rate, burst] = RATE_VARIABLES[kind];
     const { perSecond, burst: most } = this.limits[kind];
-    throw refuse('rate_limited', rate, `too many ${kind} requests: at most ${perSecond} per second (${rate}) after a burst of ${most} (${burst}); slow down`);
+    throw refuse('rate_limited', rate, `too many ${WHAT[kind]}: at most ${perSecond} per second (${rate}) after a burst of ${most} (${burst}); slow down`);
   }
 
   /**

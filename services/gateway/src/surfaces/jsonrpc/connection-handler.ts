@@ -57,6 +57,14 @@ export class RpcConnectionHandler {
   }
 
   onMessage(session: Session, data: ArrayBuffer, isBinary: boolean): void {
+    // Every frame costs work, even one that is refused below: the frame rate bounds it.
+    try {
+      session.quota.take('frame');
+    } catch (caught) {
+      reply(session, rpcError(null, SignalError.from(caught)));
+      if (session.quota.flooding) this.closeFlooding(session);
+      return;
+    }
     if (isBinary) return reply(session, rpcError(null, new SignalError('bad_request', 'send JSON-RPC as text frames, not binary')));
     let text: string;
     try {

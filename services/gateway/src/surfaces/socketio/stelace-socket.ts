@@ -7,11 +7,12 @@ import type { Session } from '../../core/session.js';
 import type { Surface } from '../../core/surface.js';
 import type { ConnectionTicket } from '../../limits/connection-limits.js';
 import type { Limits } from '../../limits/limits.js';
+import type { RequestQuota } from '../../limits/request-limits.js';
 import { ENGINE, EngineProtocolError, openPacket, parseEnginePacket, type EngineVersion } from './engine-packets.js';
 import { STELACE_NAMESPACE } from './render.js';
 import { PACKET, SocketProtocolError, eventFrame, parseSocketPacket, socketFrame, type SocketPacket } from './socket-packets.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
-import { closeReason } from '../../server/close-codes.js';
+import { CLOSE_RATE_LIMITED, closeReason } from '../../server/close-codes.js';
 import { authenticationTimeoutReason, checkAuthentication, limitReason, reasonLabel } from './stelace-handshake.js';
 
 export interface SocketIoSettings {
@@ -60,6 +61,8 @@ export class StelaceSocket {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private session: Session | undefined;
+  /** From the upgrade on: packets count against the frame rate before the handshake too. */
+  private readonly quota: RequestQuota;
 
   constructor(
     private readonly context: SocketIoContext,
@@ -67,7 +70,9 @@ export class StelaceSocket {
     readonly version: EngineVersion,
     /** This socket's place in the node's connection counts, from the upgrade until it closes. */
     private readonly ticket: ConnectionTicket,
-  ) {}
+  ) {
+    this.quota = context.limits.requests.quota();
+  }
 
   onOpen(ws: WebSocket<SocketIoData>): void {
     this.ws = ws;
@@ -91,6 +96,14 @@ export class StelaceSocket {
 
   onMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.closed) return;
+    try {
+      this.quota.take('frame');
+    } catch {
+      // Socket.IO has no error reply for a packet: an over-rate packet is dropped, and a socket
+      // that goes on flooding is closed. Real clients send a pong every ping interval.
+      if (this.quota.flooding) this.end(CLOSE_RATE_LIMITED.code, CLOSE_RATE_LIMITED.reason);
+      return;
+    }
     const { maxFrameBytes } = this.context.settings;
     if (data.byteLength > maxFrameBytes) return this.end(1009, `frame is over the ${maxFrameBytes}-byte limit`);
     if (isBinary) return this.end(1003, 'binary frames are not supported; send Socket.IO text packets');
@@ -194,8 +207,8 @@ export class StelaceSocket {
     }
     this.stopTimer();
     this.phase = 'authenticated';
-    // Stelace clients send nothing after the handshake, so their quota is never drawn on.
-    const session = createSession(hub, this.context.surface, outcome.principal, { ip: this.ticket.ip, quota: limits.requests.quota() }, this.route);
+    // Stelace clients send no requests after the handshake; only the frame rate draws on the quota.
+    const session = createSession(hub, this.context.surface, outcome.principal, { ip: this.ticket.ip, quota: this.quota }, this.route);
     session.ws = this.ws;
     this.session = session;
     hub.open(session);
