@@ -60,7 +60,8 @@ async function main(): Promise<void> {
   ops.liveness.register('nats-input', selfCheck.check);
   ops.shutdown.add('release', 'nats self-check', () => selfCheck.stop());
 
-  const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
+  const storeSettings = storeSettingsFrom(config);
+  const buckets = await openPresenceBuckets(nc, storeSettings);
   if (buckets.mismatches.length > 0) {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     presence,
     timing: timingFrom(config),
     log,
+    ensureBuckets: async () => void (await openPresenceBuckets(nc, storeSettings)),
   });
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());

@@ -23,6 +23,12 @@ export interface PresenceNodeDeps {
   presence: PresenceService;
   timing: PresenceTiming;
   log: Logger;
+  /**
+   * Creates the presence buckets where they are missing. A nats-server restart loses buckets
+   * kept in memory (PRESENCE_STORAGE=memory, the default): without them no heartbeat, watch or
+   * join works until someone creates them again.
+   */
+  ensureBuckets: () => Promise<void>;
 }
 
 export function newInstanceId(): string {
@@ -86,6 +92,9 @@ export class PresenceNode {
         // Once per outage, not once per beat.
         if (!this.beatFailing) log.warn({ err: error }, 'presence heartbeat failed; other nodes sweep this one if it goes on');
         this.beatFailing = true;
+        // The buckets may be gone (a restarted nats-server); the next beat then finds this
+        // node's record missing, takes that as being swept, and announces its participants again.
+        await this.deps.ensureBuckets().catch(() => undefined);
         return;
       }
       log.warn('this node was declared dead and swept (frozen or cut off for too long); announcing its participants again');
@@ -166,6 +175,7 @@ export class PresenceNode {
       if (status.type !== 'reconnect') continue;
       log.info('NATS reconnected; re-reading presence');
       try {
+        await this.deps.ensureBuckets();
         await watch.restart();
         watch.forgiveAll();
         this.watchStartedAt = performance.now();
