@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { parseSubject } from '../addresses/address.js';
 import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
 import { AuthError } from '../errors/signal-error.js';
+import { issuePath } from '../errors/zod-issue.js';
+import { capabilityClaim, capabilitySchema, sendRuleSchema, type Capability, type SendRule } from './capability.js';
 
 /**
  * User tokens: HS256 JWTs signed with the environment's token secret. `iss` is the
@@ -25,6 +27,10 @@ export interface VerifiedUser {
   readonly device: string | undefined;
   readonly grants: Grants;
   readonly expiresAt: number;
+  /** The `capability` claim; undefined when the token has none (the environment's policy decides). */
+  readonly capability: Capability | undefined;
+  /** The `send` claim; undefined when the token has none. */
+  readonly send: SendRule | undefined;
 }
 
 export interface MintOptions {
@@ -33,13 +39,18 @@ export interface MintOptions {
   ttlSeconds: number;
   grants?: Record<string, unknown> | undefined;
   audience?: string | undefined;
+  capability?: Capability | undefined;
+  send?: SendRule | undefined;
 }
 
 export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number }> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + options.ttlSeconds;
   const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
-  let jwt = new SignJWT({ grants: options.grants ?? { signal: true } })
+  const claims: JWTPayload = { grants: options.grants ?? { signal: true } };
+  if (options.capability !== undefined) claims.capability = capabilityClaim(options.capability);
+  if (options.send !== undefined) claims.send = options.send;
+  let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(scope.issuer)
     .setSubject(sub)
@@ -109,5 +120,22 @@ export function verifyUserToken(registry: AppRegistry, token: string): VerifiedU
   if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
   // Bit6 tokens say which services they open; one that withholds `signal` opens nothing here.
   if (!grants.data.signal) throw new TokenError('not_granted', 'token does not grant signal access (grants.signal is false); mint one without it');
-  return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp };
+  const capability = payload.capability === undefined ? undefined : capabilitySchema.safeParse(payload.capability);
+  if (capability && !capability.success) throw new TokenError('bad_claims', `token claim capability is invalid: ${describe(capability.error)}`);
+  const send = payload.send === undefined ? undefined : sendRuleSchema.safeParse(payload.send);
+  if (send && !send.success) throw new TokenError('bad_claims', `token claim send is invalid: ${describe(send.error)}`);
+  return {
+    scope,
+    identity: subject.identity,
+    device: subject.device,
+    grants: grants.data,
+    expiresAt: payload.exp,
+    capability: capability?.data,
+    send: send?.data,
+  };
+}
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return issue.path.length === 0 ? issue.message : `'${issuePath(issue)}': ${issue.message}`;
 }

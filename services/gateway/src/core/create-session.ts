@@ -12,15 +12,10 @@ export function createSession(hub: Hub, surface: Surface, principal: Principal, 
     identity: principal.identity,
     device: principal.device,
     anonymous: principal.anonymous,
-    canPublish: mayPublish(principal),
+    permissions: principal.permissions,
     expiresAt: principal.expiresAt,
     surface,
     channels: new Set(),
     ws: undefined,
   };
-}
-
-/** Sending and publishing need a user whose token's grants do not withhold it. */
-export function mayPublish(principal: Principal): boolean {
-  return !principal.anonymous && principal.grants?.publish !== false;
 }

@@ -20,6 +20,7 @@ import {
 } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
+import { assertMay, assertMayMessage, assertMaySend } from '../auth/permissions.js';
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
 import { presenceTopicFor, topicFor } from '../routing/topics.js';
@@ -98,7 +99,9 @@ export class Hub {
     this.stats.subjects = this.subjects.size;
   }
 
+  /** Joins a channel the session may subscribe to (auth/permissions.ts); false when already joined. */
   join(session: Session, channel: string): boolean {
+    assertMay(session.permissions, 'subscribe', channel);
     if (session.channels.has(channel)) return false;
     session.channels.add(channel);
     this.subscribe(session, channelSubject(session.scope, channel));
@@ -140,15 +143,16 @@ export class Hub {
 
   /** `rev` marks `fields.state` as stored participant state at that presence revision. */
   publish(session: Session, channel: string, fields: Fields, rev?: number): void {
-    this.assertCanPublish(session, channel);
+    this.assertCanPublish(session, channel, fields, rev !== undefined);
     const envelope: Envelope = rev === undefined
       ? { t: 'publish', ch: channel, from: session.address, fields }
       : { t: 'publish', ch: channel, from: session.address, fields, rev };
     this.publishEnvelope(channelSubject(session.scope, channel), envelope);
   }
 
-  assertCanPublish(session: Session, channel: string): void {
-    this.assertCanSend(session);
+  /** `storesState`: the message's `state` is written to presence, which needs `presence` rather than `publish`. */
+  assertCanPublish(session: Session, channel: string, fields: Fields, storesState: boolean): void {
+    assertMayMessage(session.permissions, channel, fields, storesState);
     if (!session.channels.has(channel)) {
       throw new SignalError('not_joined', `join channel '${channel}' before publishing to it`, { field: 'id' });
     }
@@ -171,7 +175,7 @@ export class Hub {
    * taken it, and fails with not_found when none exists anywhere in the cluster.
    */
   async send(session: Session, to: Address, fields: Fields, channel: string | undefined, confirm: boolean): Promise<void> {
-    this.assertCanSend(session);
+    assertMaySend(session.permissions, to.identity, fields, channel);
     assertNatsConnected(this.nc);
     const subject = this.addressSubject(session, to);
     const envelope: Envelope = channel === undefined
@@ -207,17 +211,6 @@ export class Hub {
         if (node === undefined) throw new SignalError('invalid_params', `'${formatAddress(to)}' has no valid route`, { field: 'to' });
         return connectionSubject(session.scope, node, to.route);
       }
-    }
-  }
-
-  private assertCanSend(session: Session): void {
-    if (!session.canPublish) {
-      throw new SignalError(
-        'forbidden',
-        session.anonymous
-          ? 'this connection is receive-only: connect with a user token to publish or send'
-          : "this user token's grants do not allow publishing",
-      );
     }
   }
 

@@ -2,7 +2,6 @@ import { SignalError, parseAddress, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
-import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
@@ -83,7 +82,7 @@ export class RpcConnectionHandler {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
-      // A Bit6 client is told about a refused join, and about an expired token, too: the SDK
+      // A Bit6 client is told about a refused join, an expired token or a missing permission, too: the SDK
       // ignores an error with `id: null`, but it shows in the app's network log instead of the
       // request vanishing without a trace.
       if (
@@ -91,7 +90,8 @@ export class RpcConnectionHandler {
         this.options.dialect === 'native' ||
         error.code === 'bad_request' ||
         error.code === 'limit_exceeded' ||
-        error.code === 'unauthorized'
+        error.code === 'unauthorized' ||
+        error.code === 'forbidden'
       ) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
       }
@@ -141,7 +141,8 @@ export class RpcConnectionHandler {
       });
     }
     session.expiresAt = user.expiresAt;
-    session.canPublish = mayPublish(user);
+    // The new token's capability applies to what the connection starts from now on.
+    session.permissions = user.permissions;
     this.options.expiry?.watch(session);
     return { expiresAt: user.expiresAt! };
   }

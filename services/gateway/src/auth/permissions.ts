@@ -1,0 +1,125 @@
+import {
+  SignalError,
+  grantedOperations,
+  matchesPattern,
+  type Capability,
+  type EnvironmentAuthorization,
+  type Fields,
+  type NamespaceOptions,
+  type Operation,
+  type SendRule,
+} from '@signal/core';
+
+/**
+ * Every authorization rule of the gateway (docs/authorization.md). Surfaces, the hub and the
+ * presence service ask this module whether a connection may do something, and only translate
+ * its answer; no other module decides who may subscribe, publish, be present or send.
+ */
+export interface Permissions {
+  readonly anonymous: boolean;
+  /** The token's `grants.publish` is false: no publish, no send, no presence state, whatever else it grants. */
+  readonly receiveOnly: boolean;
+  /** `all` for a token without `capability` in an open environment. */
+  readonly channels: Capability | 'all';
+  readonly send: SendRule;
+  readonly environment: EnvironmentAuthorization;
+}
+
+/** What a token (or, for `anonymous`, a publishable key) says, before the environment's policy applies. */
+export interface TokenClaims {
+  readonly anonymous: boolean;
+  readonly publishGranted: boolean;
+  readonly capability: Capability | undefined;
+  readonly send: SendRule | undefined;
+}
+
+export function permissionsOf(claims: TokenClaims, environment: EnvironmentAuthorization): Permissions {
+  const open = environment.policy === 'open';
+  return {
+    anonymous: claims.anonymous,
+    receiveOnly: !claims.anonymous && !claims.publishGranted,
+    channels: claims.capability ?? (open ? 'all' : []),
+    send: claims.send ?? (open ? 'any' : 'none'),
+    environment,
+  };
+}
+
+/** Why an operation is refused, or undefined when it is allowed. Pure, for the rules' own tests. */
+export function refusal(permissions: Permissions, operation: Operation, channel: string): string | undefined {
+  if (permissions.anonymous) {
+    if (operation !== 'subscribe') return 'a publishable-key connection may only subscribe; connect with a user token';
+    return permissions.environment.anonymous.some((pattern) => matchesPattern(pattern, channel))
+      ? undefined
+      : "publishable-key connections may not subscribe to it (the environment's authorization.anonymous patterns)";
+  }
+  if (operation === 'publish' && permissions.receiveOnly) return "the user token's grants.publish is false";
+  const namespace = namespaceOf(permissions.environment, channel);
+  if (namespace && namespace.options[operation as 'presence' | 'publish'] === false) {
+    return `namespace '${namespace.pattern}' does not allow ${operation} by clients`;
+  }
+  if (permissions.channels === 'all' || grantedOperations(permissions.channels, channel).has(operation)) return undefined;
+  return `the user token's capability grants no ${operation} on it`;
+}
+
+export function mayOnChannel(permissions: Permissions, operation: Operation, channel: string): boolean {
+  return refusal(permissions, operation, channel) === undefined;
+}
+
+export function assertMay(permissions: Permissions, operation: Operation, channel: string): void {
+  const why = refusal(permissions, operation, channel);
+  if (why !== undefined) throw forbidden(`may not ${operation} on channel '${channel}': ${why}`, { channel, operation }, 'id');
+}
+
+/** A presence state is written as a participant: it needs `presence` and a token that may publish. */
+export function assertMayWriteState(permissions: Permissions, channel: string): void {
+  if (permissions.receiveOnly) {
+    throw forbidden(`may not set a presence state on channel '${channel}': the user token's grants.publish is false`, { channel, operation: 'presence' }, 'state');
+  }
+  assertMay(permissions, 'presence', channel);
+}
+
+/**
+ * A message in a channel (a publish, or a send scoped to the channel): a participant's state on
+ * its own needs `presence`; anything else needs `publish`. `storesState` is true when the
+ * message's `state` is written to presence (the sender is a participant).
+ */
+export function assertMayMessage(permissions: Permissions, channel: string, fields: Fields, storesState: boolean): void {
+  if (storesState && 'state' in fields) {
+    assertMayWriteState(permissions, channel);
+    if (Object.keys(fields).length === 1) return;
+  }
+  assertMay(permissions, 'publish', channel);
+}
+
+/** A direct message to a user, device or connection of `identity`; `channel` when the message is scoped to one. */
+export function assertMaySend(permissions: Permissions, identity: string, fields: Fields, channel: string | undefined): void {
+  const why = sendRefusal(permissions, identity);
+  if (why !== undefined) throw forbidden(`may not send to '${identity}': ${why}`, { to: identity, operation: 'send' }, 'to');
+  if (channel !== undefined) assertMayMessage(permissions, channel, fields, true);
+}
+
+export function sendRefusal(permissions: Permissions, identity: string): string | undefined {
+  if (permissions.anonymous) return 'a publishable-key connection may not send; connect with a user token';
+  if (permissions.receiveOnly) return "the user token's grants.publish is false";
+  const rule = permissions.send;
+  if (rule === 'any') return undefined;
+  if (rule !== 'none' && rule.some((pattern) => matchesPattern(pattern, identity))) return undefined;
+  return rule === 'none' ? "the user token's send rule is 'none'" : "no pattern of the user token's send rule matches that identity";
+}
+
+/** The participant limit of a channel: its namespace's `maxParticipants` when lower than the node's. */
+export function participantLimit(permissions: Permissions, channel: string, nodeLimit: number): { most: number; setBy: string } {
+  const namespace = namespaceOf(permissions.environment, channel);
+  const most = namespace?.options.maxParticipants;
+  return most !== undefined && most < nodeLimit
+    ? { most, setBy: `authorization.namespaces['${namespace!.pattern}'].maxParticipants` }
+    : { most: nodeLimit, setBy: 'PRESENCE_MAX_PARTICIPANTS' };
+}
+
+function namespaceOf(environment: EnvironmentAuthorization, channel: string): { pattern: string; options: NamespaceOptions } | undefined {
+  return environment.namespaces.find((namespace) => matchesPattern(namespace.pattern, channel));
+}
+
+function forbidden(message: string, data: Record<string, string>, field: string): SignalError {
+  return new SignalError('forbidden', `this connection ${message}`, { field, data });
+}
