@@ -104,7 +104,7 @@ describe('channel permissions', () => {
     expect(mayOnChannel(p, 'presence', 'a')).toBe(true);
     expect(mayOnChannel(p, 'publish', 'a')).toBe(false);
     expect(refusalOf(() => assertMayWriteState(p, 'a'))).toMatchObject({ code: 'forbidden', field: 'state', data: { channel: 'a', operation: 'presence' } });
-    expect(sendRefusal(p, 'bob')).toMatch(/grants\.publish is false/);
+    expect(sendRefusal(p, 'bob')).toMatch(/grants do not allow publishing \(grants\.publish is false\)/);
   });
 
   it('a participant state on its own needs presence; anything more needs publish', () => {

@@ -15,6 +15,8 @@ import {
  * presence service ask this module whether a connection may do something, and only translate
  * its answer; no other module decides who may subscribe, publish, be present or send.
  */
+const RECEIVE_ONLY = "the user token's grants do not allow publishing (grants.publish is false)";
+
 export interface Permissions {
   readonly anonymous: boolean;
   /** The token's `grants.publish` is false: no publish, no send, no presence state, whatever else it grants. */
@@ -47,12 +49,12 @@ export function permissionsOf(claims: TokenClaims, environment: EnvironmentAutho
 /** Why an operation is refused, or undefined when it is allowed. Pure, for the rules' own tests. */
 export function refusal(permissions: Permissions, operation: Operation, channel: string): string | undefined {
   if (permissions.anonymous) {
-    if (operation !== 'subscribe') return 'a publishable-key connection may only subscribe; connect with a user token';
+    if (operation !== 'subscribe') return 'a publishable-key connection is receive-only and may only subscribe; connect with a user token';
     return permissions.environment.anonymous.some((pattern) => matchesPattern(pattern, channel))
       ? undefined
       : "publishable-key connections may not subscribe to it (the environment's authorization.anonymous patterns)";
   }
-  if (operation === 'publish' && permissions.receiveOnly) return "the user token's grants.publish is false";
+  if (operation === 'publish' && permissions.receiveOnly) return RECEIVE_ONLY;
   const namespace = namespaceOf(permissions.environment, channel);
   if (namespace && namespace.options[operation as 'presence' | 'publish'] === false) {
     return `namespace '${namespace.pattern}' does not allow ${operation} by clients`;
@@ -73,7 +75,7 @@ export function assertMay(permissions: Permissions, operation: Operation, channe
 /** A presence state is written as a participant: it needs `presence` and a token that may publish. */
 export function assertMayWriteState(permissions: Permissions, channel: string): void {
   if (permissions.receiveOnly) {
-    throw forbidden(`may not set a presence state on channel '${channel}': the user token's grants.publish is false`, { channel, operation: 'presence' }, 'state');
+    throw forbidden(`may not set a presence state on channel '${channel}': ${RECEIVE_ONLY}`, { channel, operation: 'presence' }, 'state');
   }
   assertMay(permissions, 'presence', channel);
 }
@@ -99,8 +101,8 @@ export function assertMaySend(permissions: Permissions, identity: string, fields
 }
 
 export function sendRefusal(permissions: Permissions, identity: string): string | undefined {
-  if (permissions.anonymous) return 'a publishable-key connection may not send; connect with a user token';
-  if (permissions.receiveOnly) return "the user token's grants.publish is false";
+  if (permissions.anonymous) return 'a publishable-key connection is receive-only and may not send; connect with a user token';
+  if (permissions.receiveOnly) return RECEIVE_ONLY;
   const rule = permissions.send;
   if (rule === 'any') return undefined;
   if (rule !== 'none' && rule.some((pattern) => matchesPattern(pattern, identity))) return undefined;
