@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passes } from '../support/poll.js';
 import { getParticipants } from '../support/presence.js';
@@ -332,4 +334,73 @@ describe('POST /v1/tokens capability and send', () => {
       expect(String(res.body!.message)).toMatch(message);
     }
   });
+});
+
+describe('tokens a gateway did not see minted', () => {
+  it('are refused at connect when their capability is malformed, on every surface', async () => {
+    const scope = new AppRegistry(parseAppsFile({ apps: stack.apps })).byPublishableKey(keysOf(stack, 'alpha', 'live').publishableKey)!;
+    // Signed with the environment's secret, as emit-api would, but with a capability emit-api refuses.
+    const hostile = [{ pattern: 'room', operations: ['everything'] }] as unknown as Parameters<typeof mintUserToken>[1]['capability'];
+    const { token } = await mintUserToken(scope, { identity: 'mallory', ttlSeconds: 60, capability: hostile });
+    await expect(RpcClient.connect(`${stack.gatewayUrl(0)}/v1/connect?token=${token}`)).rejects.toThrow(/^401 .*token claim capability is invalid/);
+    await expect(RpcClient.connect(`${stack.gatewayUrl(0)}/signal/v1/pubsub?jwt=${token}`, 'bit6')).rejects.toThrow(/^401 .*token claim capability is invalid/);
+  });
+});
+
+/** The matching rule written independently of the gateway's, for the property below. */
+function grants(pattern: string, name: string): boolean {
+  if (!pattern.endsWith('*')) return pattern === name;
+  const prefix = [...pattern.slice(0, -1)];
+  const chars = [...name];
+  return prefix.every((c, i) => chars[i] === c);
+}
+
+describe('property (end to end, restricted environment)', () => {
+  // Short names over a tiny alphabet, so generated patterns and names often meet.
+  const NAMES = ['a', 'ab', 'b', 'a*', 'é', '🎉x'];
+  const pattern = fc.oneof(fc.constantFrom(...NAMES), fc.constantFrom('', 'a', 'é', '🎉').map((p) => `${p}*`));
+  const capability = fc.dictionary(pattern, fc.subarray(['subscribe', 'publish', 'presence']), { maxKeys: 4 });
+  const sendRule = fc.oneof(fc.constantFrom<'any' | 'none'>('any', 'none'), fc.uniqueArray(fc.constantFrom('sup-1', 'sup-2', 'bob', 'bobby', 'sup*', 'bob*'), { maxLength: 3 }));
+
+  it('a connection receives messages of exactly the channels it may subscribe to, and reaches exactly the users it may send to', async () => {
+    await fc.assert(
+      fc.asyncProperty(capability, sendRule, async (granted, send) => {
+        const run = unique('run');
+        // A prefix keeps runs apart without changing how the names and patterns compare.
+        const scoped = (name: string) => `${run}/${name}`;
+        const scopedCapability = Object.fromEntries(Object.entries(granted).map(([p, ops]) => [scoped(p), ops]));
+        const identity = `${run}-actor`;
+        const actor = await connect('live', 'native', identity, 0, { capability: { ...scopedCapability, [scoped('marker')]: ['subscribe', 'publish'] }, send: send === 'any' || send === 'none' ? send : send.map((p) => `${run}-${p}`) });
+        const allowed = NAMES.filter((n) => Object.entries(granted).some(([p, ops]) => ops.includes('subscribe') && grants(p, n)));
+        for (const name of NAMES) {
+          const frame = await actor.client.request('signal.join', { id: scoped(name) });
+          expect(frame.error === undefined, `join ${name} with ${JSON.stringify(granted)}`).toBe(allowed.includes(name));
+        }
+        await emit(stack, '/v1/signals', keysOf(stack, 'alpha', 'live').secretKey, {
+          signals: [...NAMES.map((n) => ({ to: { channel: scoped(n) }, event: 'probe', message: n })), { to: { user: identity }, event: 'end', message: run }],
+        });
+        await actor.client.next((f) => f.params?.event === 'end');
+        expect(actor.client.frames.filter((f) => f.params?.event === 'probe').map((f) => f.params?.message)).toEqual(allowed);
+
+        const recipients = await Promise.all(
+          ['sup-1', 'sup-2', 'bob', 'bobby'].map((who) => connect('live', 'native', `${run}-${who}`, 1, { capability: { [scoped('marker')]: ['subscribe'] } })),
+        );
+        for (const r of recipients) await r.client.call('signal.join', { id: scoped('marker') });
+        await actor.client.call('signal.join', { id: scoped('marker') });
+        const reachable = ['sup-1', 'sup-2', 'bob', 'bobby'].filter((who) => send === 'any' || (send !== 'none' && send.some((p) => grants(p, who))));
+        for (const who of ['sup-1', 'sup-2', 'bob', 'bobby']) {
+          const frame = await actor.client.request('signal.send', { to: `${run}-${who}`, text: 'direct' });
+          expect(frame.error === undefined, `send to ${who} with ${JSON.stringify(send)}`).toBe(reachable.includes(who));
+        }
+        await actor.client.call('signal.publish', { id: scoped('marker'), text: 'marker' });
+        for (const [i, who] of ['sup-1', 'sup-2', 'bob', 'bobby'].entries()) {
+          const r = recipients[i]!;
+          await r.client.next((f) => f.params?.text === 'marker');
+          expect(r.client.frames.filter((f) => f.params?.text === 'direct').length, `${who} with ${JSON.stringify(send)}`).toBe(reachable.includes(who) ? 1 : 0);
+        }
+        closeAll(actor, ...recipients);
+      }),
+      { numRuns: 15, seed: 10 },
+    );
+  }, 120_000);
 });
