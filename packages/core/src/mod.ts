@@ -7,6 +7,7 @@ export { generateApp } from './apps/generate.js';
 export {
   mintUserToken,
   verifyUserToken,
+  verifySignedToken,
   grantsSchema,
   TokenError,
   type Grants,
@@ -14,6 +15,14 @@ export {
   type MintOptions,
   type TokenFailure,
 } from './auth/user-token.js';
+export {
+  mintChannelToken,
+  verifyChannelToken,
+  channelOperationsSchema,
+  type ChannelGrant,
+  type VerifiedChannelToken,
+  type ChannelTokenOptions,
+} from './auth/channel-token.js';
 export {
   OPERATIONS,
   MAX_PATTERNS,

@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { OPERATIONS, SignalError, type Capability, type EnvironmentAuthorization, type Operation, type SendRule } from '@signal/core';
+import {
+  OPERATIONS,
+  SignalError,
+  type Capability,
+  type ChannelGrant,
+  type EnvironmentAuthorization,
+  type Operation,
+  type SendRule,
+  type VerifiedChannelToken,
+} from '@signal/core';
 import { describe, expect, it } from 'vitest';
 import {
   assertMay,
@@ -10,6 +19,8 @@ import {
   participantLimit,
   permissionsOf,
   sendRefusal,
+  withChannelGrantsOf,
+  withChannelToken,
   type Permissions,
   type TokenClaims,
 } from '../src/auth/permissions.js';
@@ -118,6 +129,43 @@ describe('channel permissions', () => {
   });
 });
 
+describe('channel tokens', () => {
+  const holder = { scope: { app: 'a', env: 'test' as const }, identity: 'bob', device: 'web', anonymous: false };
+  const token = (over: Partial<VerifiedChannelToken> = {}): VerifiedChannelToken => ({
+    scope: { app: 'a', env: 'test', issuer: 'pubk', tokenSecret: new Uint8Array() },
+    identity: 'bob',
+    device: undefined,
+    channel: 'private-bob-carol',
+    operations: ['subscribe'],
+    expiresAt: 2_000_000_000,
+    ...over,
+  });
+
+  it('add their operations on their one channel until they expire, on top of the capability', () => {
+    const p = withChannelToken(user({}, RESTRICTED), holder, 'private-bob-carol', token());
+    expect(mayOnChannel(p, 'subscribe', 'private-bob-carol', 1_999_999_999_999)).toBe(true);
+    expect(mayOnChannel(p, 'subscribe', 'private-bob-carol', 2_000_000_000_000)).toBe(false);
+    expect(mayOnChannel(p, 'publish', 'private-bob-carol', 0)).toBe(false);
+    expect(mayOnChannel(p, 'subscribe', 'private-bob-carol-2', 0)).toBe(false);
+  });
+
+  it('are refused for another user, device, channel or environment, and on anonymous connections', () => {
+    const refused = (over: Partial<VerifiedChannelToken>, who = holder) => refusalOf(() => withChannelToken(user(), who, 'private-bob-carol', token(over)));
+    expect(refused({ identity: 'mallory' })).toMatchObject({ code: 'forbidden', field: 'token' });
+    expect(refused({ device: 'phone' })?.message).toMatch(/minted for 'bob\/phone'/);
+    expect(refused({ device: 'web' })).toBeUndefined();
+    expect(refused({ channel: 'other' })?.message).toMatch(/is for channel 'other'/);
+    expect(refused({ scope: { app: 'a', env: 'live', issuer: 'pubk', tokenSecret: new Uint8Array() } })?.message).toMatch(/another app or environment/);
+    expect(refused({}, { ...holder, anonymous: true })?.message).toMatch(/for users/);
+  });
+
+  it('survive a refreshed user token', () => {
+    const granted = withChannelToken(user({}, RESTRICTED), holder, 'private-bob-carol', token());
+    const refreshed = withChannelGrantsOf(user({}, RESTRICTED), granted);
+    expect(mayOnChannel(refreshed, 'subscribe', 'private-bob-carol', 0)).toBe(true);
+  });
+});
+
 describe('send permissions', () => {
   it('default to any when open and none when restricted', () => {
     expect(sendRefusal(user(), 'bob')).toBeUndefined();
@@ -177,19 +225,32 @@ const claims: fc.Arbitrary<TokenClaims> = fc.record({
   send: fc.option(sendRule, { nil: undefined }),
 });
 
+const NOW = 1_800_000_000_000;
+// Channel grants for names of the same alphabet, some expired.
+const grants: fc.Arbitrary<ReadonlyMap<string, ChannelGrant>> = fc
+  .array(fc.record({ channel: text(1), operations: fc.uniqueArray(operation, { maxLength: 3 }), expiresAt: fc.constantFrom(NOW / 1000 - 1, NOW / 1000, NOW / 1000 + 1) }), { maxLength: 3 })
+  .map((list) => new Map(list.map((g) => [g.channel, g])));
+
 describe('permissions (property)', () => {
   it('never allow an operation on a channel that no rule grants', () => {
     fc.assert(
-      fc.property(claims, environment, operation, text(1), (token, env, op, channel) => {
-        if (!mayOnChannel(permissionsOf(token, env), op, channel)) return;
+      fc.property(claims, environment, operation, text(1), grants, (token, env, op, channel, channelGrants) => {
+        const base = permissionsOf(token, env);
+        // Anonymous connections never hold channel grants (withChannelToken refuses them).
+        const permissions = token.anonymous ? base : { ...base, channelGrants };
+        if (!mayOnChannel(permissions, op, channel, NOW)) return;
         if (token.anonymous) {
           expect(op).toBe('subscribe');
           expect(env.anonymous.some((p) => referenceMatch(p, channel))).toBe(true);
           return;
         }
         if (op === 'publish') expect(token.publishGranted).toBe(true);
-        if (token.capability === undefined) expect(env.policy).toBe('open');
-        else expect(token.capability.some((rule) => referenceMatch(rule.pattern, channel) && rule.operations.includes(op))).toBe(true);
+        const grant = channelGrants.get(channel);
+        const byGrant = grant !== undefined && grant.operations.includes(op) && NOW < grant.expiresAt * 1000;
+        if (!byGrant) {
+          if (token.capability === undefined) expect(env.policy).toBe('open');
+          else expect(token.capability.some((rule) => referenceMatch(rule.pattern, channel) && rule.operations.includes(op))).toBe(true);
+        }
         // The most specific matching namespace does not withhold it.
         const namespaces = [...env.namespaces].sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
         const namespace = namespaces.find((n) => referenceMatch(n.pattern, channel));

@@ -44,7 +44,7 @@ export type Capability = readonly CapabilityRule[];
 /** `any` user, `none`, or the users whose identity matches one of the patterns. */
 export type SendRule = 'any' | 'none' | readonly string[];
 
-const operationsSchema = z
+export const operationsSchema = z
   .array(z.enum(OPERATIONS, { error: `must be one of ${OPERATIONS.join(', ')}` }), { error: 'must be an array of operations' })
   .max(OPERATIONS.length, { error: `must list at most ${OPERATIONS.length} operations` });
 

@@ -71,14 +71,24 @@ export class TokenError extends AuthError {
   }
 }
 
+/** What every token signed with an environment's token secret carries, once checked. */
+export interface SignedClaims {
+  readonly scope: ScopeKeys;
+  readonly payload: JWTPayload;
+  readonly identity: string;
+  readonly device: string | undefined;
+  readonly expiresAt: number;
+}
+
 /**
- * Verifies a user token synchronously. The gateway checks tokens inside uWebSockets.js's
- * upgrade callback, and an upgrade completed later, outside it, is what this uWS build gets
- * wrong (see server/upgrade.ts in the gateway); jose verifies only asynchronously (WebCrypto),
- * so the HMAC is checked here with node:crypto while jose still decodes the header and claims.
- * The checks match jose's jwtVerify with `algorithms: ['HS256']`, `requiredClaims: ['exp', 'sub']`.
+ * Verifies a token signed with an environment's token secret, synchronously. The gateway checks
+ * tokens inside uWebSockets.js's upgrade callback, and an upgrade completed later, outside it,
+ * is what this uWS build gets wrong (see server/upgrade.ts in the gateway); jose verifies only
+ * asynchronously (WebCrypto), so the HMAC is checked here with node:crypto while jose still
+ * decodes the header and claims. The checks match jose's jwtVerify with `algorithms: ['HS256']`,
+ * `requiredClaims: ['exp', 'sub']`. User tokens and channel tokens both start here.
  */
-export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
+export function verifySignedToken(registry: AppRegistry, token: string): SignedClaims {
   const segments = token.split('.');
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
@@ -116,26 +126,34 @@ export function verifyUserToken(registry: AppRegistry, token: string): VerifiedU
   } catch (error) {
     throw new TokenError('bad_claims', (error as Error).message);
   }
+  return { scope, payload, identity: subject.identity, device: subject.device, expiresAt: payload.exp };
+}
+
+/** Verifies a user token synchronously (see verifySignedToken). */
+export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
+  const { scope, payload, identity, device, expiresAt } = verifySignedToken(registry, token);
+  // A channel token is signed with the same secret; it opens one channel, never a connection.
+  if (payload.channel !== undefined) throw new TokenError('bad_claims', 'this is a channel token: pass it with signal.join {id, token}, not as a user token');
   const grants = grantsSchema.safeParse(payload.grants ?? {});
   if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
   // Bit6 tokens say which services they open; one that withholds `signal` opens nothing here.
   if (!grants.data.signal) throw new TokenError('not_granted', 'token does not grant signal access (grants.signal is false); mint one without it');
   const capability = payload.capability === undefined ? undefined : capabilitySchema.safeParse(payload.capability);
-  if (capability && !capability.success) throw new TokenError('bad_claims', `token claim capability is invalid: ${describe(capability.error)}`);
+  if (capability && !capability.success) throw new TokenError('bad_claims', `token claim capability is invalid: ${firstIssue(capability.error)}`);
   const send = payload.send === undefined ? undefined : sendRuleSchema.safeParse(payload.send);
-  if (send && !send.success) throw new TokenError('bad_claims', `token claim send is invalid: ${describe(send.error)}`);
+  if (send && !send.success) throw new TokenError('bad_claims', `token claim send is invalid: ${firstIssue(send.error)}`);
   return {
     scope,
-    identity: subject.identity,
-    device: subject.device,
+    identity,
+    device,
     grants: grants.data,
-    expiresAt: payload.exp,
+    expiresAt,
     capability: capability?.data,
     send: send?.data,
   };
 }
 
-function describe(error: z.ZodError): string {
+export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0]!;
   return issue.path.length === 0 ? issue.message : `'${issuePath(issue)}': ${issue.message}`;
 }

@@ -3,11 +3,14 @@ import {
   grantedOperations,
   matchesPattern,
   type Capability,
+  type ChannelGrant,
   type EnvironmentAuthorization,
   type Fields,
   type NamespaceOptions,
   type Operation,
+  type Scope,
   type SendRule,
+  type VerifiedChannelToken,
 } from '@signal/core';
 
 /**
@@ -25,6 +28,8 @@ export interface Permissions {
   readonly channels: Capability | 'all';
   readonly send: SendRule;
   readonly environment: EnvironmentAuthorization;
+  /** Grants of channel tokens passed with `signal.join {id, token}`, by channel; each counts until its `expiresAt`. */
+  readonly channelGrants: ReadonlyMap<string, ChannelGrant>;
 }
 
 /** What a token (or, for `anonymous`, a publishable key) says, before the environment's policy applies. */
@@ -43,11 +48,12 @@ export function permissionsOf(claims: TokenClaims, environment: EnvironmentAutho
     channels: claims.capability ?? (open ? 'all' : []),
     send: claims.send ?? (open ? 'any' : 'none'),
     environment,
+    channelGrants: new Map(),
   };
 }
 
 /** Why an operation is refused, or undefined when it is allowed. Pure, for the rules' own tests. */
-export function refusal(permissions: Permissions, operation: Operation, channel: string): string | undefined {
+export function refusal(permissions: Permissions, operation: Operation, channel: string, nowMs = Date.now()): string | undefined {
   if (permissions.anonymous) {
     if (operation !== 'subscribe') return 'a publishable-key connection is receive-only and may only subscribe; connect with a user token';
     return permissions.environment.anonymous.some((pattern) => matchesPattern(pattern, channel))
@@ -60,11 +66,16 @@ export function refusal(permissions: Permissions, operation: Operation, channel:
     return `namespace '${namespace.pattern}' does not allow ${operation} by clients`;
   }
   if (permissions.channels === 'all' || grantedOperations(permissions.channels, channel).has(operation)) return undefined;
+  const grant = permissions.channelGrants.get(channel);
+  if (grant && grant.operations.includes(operation)) {
+    if (nowMs < grant.expiresAt * 1000) return undefined;
+    return `the channel token for it expired at ${new Date(grant.expiresAt * 1000).toISOString()}; join again with a fresh one`;
+  }
   return `the user token's capability grants no ${operation} on it`;
 }
 
-export function mayOnChannel(permissions: Permissions, operation: Operation, channel: string): boolean {
-  return refusal(permissions, operation, channel) === undefined;
+export function mayOnChannel(permissions: Permissions, operation: Operation, channel: string, nowMs = Date.now()): boolean {
+  return refusal(permissions, operation, channel, nowMs) === undefined;
 }
 
 export function assertMay(permissions: Permissions, operation: Operation, channel: string): void {
@@ -107,6 +118,37 @@ export function sendRefusal(permissions: Permissions, identity: string): string 
   if (rule === 'any') return undefined;
   if (rule !== 'none' && rule.some((pattern) => matchesPattern(pattern, identity))) return undefined;
   return rule === 'none' ? "the user token's send rule is 'none'" : "no pattern of the user token's send rule matches that identity";
+}
+
+/** Who holds a connection, as far as a channel token's binding goes. */
+export interface Holder {
+  readonly scope: Scope;
+  readonly identity: string;
+  readonly device: string;
+  readonly anonymous: boolean;
+}
+
+/**
+ * Adds a verified channel token's grant: it must be for this channel and for the connection's
+ * user (and device, when it names one), in its app and environment. A later token for the
+ * same channel replaces the earlier grant, so renewing is joining again with a fresh token.
+ */
+export function withChannelToken(permissions: Permissions, holder: Holder, channel: string, token: VerifiedChannelToken): Permissions {
+  const fail = (why: string) => forbidden(`may not use this channel token: ${why}`, { channel, operation: 'subscribe' }, 'token');
+  if (holder.anonymous) throw fail('channel tokens are for users; connect with a user token');
+  if (token.scope.app !== holder.scope.app || token.scope.env !== holder.scope.env) throw fail('it belongs to another app or environment');
+  if (token.identity !== holder.identity || (token.device !== undefined && token.device !== holder.device)) {
+    throw fail(`it was minted for '${token.identity}${token.device === undefined ? '' : `/${token.device}`}', not this connection's user`);
+  }
+  if (token.channel !== channel) throw fail(`it is for channel '${token.channel}'`);
+  const channelGrants = new Map(permissions.channelGrants);
+  channelGrants.set(channel, { channel, operations: token.operations, expiresAt: token.expiresAt });
+  return { ...permissions, channelGrants };
+}
+
+/** A refreshed user token keeps the channel grants the connection already holds (they are bound to the same user). */
+export function withChannelGrantsOf(next: Permissions, previous: Permissions): Permissions {
+  return previous.channelGrants.size === 0 ? next : { ...next, channelGrants: previous.channelGrants };
 }
 
 /** The participant limit of a channel: its namespace's `maxParticipants` when lower than the node's. */

@@ -1,6 +1,7 @@
-import { SignalError, parseAddress, type AppRegistry } from '@signal/core';
+import { SignalError, TokenError, parseAddress, verifyChannelToken, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
+import { withChannelGrantsOf, withChannelToken } from '../../auth/permissions.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
@@ -103,6 +104,7 @@ export class RpcConnectionHandler {
     if (call.method !== 'signal.leave' && call.method !== 'signal.auth') assertTokenCurrent(session);
     switch (call.method) {
       case 'signal.join': {
+        if (call.token !== undefined) this.acceptChannelToken(session, call.channel, call.token);
         if (!call.presence) {
           if (call.options.state !== undefined) {
             throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
@@ -129,6 +131,18 @@ export class RpcConnectionHandler {
     }
   }
 
+  /** A channel token passed with a join: its grant counts from this join on (auth/permissions.ts decides what it allows). */
+  private acceptChannelToken(session: Session, channel: string, token: string): void {
+    let verified;
+    try {
+      verified = verifyChannelToken(this.options.registry, token);
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      throw new SignalError('unauthorized', `channel token refused: ${error.message}`, { field: 'token', data: { channel, reason: error.reason } });
+    }
+    session.permissions = withChannelToken(session.permissions, session, channel, verified);
+  }
+
   /** A fresh token for the same user and device: the connection lives on until it expires. */
   private refresh(session: Session, token: string): { expiresAt: number } {
     if (session.anonymous) throw new SignalError('forbidden', 'an anonymous connection has no token to refresh; connect with a user token');
@@ -142,7 +156,7 @@ export class RpcConnectionHandler {
     }
     session.expiresAt = user.expiresAt;
     // The new token's capability applies to what the connection starts from now on.
-    session.permissions = user.permissions;
+    session.permissions = withChannelGrantsOf(user.permissions, session.permissions);
     this.options.expiry?.watch(session);
     return { expiresAt: user.expiresAt! };
   }
