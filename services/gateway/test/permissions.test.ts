@@ -50,6 +50,7 @@ describe('channel permissions', () => {
 
   it('a restricted environment gives a token without capability nothing', () => {
     for (const op of OPERATIONS) expect(mayOnChannel(user({}, RESTRICTED), op, 'room-1')).toBe(false);
+    expect(refusalOf(() => assertMay(user({}, RESTRICTED), 'subscribe', 'room-1'))?.message).toMatch(/environment is restricted and the user token has no capability/);
   });
 
   it('a capability is all a token gets, in an open environment too', () => {

@@ -13,19 +13,23 @@ import {
   type VerifiedChannelToken,
 } from '@signal/core';
 
-/**
+/*
  * Every authorization rule of the gateway (docs/authorization.md). Surfaces, the hub and the
  * presence service ask this module whether a connection may do something, and only translate
  * its answer; no other module decides who may subscribe, publish, be present or send.
  */
+
 const RECEIVE_ONLY = "the user token's grants do not allow publishing (grants.publish is false)";
 
+/** What one connection may do; replaced as a whole when a token or channel grant changes it. */
 export interface Permissions {
   readonly anonymous: boolean;
   /** The token's `grants.publish` is false: no publish, no send, no presence state, whatever else it grants. */
   readonly receiveOnly: boolean;
   /** `all` for a token without `capability` in an open environment. */
   readonly channels: Capability | 'all';
+  /** Whether `channels` is the token's capability, or the policy's default for a token without one. */
+  readonly channelsFrom: 'token' | 'policy';
   readonly send: SendRule;
   readonly environment: EnvironmentAuthorization;
   /** Grants of channel tokens passed with `signal.join {id, token}`, by channel; each counts until its `expiresAt`. */
@@ -46,6 +50,7 @@ export function permissionsOf(claims: TokenClaims, environment: EnvironmentAutho
     anonymous: claims.anonymous,
     receiveOnly: !claims.anonymous && !claims.publishGranted,
     channels: claims.capability ?? (open ? 'all' : []),
+    channelsFrom: claims.capability === undefined ? 'policy' : 'token',
     send: claims.send ?? (open ? 'any' : 'none'),
     environment,
     channelGrants: new Map(),
@@ -71,7 +76,9 @@ export function refusal(permissions: Permissions, operation: Operation, channel:
     if (nowMs < grant.expiresAt * 1000) return undefined;
     return `the channel token for it expired at ${new Date(grant.expiresAt * 1000).toISOString()}; join again with a fresh one`;
   }
-  return `the user token's capability grants no ${operation} on it`;
+  return permissions.channelsFrom === 'token'
+    ? `the user token's capability grants no ${operation} on it`
+    : 'the environment is restricted and the user token has no capability; mint it with one, or join with a channel token';
 }
 
 export function mayOnChannel(permissions: Permissions, operation: Operation, channel: string, nowMs = Date.now()): boolean {
