@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bit6Client } from '../support/bit6-client.js';
 import { passes } from '../support/poll.js';
 import { getParticipants } from '../support/presence.js';
 import { RpcClient, type Frame } from '../support/rpc-client.js';
@@ -403,4 +404,33 @@ describe('property (end to end, restricted environment)', () => {
       { numRuns: 15, seed: 10 },
     );
   }, 120_000);
+});
+
+describe('the Bit6 SDK flow with presence only (restricted environment)', () => {
+  it('joins and sees every participant state without publish or send rights', async () => {
+    const channel = unique('meet-room-');
+    const presenceOnly = { capability: { 'meet-room-*': ['subscribe', 'presence'] }, send: 'none' };
+    const token = async (identity: string, gateway: number) =>
+      mintToken(stack, 'alpha', identity, 'web', 'live', { audience: `http://127.0.0.1:${String(stack.gateways[gateway]!.ready.port)}`, ...presenceOnly });
+    const first = await Bit6Client.connect(await token(unique('ann'), 0));
+    const a = first.join(channel, { presence: true });
+    a.updateState({ mic: true });
+    const second = await Bit6Client.connect(await token(unique('ben'), 1));
+    const b = second.join(channel, { presence: true });
+    // The newcomer learns the first participant's state; the first sees the newcomer join.
+    await second.until(() => [...b.participants.values()].some((p) => JSON.stringify(p.state) === '{"mic":true}'), () => b.events);
+    await first.until(() => a.participants.size === 1, () => a.events);
+    b.updateState({ mic: false });
+    await first.until(() => [...a.participants.values()].some((p) => JSON.stringify(p.state) === '{"mic":false}'), () => a.events);
+    // The SDK also sends its state to each newcomer itself; with send 'none' those direct messages
+    // are refused (error frames with id null, which the SDK ignores) and nothing is lost: the
+    // gateway already gave the newcomer every state with its join.
+    const refusals = [...first.raw, ...second.raw]
+      .map((t) => JSON.parse(t) as { id?: unknown; error?: { data?: Record<string, unknown> } })
+      .filter((f) => f.error !== undefined);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const refusal of refusals) expect(refusal).toMatchObject({ id: null, error: { data: { code: 'forbidden', operation: 'send' } } });
+    first.close();
+    second.close();
+  });
 });
