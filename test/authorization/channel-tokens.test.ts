@@ -153,7 +153,7 @@ describe('signal.join {id, token}', () => {
     finn.close();
   });
 
-  it('a grant ends at its expiry, and joining again with a fresh token renews it', async () => {
+  it('a grant ends at its expiry, joining again with a fresh token renews it, and leaving gives it up', async () => {
     const channel = unique('room-');
     const identity = unique('gus');
     const gus = await user(identity);
@@ -165,6 +165,9 @@ describe('signal.join {id, token}', () => {
     expect(refusal.error?.message).toMatch(/channel token for it expired at/);
     await gus.call('signal.join', { id: channel, token: await channelToken({ identity, channel, operations: ['subscribe', 'publish'] }) });
     expect(await gus.call('signal.publish', { id: channel, n: 4 })).toEqual({});
+    // Leaving gives the grant up: coming back needs a token again.
+    await gus.call('signal.leave', { id: channel });
+    expect((await gus.request('signal.join', { id: channel })).error?.data).toMatchObject({ code: 'forbidden', channel, operation: 'subscribe' });
     gus.close();
   });
 });

@@ -153,6 +153,14 @@ export function withChannelToken(permissions: Permissions, holder: Holder, chann
   return { ...permissions, channelGrants };
 }
 
+/** Leaving a channel gives up its grant too, so grants never outnumber joined channels. */
+export function withoutChannelGrant(permissions: Permissions, channel: string): Permissions {
+  if (!permissions.channelGrants.has(channel)) return permissions;
+  const channelGrants = new Map(permissions.channelGrants);
+  channelGrants.delete(channel);
+  return { ...permissions, channelGrants };
+}
+
 /** A refreshed user token keeps the channel grants the connection already holds (they are bound to the same user). */
 export function withChannelGrantsOf(next: Permissions, previous: Permissions): Permissions {
   return previous.channelGrants.size === 0 ? next : { ...next, channelGrants: previous.channelGrants };

@@ -1,7 +1,7 @@
 import { SignalError, TokenError, parseAddress, verifyChannelToken, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
-import { withChannelGrantsOf, withChannelToken } from '../../auth/permissions.js';
+import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../../auth/permissions.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
@@ -119,6 +119,7 @@ export class RpcConnectionHandler {
       }
       case 'signal.leave':
         await this.presence.leave(session, call.channel);
+        session.permissions = withoutChannelGrant(session.permissions, call.channel);
         return { id: call.channel };
       case 'signal.publish':
         await this.presence.publish(session, call.channel, call.fields);
