@@ -59,9 +59,15 @@ async function connect(env: Env, surface: Surface, identity: string, gateway: nu
   return { client: await RpcClient.connect(url, surface), surface };
 }
 
-/** An observer on gateway 1 that may do everything, in either environment. */
-function observer(env: Env, identity = unique('observer')): Promise<Actor> {
-  return connect(env, 'native', identity, 1, { capability: { '*': ALL }, send: 'any' });
+/**
+ * An observer on gateway 1 that may do everything, in either environment. Returned once its own
+ * subscriptions are in effect (a join is answered after NATS has every subscription made so far),
+ * so a direct message sent to it right away arrives.
+ */
+async function observer(env: Env, identity = unique('observer')): Promise<Actor> {
+  const actor = await connect(env, 'native', identity, 1, { capability: { '*': ALL }, send: 'any' });
+  await actor.client.call('signal.join', { id: unique('ready-') });
+  return actor;
 }
 
 /** Native clients ask with requests; Bit6 clients only ever send notifications, as the SDK does. */
@@ -372,13 +378,15 @@ describe('property (end to end, restricted environment)', () => {
         const scopedCapability = Object.fromEntries(Object.entries(granted).map(([p, ops]) => [scoped(p), ops]));
         const identity = `${run}-actor`;
         const actor = await connect('live', 'native', identity, 0, { capability: { ...scopedCapability, [scoped('marker')]: ['subscribe', 'publish'] }, send: send === 'any' || send === 'none' ? send : send.map((p) => `${run}-${p}`) });
+        // Answered once its subscriptions (the marker channel's, and the connection's own) are in effect.
+        await actor.client.call('signal.join', { id: scoped('marker') });
         const allowed = NAMES.filter((n) => Object.entries(granted).some(([p, ops]) => ops.includes('subscribe') && grants(p, n)));
         for (const name of NAMES) {
           const frame = await actor.client.request('signal.join', { id: scoped(name) });
           expect(frame.error === undefined, `join ${name} with ${JSON.stringify(granted)}`).toBe(allowed.includes(name));
         }
         await emit(stack, '/v1/signals', keysOf(stack, 'alpha', 'live').secretKey, {
-          signals: [...NAMES.map((n) => ({ to: { channel: scoped(n) }, event: 'probe', message: n })), { to: { user: identity }, event: 'end', message: run }],
+          signals: [...NAMES.map((n) => ({ to: { channel: scoped(n) }, event: 'probe', message: n })), { to: { channel: scoped('marker') }, event: 'end', message: run }],
         });
         await actor.client.next((f) => f.params?.event === 'end');
         expect(actor.client.frames.filter((f) => f.params?.event === 'probe').map((f) => f.params?.message)).toEqual(allowed);
@@ -387,7 +395,6 @@ describe('property (end to end, restricted environment)', () => {
           ['sup-1', 'sup-2', 'bob', 'bobby'].map((who) => connect('live', 'native', `${run}-${who}`, 1, { capability: { [scoped('marker')]: ['subscribe'] } })),
         );
         for (const r of recipients) await r.client.call('signal.join', { id: scoped('marker') });
-        await actor.client.call('signal.join', { id: scoped('marker') });
         const reachable = ['sup-1', 'sup-2', 'bob', 'bobby'].filter((who) => send === 'any' || (send !== 'none' && send.some((p) => grants(p, who))));
         for (const who of ['sup-1', 'sup-2', 'bob', 'bobby']) {
           const frame = await actor.client.request('signal.send', { to: `${run}-${who}`, text: 'direct' });
@@ -432,5 +439,26 @@ describe('the Bit6 SDK flow with presence only (restricted environment)', () => 
     for (const refusal of refusals) expect(refusal).toMatchObject({ id: null, error: { data: { code: 'forbidden', operation: 'send' } } });
     first.close();
     second.close();
+  });
+});
+
+describe('participant states (restricted environment)', () => {
+  it('reach only members with presence; a member who may only subscribe gets messages but no state updates', async () => {
+    const channel = unique('ok-');
+    const subscriber = await connect('live', 'native', unique('sub'), 1, { capability: { 'ok-*': ['subscribe'] } });
+    await subscriber.client.call('signal.join', { id: channel });
+    const watcher = await observer('live');
+    await watcher.client.call('signal.join', { id: channel, presence: true });
+    const actor = await connect('live', 'native', unique('actor'), 0, { capability: { 'ok-*': ALL } });
+    await actor.client.call('signal.join', { id: channel, presence: true });
+    await actor.client.call('signal.publish', { id: channel, state: { mic: true } });
+    await watcher.client.next((f) => f.method === 'signal.publish' && (f.params?.state as { mic?: boolean } | undefined)?.mic === true);
+    // Same publisher, same channel: a state update delivered to the subscriber would come before this message.
+    await actor.client.call('signal.publish', { id: channel, state: { mic: false }, text: 'said with a state' });
+    const message = await subscriber.client.next((f) => f.method === 'signal.publish');
+    expect(message.params).toMatchObject({ text: 'said with a state', state: { mic: false } });
+    expect(subscriber.client.received('signal.publish')).toEqual([]);
+    expect(subscriber.client.received('signal.join')).toEqual([]);
+    closeAll(subscriber, watcher, actor);
   });
 });

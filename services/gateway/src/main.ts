@@ -14,6 +14,7 @@ import {
   timingFrom,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
+import { presenceEventRule } from './auth/permissions.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
 import { registry as metricsRegistry } from './metrics/gateway-metrics.js';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
   const hub = new Hub(nc, app, node);
+  hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
   const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config) }, log);
   const presenceNode = new PresenceNode({

@@ -18,6 +18,7 @@ import {
   mayOnChannel,
   participantLimit,
   permissionsOf,
+  presenceEventRule,
   sendRefusal,
   withChannelGrantsOf,
   withChannelToken,
@@ -164,6 +165,25 @@ describe('channel tokens', () => {
     const granted = withChannelToken(user({}, RESTRICTED), holder, 'private-bob-carol', token());
     const refreshed = withChannelGrantsOf(user({}, RESTRICTED), granted);
     expect(mayOnChannel(refreshed, 'subscribe', 'private-bob-carol', 0)).toBe(true);
+  });
+});
+
+describe('presence events', () => {
+  const rule = presenceEventRule({ authorizationOf: (scope) => (scope.env === 'live' ? RESTRICTED : OPEN) });
+  const open = { app: 'a', env: 'test' as const };
+  const restricted = { app: 'a', env: 'live' as const };
+  const state = { t: 'publish' as const, ch: 'c', from: 'a/b/c', fields: { state: 1 }, rev: 7 };
+
+  it('joins and leaves always go to presence members only', () => {
+    expect(rule(open, { t: 'leave', ch: 'c', from: 'a/b/c', rev: 3 } as never)).toBe(true);
+  });
+
+  it('stored state updates too, in restricted environments only; messages never', () => {
+    expect(rule(restricted, state)).toBe(true);
+    expect(rule(open, state)).toBe(false);
+    expect(rule(restricted, { ...state, fields: { state: 1, text: 'hi' } })).toBe(false);
+    expect(rule(restricted, { ...state, rev: undefined })).toBe(false);
+    expect(rule(restricted, { t: 'send', from: 'a/b/c', fields: { state: 1 } } as never)).toBe(false);
   });
 });
 

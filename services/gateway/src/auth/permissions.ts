@@ -2,8 +2,10 @@ import {
   SignalError,
   grantedOperations,
   matchesPattern,
+  type AppRegistry,
   type Capability,
   type ChannelGrant,
+  type Envelope,
   type EnvironmentAuthorization,
   type Fields,
   type NamespaceOptions,
@@ -164,6 +166,23 @@ export function withoutChannelGrant(permissions: Permissions, channel: string): 
 /** A refreshed user token keeps the channel grants the connection already holds (they are bound to the same user). */
 export function withChannelGrantsOf(next: Permissions, previous: Permissions): Permissions {
   return previous.channelGrants.size === 0 ? next : { ...next, channelGrants: previous.channelGrants };
+}
+
+/** Says whether an envelope of a channel goes only to the connections that joined it with presence. */
+export type PresenceEventRule = (scope: Scope, envelope: Envelope) => boolean;
+
+/**
+ * Joins and leaves always need presence to be seen. In a restricted environment a stored state
+ * update (a participant's publish whose only field is its `state`) does too, so a member without
+ * `presence` cannot read who is there and their states; open environments keep the old contract,
+ * where plain members get states as messages. A frame with more than the state is a message to all.
+ */
+export function presenceEventRule(registry: Pick<AppRegistry, 'authorizationOf'>): PresenceEventRule {
+  return (scope, envelope) => {
+    if (envelope.t === 'join' || envelope.t === 'leave') return true;
+    if (envelope.t !== 'publish' || envelope.rev === undefined) return false;
+    return Object.keys(envelope.fields).length === 1 && 'state' in envelope.fields && registry.authorizationOf(scope).policy === 'restricted';
+  };
 }
 
 /** The participant limit of a channel: its namespace's `maxParticipants` when lower than the node's. */

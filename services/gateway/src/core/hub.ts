@@ -20,7 +20,7 @@ import {
 } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { assertMay, assertMayMessage, assertMaySend } from '../auth/permissions.js';
+import { assertMay, assertMayMessage, assertMaySend, type PresenceEventRule } from '../auth/permissions.js';
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
 import { presenceTopicFor, topicFor } from '../routing/topics.js';
@@ -55,6 +55,7 @@ export class Hub {
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
+  private isPresenceEvent: PresenceEventRule = (_scope, envelope) => envelope.t === 'join' || envelope.t === 'leave';
   readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
 
   constructor(
@@ -72,6 +73,11 @@ export class Hub {
 
   setEnvelopeFilter(filter: EnvelopeFilter): void {
     this.filter = filter;
+  }
+
+  /** Which envelopes only presence members get (auth/permissions.ts); joins and leaves until set. */
+  setPresenceEventRule(rule: PresenceEventRule): void {
+    this.isPresenceEvent = rule;
   }
 
   /**
@@ -244,7 +250,7 @@ export class Hub {
   private deliver(entry: SubjectEntry, envelope: Envelope): void {
     // The sender does not get its own message back; uWS excludes a socket from its own publish.
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
-    const presence = envelope.t === 'join' || envelope.t === 'leave';
+    const presence = this.isPresenceEvent(entry.scope, envelope);
     for (const surface of entry.surfaces.keys()) {
       const frames = framesOf(surface.render(envelope, entry.scope));
       const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
