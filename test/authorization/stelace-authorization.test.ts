@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppRegistry, mintUserToken, parseAppsFile } from '@signal/core';
 import { keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
-import { CLIENT_VERSIONS, connectStelace, postSignal } from '../support/stelace-client.js';
+import { CLIENT_VERSIONS, StelaceClient, connectStelace, gatewayHttpUrl, postSignal } from '../support/stelace-client.js';
 
 /**
  * Stelace sockets ask for channels once, in `authentication`; a channel the socket may not
@@ -75,5 +76,16 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     expect(await delivered('live', identity)).toBe(200);
     await client.next('update');
     client.close();
+  });
+
+  it('a well-signed token with a malformed capability is refused as an invalid token', async () => {
+    const { publishableKey } = keysOf(stack, 'alpha', 'live');
+    const scope = new AppRegistry(parseAppsFile({ apps: stack.apps })).byPublishableKey(publishableKey)!;
+    const hostile = [{ pattern: 'room', operations: ['everything'] }] as unknown as Parameters<typeof mintUserToken>[1]['capability'];
+    const { token } = await mintUserToken(scope, { identity: unique(`usr_${version}`), ttlSeconds: 60, capability: hostile });
+    const client = new StelaceClient(gatewayHttpUrl(stack, 0), version);
+    await client.authenticate({ publishableKey, authToken: token, channels: ['news-1'] });
+    expect(await client.next('willDisconnect')).toEqual([{ error: 'Invalid authentication token' }]);
+    expect(await client.disconnected).toBe('io server disconnect');
   });
 });
