@@ -40,9 +40,9 @@ describe('an anonymous client ({ publishableKey })', () => {
     const viewer = anonymousClient(stack);
     const scores = viewer.join('scores');
     await scores.joined;
-    await expect(scores.publish({ boo: true }, { ack: true })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(viewer.send({ to: 'reporter', message: 'hi' }, { ack: true })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(viewer.join('lobby', { presence: true }).joined).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(scores.publish({ boo: true }, { ack: true })).rejects.toMatchObject({ code: 'forbidden', channel: 'scores', operation: 'publish' });
+    await expect(viewer.send({ to: 'reporter', message: 'hi' }, { ack: true })).rejects.toMatchObject({ code: 'forbidden', operation: 'send' });
+    await expect(viewer.join('lobby', { presence: true }).joined).rejects.toMatchObject({ code: 'forbidden', channel: 'lobby', operation: 'presence' });
     expect(() => viewer.update('a.b.c')).toThrow(/publishable key; create a Signal with a user token/);
     expect(viewer.state).toBe('connected');
   });

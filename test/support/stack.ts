@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { AppRegistry, generateApp, mintUserToken, type AppsFile } from '@signal/core';
+import { AppRegistry, generateApp, mintUserToken, parseAppsFile, type AppsFile } from '@signal/core';
 import { RpcClient } from './rpc-client.js';
 import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess, type StartNatsOptions } from '@signal/harness';
 
@@ -109,7 +109,7 @@ export async function signToken(
   stack: Stack,
   user: { identity: string; device?: string; ttlSeconds: number; grants?: Record<string, unknown> },
 ): Promise<string> {
-  const scope = new AppRegistry({ apps: stack.apps }).byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
+  const scope = new AppRegistry(parseAppsFile({ apps: stack.apps })).byPublishableKey(keysOf(stack, 'alpha').publishableKey)!;
   return (await mintUserToken(scope, user)).token;
 }
 

@@ -1,12 +1,13 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
 export { parseEnv, intVar, logLevelVar, natsUrlVar } from './config/env.js';
-export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile } from './apps/apps-file.js';
-export { AppRegistry, sha256Hex, type Scope, type ScopeKeys, type SecretKeyGrant } from './apps/registry.js';
+export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile, type NamespaceOptions } from './apps/apps-file.js';
+export { AppRegistry, sha256Hex, type Scope, type ScopeKeys, type SecretKeyGrant, type EnvironmentAuthorization } from './apps/registry.js';
 export { generateApp } from './apps/generate.js';
 export {
   mintUserToken,
   verifyUserToken,
+  verifySignedToken,
   grantsSchema,
   TokenError,
   type Grants,
@@ -14,6 +15,31 @@ export {
   type MintOptions,
   type TokenFailure,
 } from './auth/user-token.js';
+export {
+  mintChannelToken,
+  verifyChannelToken,
+  channelOperationsSchema,
+  type ChannelGrant,
+  type VerifiedChannelToken,
+  type ChannelTokenOptions,
+} from './auth/channel-token.js';
+export {
+  OPERATIONS,
+  MAX_PATTERNS,
+  MAX_PATTERN_LENGTH,
+  MAX_CAPABILITY_JSON,
+  channelPatternSchema,
+  capabilitySchema,
+  sendRuleSchema,
+  capabilityClaim,
+  grantedOperations,
+  matchesPattern,
+  objectEntriesSchema,
+  type Operation,
+  type Capability,
+  type CapabilityRule,
+  type SendRule,
+} from './auth/capability.js';
 export {
   parseAddress,
   formatAddress,

@@ -10,6 +10,7 @@ import { Router } from './http/router.js';
 import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { registry as metricsRegistry } from './metrics/emit-metrics.js';
+import { channelTokensRoute } from './routes/channel-tokens.js';
 import { participantsRoute } from './routes/participants.js';
 import { signalsRoute } from './routes/signals.js';
 import { stelaceSignalRoute } from './routes/stelace-signal.js';
@@ -41,7 +42,8 @@ async function main(): Promise<void> {
         maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS,
         audience: config.GATEWAY_PUBLIC_URL,
       }),
-    );
+    )
+    .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }));
 
   const server = createHttpServer(
     {

@@ -13,6 +13,7 @@ import {
   timingFrom,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
+import { presenceEventRule } from './auth/permissions.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
   const hub = new Hub(nc, app, node, guard);
+  hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
   const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config) }, log);
   const presenceNode = new PresenceNode({

@@ -6,6 +6,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
 import { createSession } from '../src/core/create-session.js';
 import { Hub } from '../src/core/hub.js';
+import { permissionsOf } from '../src/auth/permissions.js';
 import { loadGatewayConfig } from '../src/config/gateway-config.js';
 import { gatewayLimitsFrom } from '../src/limits/limit-vars.js';
 import { RequestLimits } from '../src/limits/request-limits.js';
@@ -35,7 +36,14 @@ function setup() {
   return { hub, deliver, published, drops };
 }
 
-const principal = { scope, identity: 'ann', device: 'web', anonymous: false, grants: undefined, expiresAt: undefined };
+const principal = {
+  scope,
+  identity: 'ann',
+  device: 'web',
+  anonymous: false,
+  permissions: permissionsOf({ anonymous: false, publishGranted: true, capability: undefined, send: undefined }, { policy: 'open', anonymous: ['*'], namespaces: [] }),
+  expiresAt: undefined,
+};
 const requests = new RequestLimits(gatewayLimitsFrom(loadGatewayConfig({ APPS_FILE: 'unused.json' })));
 const client = () => ({ ip: '127.0.0.1', quota: requests.quota() });
 /** Renders like a real surface, and throws the way JSON.stringify does on a payload nested too deep. */

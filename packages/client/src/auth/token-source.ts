@@ -157,7 +157,7 @@ function margin(remainingMs: number): number {
 
 function checkToken(value: unknown): string {
   if (typeof value === 'string' && value.length > 0) return value;
-  throw new SignalClientError('token_provider', `a user token must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
+  throw new SignalClientError('token_provider', `a token must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
 }
 
 function describe(error: unknown): string {

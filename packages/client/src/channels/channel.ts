@@ -1,3 +1,4 @@
+import { TokenSource } from '../auth/token-source.js';
 import { SignalClientError } from '../errors/signal-client-error.js';
 import { Emitter } from '../events/emitter.js';
 import type { Incoming, Payload, SendOptions } from '../messages.js';
@@ -12,7 +13,16 @@ export interface JoinOptions<S extends State = State> {
   presence?: boolean;
   /** Your initial participant state (with presence). */
   state?: S;
+  /**
+   * A channel token for this channel (from your backend, which mints it with
+   * POST /v1/channel-tokens), or a function that fetches one. With a function, the client asks
+   * it again ahead of the token's expiry and joins again with the fresh one, like user tokens.
+   */
+  token?: string | ChannelTokenProvider;
 }
+
+/** Returns a fresh channel token for a channel, e.g. by asking your backend. */
+export type ChannelTokenProvider = (channel: string) => string | Promise<string>;
 
 export interface ChannelEvents<M extends Payload, S extends State> {
   /** A channel message (`publish`) or a direct message scoped to this channel. */
@@ -75,6 +85,7 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   private stateSentWithJoin: S | undefined;
   private joinWaiters: Array<{ resolve(): void; reject(error: SignalClientError): void }> = [];
   private settleJoined!: { resolve(list: Participant<S>[]): void; reject(error: SignalClientError): void };
+  private readonly tokens: TokenSource | undefined;
 
   /** @internal Created by `signal.join()`. */
   constructor(
@@ -92,6 +103,15 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     });
     // Callers may ignore `joined` (Bit6 apps do); failures also reach the 'error' event.
     this.joined.catch(() => undefined);
+    const token = options.token;
+    this.tokens =
+      token === undefined
+        ? undefined
+        : new TokenSource(typeof token === 'function' ? () => token(name) : token, {
+            onRefreshError: (error) => this.host.report(error, this),
+            onExpiring: () => undefined,
+            onRenewed: (fresh) => this.renew(fresh),
+          });
   }
 
   /** Everyone else in the channel, by address (with presence). */
@@ -144,6 +164,8 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     if (this.presence && this.me.state !== undefined) params.state = this.me.state;
     let result: unknown;
     try {
+      if (this.tokens) params.token = await this.tokens.token();
+      if (epoch !== this.epoch) return;
       result = await this.host.request('signal.join', params);
     } catch (error) {
       const failure = error as SignalClientError;
@@ -157,6 +179,17 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     } catch (error) {
       this.fail(error as SignalClientError);
     }
+  }
+
+  /** A fresh channel token while joined: joining again with it renews the grant (the gateway announces nothing). */
+  private renew(token: string): void {
+    if (this.status !== 'joined') return;
+    const params: Record<string, unknown> = { id: this.name, token };
+    if (this.presence) params.presence = true;
+    this.host.request('signal.join', params).catch((error: unknown) => {
+      const failure = error as SignalClientError;
+      if (failure.code !== 'disconnected') this.host.report(failure, this);
+    });
   }
 
   /** @internal The connection is gone; wait for the next one. */
@@ -263,6 +296,7 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     if (this.status === 'left') return;
     this.status = 'left';
     this.epoch++;
+    this.tokens?.stop();
     this.host.forget(this.name);
     this.list.clear();
     this.early = [];

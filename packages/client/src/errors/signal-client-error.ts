@@ -54,6 +54,10 @@ export class SignalClientError extends Error {
   readonly rpcCode: number | undefined;
   readonly field: string | undefined;
   readonly data: Record<string, unknown> | undefined;
+  /** For `forbidden`: the channel the refused operation was on (`data.channel`). */
+  readonly channel: string | undefined;
+  /** For `forbidden`: what was refused, `subscribe`, `publish`, `presence` or `send` (`data.operation`). */
+  readonly operation: string | undefined;
 
   constructor(code: SignalErrorCode, message: string, options: SignalClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -61,6 +65,8 @@ export class SignalClientError extends Error {
     this.rpcCode = options.rpcCode;
     this.field = options.field;
     this.data = options.data;
+    this.channel = typeof options.data?.channel === 'string' ? options.data.channel : undefined;
+    this.operation = typeof options.data?.operation === 'string' ? options.data.operation : undefined;
   }
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextTooDeep } from '../json/json-limits.js';
+import { MAX_PATTERNS, channelPatternSchema, objectEntriesSchema } from '../auth/capability.js';
 
 export const ENVIRONMENTS = ['test', 'live'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -63,6 +64,29 @@ const stelaceSettingsSchema = z
   })
   .strict();
 
+const namespaceOptionsSchema = z
+  .object({
+    /** false: nobody may join these channels with presence, whatever their token grants. */
+    presence: z.boolean().optional(),
+    /** false: clients may not publish here (backends still emit); whatever their token grants. */
+    publish: z.boolean().optional(),
+    /** Participants per channel, at most PRESENCE_MAX_PARTICIPANTS (which wins when lower). */
+    maxParticipants: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Who may do what on this environment's channels; docs/authorization.md. */
+const authorizationSchema = z
+  .object({
+    /** open: a token without `capability` may do everything (the old behaviour); restricted: only what it grants. */
+    policy: z.enum(['open', 'restricted']).default('open'),
+    /** Channels a publishable-key connection may subscribe to; default every channel when open, none when restricted. */
+    anonymous: z.array(channelPatternSchema).max(MAX_PATTERNS, { error: `must have at most ${MAX_PATTERNS} patterns` }).optional(),
+    /** Options for the channels matching each pattern; the most specific pattern applies. */
+    namespaces: objectEntriesSchema(channelPatternSchema, namespaceOptionsSchema, 'channel patterns to namespace options').optional(),
+  })
+  .strict();
+
 const environmentSchema = z
   .object({
     publishableKeys: z.array(keySchema('pubk')).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
@@ -71,6 +95,8 @@ const environmentSchema = z
     tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
     /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
     stelace: stelaceSettingsSchema.optional(),
+    /** Channel and send permissions; absent means an open environment. */
+    authorization: authorizationSchema.optional(),
   })
   .strict();
 
@@ -96,6 +122,8 @@ export const appsFileSchema = z
 
 export type AppsFile = z.infer<typeof appsFileSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
+export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
 
 /** Validates an apps document; the error names the bad field by its path in the file. */
 export function parseAppsFile(raw: unknown, source = 'apps file'): AppsFile {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
-import { ENVIRONMENTS, type AppsFile, type Environment } from './apps-file.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type NamespaceOptions } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -20,6 +20,33 @@ export interface SecretKeyGrant extends ScopeKeys {
   readonly label: string;
 }
 
+/** An environment's authorization settings with their defaults filled in (docs/authorization.md). */
+export interface EnvironmentAuthorization {
+  readonly policy: 'open' | 'restricted';
+  /** Channel patterns publishable-key connections may subscribe to. */
+  readonly anonymous: readonly string[];
+  /** Most specific first: exact names, then longer prefixes before shorter ones. */
+  readonly namespaces: readonly { readonly pattern: string; readonly options: NamespaceOptions }[];
+}
+
+const OPEN: EnvironmentAuthorization = { policy: 'open', anonymous: ['*'], namespaces: [] };
+
+function environmentAuthorization(config: AuthorizationConfig | undefined): EnvironmentAuthorization {
+  if (!config) return OPEN;
+  const namespaces = (config.namespaces ?? []).map(([pattern, options]) => ({ pattern, options }));
+  namespaces.sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
+  return {
+    policy: config.policy,
+    anonymous: config.anonymous ?? (config.policy === 'open' ? ['*'] : []),
+    namespaces,
+  };
+}
+
+/** An exact name beats every prefix pattern; among prefixes the longer one wins. */
+function specificity(pattern: string): number {
+  return pattern.endsWith('*') ? pattern.length - 1 : Number.MAX_SAFE_INTEGER;
+}
+
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
@@ -30,6 +57,7 @@ export class AppRegistry {
   private readonly secretByHash = new Map<string, SecretKeyGrant>();
   /** `app/env` of the environments whose Stelace sockets also get client messages. */
   private readonly stelaceClientMessages = new Set<string>();
+  private readonly authorization = new Map<string, EnvironmentAuthorization>();
 
   constructor(file: AppsFile) {
     for (const app of file.apps) {
@@ -43,6 +71,7 @@ export class AppRegistry {
           issuer: cfg.publishableKeys[0]!,
         };
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
+        this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
           this.publishable.set(key, scope);
@@ -67,6 +96,11 @@ export class AppRegistry {
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
   deliversClientMessagesToStelace(scope: Scope): boolean {
     return this.stelaceClientMessages.has(scopeId(scope));
+  }
+
+  /** The environment's policy, anonymous patterns and namespaces (open, with everything allowed, when the file sets none). */
+  authorizationOf(scope: Scope): EnvironmentAuthorization {
+    return this.authorization.get(scopeId(scope)) ?? OPEN;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { parseSubject } from '../addresses/address.js';
 import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
 import { AuthError } from '../errors/signal-error.js';
+import { issuePath } from '../errors/zod-issue.js';
+import { capabilityClaim, capabilitySchema, sendRuleSchema, type Capability, type SendRule } from './capability.js';
 
 /**
  * User tokens: HS256 JWTs signed with the environment's token secret. `iss` is the
@@ -25,6 +27,10 @@ export interface VerifiedUser {
   readonly device: string | undefined;
   readonly grants: Grants;
   readonly expiresAt: number;
+  /** The `capability` claim; undefined when the token has none (the environment's policy decides). */
+  readonly capability: Capability | undefined;
+  /** The `send` claim; undefined when the token has none. */
+  readonly send: SendRule | undefined;
 }
 
 export interface MintOptions {
@@ -33,13 +39,18 @@ export interface MintOptions {
   ttlSeconds: number;
   grants?: Record<string, unknown> | undefined;
   audience?: string | undefined;
+  capability?: Capability | undefined;
+  send?: SendRule | undefined;
 }
 
 export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number }> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + options.ttlSeconds;
   const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
-  let jwt = new SignJWT({ grants: options.grants ?? { signal: true } })
+  const claims: JWTPayload = { grants: options.grants ?? { signal: true } };
+  if (options.capability !== undefined) claims.capability = capabilityClaim(options.capability);
+  if (options.send !== undefined) claims.send = options.send;
+  let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(scope.issuer)
     .setSubject(sub)
@@ -60,14 +71,24 @@ export class TokenError extends AuthError {
   }
 }
 
+/** What every token signed with an environment's token secret carries, once checked. */
+export interface SignedClaims {
+  readonly scope: ScopeKeys;
+  readonly payload: JWTPayload;
+  readonly identity: string;
+  readonly device: string | undefined;
+  readonly expiresAt: number;
+}
+
 /**
- * Verifies a user token synchronously. The gateway checks tokens inside uWebSockets.js's
- * upgrade callback, and an upgrade completed later, outside it, is what this uWS build gets
- * wrong (see server/upgrade.ts in the gateway); jose verifies only asynchronously (WebCrypto),
- * so the HMAC is checked here with node:crypto while jose still decodes the header and claims.
- * The checks match jose's jwtVerify with `algorithms: ['HS256']`, `requiredClaims: ['exp', 'sub']`.
+ * Verifies a token signed with an environment's token secret, synchronously. The gateway checks
+ * tokens inside uWebSockets.js's upgrade callback, and an upgrade completed later, outside it,
+ * is what this uWS build gets wrong (see server/upgrade.ts in the gateway); jose verifies only
+ * asynchronously (WebCrypto), so the HMAC is checked here with node:crypto while jose still
+ * decodes the header and claims. The checks match jose's jwtVerify with `algorithms: ['HS256']`,
+ * `requiredClaims: ['exp', 'sub']`. User tokens and channel tokens both start here.
  */
-export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
+export function verifySignedToken(registry: AppRegistry, token: string): SignedClaims {
   const segments = token.split('.');
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
@@ -105,9 +126,34 @@ export function verifyUserToken(registry: AppRegistry, token: string): VerifiedU
   } catch (error) {
     throw new TokenError('bad_claims', (error as Error).message);
   }
+  return { scope, payload, identity: subject.identity, device: subject.device, expiresAt: payload.exp };
+}
+
+/** Verifies a user token synchronously (see verifySignedToken). */
+export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
+  const { scope, payload, identity, device, expiresAt } = verifySignedToken(registry, token);
+  // A channel token is signed with the same secret; it opens one channel, never a connection.
+  if (payload.channel !== undefined) throw new TokenError('bad_claims', 'this is a channel token: pass it with signal.join {id, token}, not as a user token');
   const grants = grantsSchema.safeParse(payload.grants ?? {});
   if (!grants.success) throw new TokenError('bad_claims', 'token grants must be an object of booleans');
   // Bit6 tokens say which services they open; one that withholds `signal` opens nothing here.
   if (!grants.data.signal) throw new TokenError('not_granted', 'token does not grant signal access (grants.signal is false); mint one without it');
-  return { scope, identity: subject.identity, device: subject.device, grants: grants.data, expiresAt: payload.exp };
+  const capability = payload.capability === undefined ? undefined : capabilitySchema.safeParse(payload.capability);
+  if (capability && !capability.success) throw new TokenError('bad_claims', `token claim capability is invalid: ${firstIssue(capability.error)}`);
+  const send = payload.send === undefined ? undefined : sendRuleSchema.safeParse(payload.send);
+  if (send && !send.success) throw new TokenError('bad_claims', `token claim send is invalid: ${firstIssue(send.error)}`);
+  return {
+    scope,
+    identity,
+    device,
+    grants: grants.data,
+    expiresAt,
+    capability: capability?.data,
+    send: send?.data,
+  };
+}
+
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return issue.path.length === 0 ? issue.message : `'${issuePath(issue)}': ${issue.message}`;
 }

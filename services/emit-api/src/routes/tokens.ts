@@ -1,6 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { SignalError, deviceSchema, fromZodError, identitySchema, mintUserToken } from '@signal/core';
+import {
+  MAX_CAPABILITY_JSON,
+  SignalError,
+  capabilitySchema,
+  deviceSchema,
+  fromZodError,
+  identitySchema,
+  mintUserToken,
+  sendRuleSchema,
+} from '@signal/core';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
@@ -22,20 +31,34 @@ export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
       .url()
       .transform((url) => url.replace(/\/+$/, ''))
       .optional(),
+    /** Channel pattern → operations (docs/authorization.md). */
+    capability: capabilitySchema.optional(),
+    /** Whom the connection may send direct messages to. */
+    send: sendRuleSchema.optional(),
   });
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const grant = requireSecretKey(req, keys);
     const raw = await readBody(req, options.body);
-    if (raw === undefined) throw new SignalError('bad_request', 'body is required: { identity, device?, ttl?, grants? }');
+    if (raw === undefined) throw new SignalError('bad_request', 'body is required: { identity, device?, ttl?, grants?, capability?, send? }');
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');
     const body = parsed.data;
+    const permissionsSize = JSON.stringify({ capability: (raw as Record<string, unknown>).capability, send: body.send }).length;
+    if (permissionsSize > MAX_CAPABILITY_JSON) {
+      throw new SignalError(
+        'bad_request',
+        `capability and send take ${permissionsSize} characters of JSON, over the ${MAX_CAPABILITY_JSON} a token that travels in a connect URL can carry; use prefix patterns (room-*) instead of listing channels`,
+        { field: 'capability' },
+      );
+    }
     const { token, expiresAt } = await mintUserToken(grant, {
       identity: body.identity,
       device: body.device,
       ttlSeconds: body.ttl,
       grants: { signal: true, ...body.grants },
       audience: body.audience ?? options.audience,
+      capability: body.capability,
+      send: body.send,
     });
     const sub = body.device === undefined ? body.identity : `${body.identity}/${body.device}`;
     sendJson(res, 201, { token, sub, expiresAt, env: grant.env });

@@ -4,9 +4,11 @@ import {
   DEFAULT_DEVICE,
   verifyUserToken,
   type AppRegistry,
-  type Grants,
   type Scope,
+  type ScopeKeys,
+  type VerifiedUser,
 } from '@signal/core';
+import { permissionsOf, type Permissions } from './permissions.js';
 
 /** Who a connection is, once its credentials have been checked. */
 export interface Principal {
@@ -14,7 +16,8 @@ export interface Principal {
   readonly identity: string;
   readonly device: string;
   readonly anonymous: boolean;
-  readonly grants: Grants | undefined;
+  /** What it may do, from its token and its environment's authorization settings. */
+  readonly permissions: Permissions;
   /** Seconds since epoch; undefined for publishable-key connections. */
   readonly expiresAt: number | undefined;
 }
@@ -46,26 +49,41 @@ export function authenticateConnection(registry: AppRegistry, credentials: Crede
     if (credentials.publishableKey && registry.byPublishableKey(credentials.publishableKey) !== user.scope) {
       throw new CredentialsError('key_mismatch', 'token and publishable key belong to different apps or environments');
     }
-    return {
-      scope: { app: user.scope.app, env: user.scope.env },
-      identity: user.identity,
-      device: user.device ?? DEFAULT_DEVICE,
-      anonymous: false,
-      grants: user.grants,
-      expiresAt: user.expiresAt,
-    };
+    return principalOf(registry, user);
   }
   if (credentials.publishableKey) {
     const scope = registry.byPublishableKey(credentials.publishableKey);
     if (!scope) throw new CredentialsError('unknown_key', 'unknown publishable key');
-    return {
-      scope: { app: scope.app, env: scope.env },
-      identity: ANONYMOUS,
-      device: ANONYMOUS,
-      anonymous: true,
-      grants: undefined,
-      expiresAt: undefined,
-    };
+    return anonymousPrincipalOf(registry, scope);
   }
   throw new CredentialsError('missing_credentials', 'missing credentials: pass ?token=<user token> or ?key=<publishable key>');
+}
+
+/** The principal of a verified user token; every surface's handshake builds it here. */
+export function principalOf(registry: AppRegistry, user: VerifiedUser): Principal {
+  const scope: Scope = { app: user.scope.app, env: user.scope.env };
+  return {
+    scope,
+    identity: user.identity,
+    device: user.device ?? DEFAULT_DEVICE,
+    anonymous: false,
+    permissions: permissionsOf(
+      { anonymous: false, publishGranted: user.grants.publish, capability: user.capability, send: user.send },
+      registry.authorizationOf(scope),
+    ),
+    expiresAt: user.expiresAt,
+  };
+}
+
+/** The principal of a connection made with a publishable key only. */
+export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Principal {
+  const scope: Scope = { app: keys.app, env: keys.env };
+  return {
+    scope,
+    identity: ANONYMOUS,
+    device: ANONYMOUS,
+    anonymous: true,
+    permissions: permissionsOf({ anonymous: true, publishGranted: false, capability: undefined, send: undefined }, registry.authorizationOf(scope)),
+    expiresAt: undefined,
+  };
 }

@@ -19,7 +19,7 @@ export function createSession(
     identity: principal.identity,
     device: principal.device,
     anonymous: principal.anonymous,
-    canPublish: mayPublish(principal),
+    permissions: principal.permissions,
     expiresAt: principal.expiresAt,
     surface,
     channels: new Set(),
@@ -27,9 +27,4 @@ export function createSession(
     quota: client.quota,
     ws: undefined,
   };
-}
-
-/** Sending and publishing need a user whose token's grants do not withhold it. */
-export function mayPublish(principal: Principal): boolean {
-  return !principal.anonymous && principal.grants?.publish !== false;
 }

@@ -20,6 +20,7 @@ import {
 } from '@signal/core';
 import { assertNatsConnected, isNoResponders, type MessageGuard } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
+import { assertMay, assertMayMessage, assertMaySend, type PresenceEventRule } from '../auth/permissions.js';
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
 import { presenceTopicFor, topicFor } from '../routing/topics.js';
@@ -54,6 +55,7 @@ export class Hub {
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
+  private isPresenceEvent: PresenceEventRule = (_scope, envelope) => envelope.t === 'join' || envelope.t === 'leave';
   readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
 
   /**
@@ -76,6 +78,11 @@ export class Hub {
 
   setEnvelopeFilter(filter: EnvelopeFilter): void {
     this.filter = filter;
+  }
+
+  /** Which envelopes only presence members get (auth/permissions.ts); joins and leaves until set. */
+  setPresenceEventRule(rule: PresenceEventRule): void {
+    this.isPresenceEvent = rule;
   }
 
   /**
@@ -103,7 +110,9 @@ export class Hub {
     this.stats.subjects = this.subjects.size;
   }
 
+  /** Joins a channel the session may subscribe to (auth/permissions.ts); false when already joined. */
   join(session: Session, channel: string): boolean {
+    assertMay(session.permissions, 'subscribe', channel);
     if (session.channels.has(channel)) return false;
     session.channels.add(channel);
     this.subscribe(session, channelSubject(session.scope, channel));
@@ -145,15 +154,16 @@ export class Hub {
 
   /** `rev` marks `fields.state` as stored participant state at that presence revision. */
   publish(session: Session, channel: string, fields: Fields, rev?: number): void {
-    this.assertCanPublish(session, channel);
+    this.assertCanPublish(session, channel, fields, rev !== undefined);
     const envelope: Envelope = rev === undefined
       ? { t: 'publish', ch: channel, from: session.address, fields }
       : { t: 'publish', ch: channel, from: session.address, fields, rev };
     this.publishEnvelope(channelSubject(session.scope, channel), envelope);
   }
 
-  assertCanPublish(session: Session, channel: string): void {
-    this.assertCanSend(session);
+  /** `storesState`: the message's `state` is written to presence, which needs `presence` rather than `publish`. */
+  assertCanPublish(session: Session, channel: string, fields: Fields, storesState: boolean): void {
+    assertMayMessage(session.permissions, channel, fields, storesState);
     if (!session.channels.has(channel)) {
       throw new SignalError('not_joined', `join channel '${channel}' before publishing to it`, { field: 'id' });
     }
@@ -176,7 +186,7 @@ export class Hub {
    * taken it, and fails with not_found when none exists anywhere in the cluster.
    */
   async send(session: Session, to: Address, fields: Fields, channel: string | undefined, confirm: boolean): Promise<void> {
-    this.assertCanSend(session);
+    assertMaySend(session.permissions, to.identity, fields, channel);
     assertNatsConnected(this.nc);
     const subject = this.addressSubject(session, to);
     const envelope: Envelope = channel === undefined
@@ -215,17 +225,6 @@ export class Hub {
     }
   }
 
-  private assertCanSend(session: Session): void {
-    if (!session.canPublish) {
-      throw new SignalError(
-        'forbidden',
-        session.anonymous
-          ? 'this connection is receive-only: connect with a user token to publish or send'
-          : "this user token's grants do not allow publishing",
-      );
-    }
-  }
-
   private personalSubjects(session: Session): string[] {
     const subjects = [broadcastSubject(session.scope)];
     if (!session.anonymous) {
@@ -259,7 +258,7 @@ export class Hub {
   private deliver(entry: SubjectEntry, envelope: Envelope): void {
     // The sender does not get its own message back; uWS excludes a socket from its own publish.
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
-    const presence = envelope.t === 'join' || envelope.t === 'leave';
+    const presence = this.isPresenceEvent(entry.scope, envelope);
     for (const surface of entry.surfaces.keys()) {
       // Each surface on its own: a render that throws (e.g. JSON.stringify overflowing on a
       // deeply nested payload) costs only that surface this message.

@@ -1,5 +1,6 @@
 import type { Scope } from '@signal/core';
 import type { WebSocket } from 'uWebSockets.js';
+import type { Permissions } from '../auth/permissions.js';
 import type { RequestQuota } from '../limits/request-limits.js';
 import type { Surface } from './surface.js';
 
@@ -15,8 +16,8 @@ export interface Session {
   readonly identity: string;
   readonly device: string;
   readonly anonymous: boolean;
-  /** From the token's grants; a token refreshed with `signal.auth` may change it. */
-  canPublish: boolean;
+  /** What it may do (auth/permissions.ts); a token refreshed with `signal.auth` replaces it. */
+  permissions: Permissions;
   /** The user token's `exp` (seconds since epoch), moved on by `signal.auth`; undefined without a token. */
   expiresAt: number | undefined;
   readonly surface: Surface;

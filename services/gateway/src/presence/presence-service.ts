@@ -11,6 +11,7 @@ import {
   type PresenceStore,
 } from '@signal/presence';
 import type { Logger } from 'pino';
+import { assertMay, assertMayWriteState, participantLimit } from '../auth/permissions.js';
 import type { Hub } from '../core/hub.js';
 import { metrics } from '../metrics/gateway-metrics.js';
 import type { Session } from '../core/session.js';
@@ -54,11 +55,10 @@ export class PresenceService {
    * there, then every change after that, in order.
    */
   join(session: Session, channel: string, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
-    if (session.anonymous) {
-      throw new SignalError('forbidden', 'this connection is receive-only: connect with a user token to join with presence');
-    }
+    assertMay(session.permissions, 'subscribe', channel);
+    assertMay(session.permissions, 'presence', channel);
     if (state !== undefined) {
-      if (!session.canPublish) throw new SignalError('forbidden', "this user token's grants do not allow publishing a state", { field: 'state' });
+      assertMayWriteState(session.permissions, channel);
       this.checkState(state);
     }
     const membership = this.membershipOf(session, channel, true)!;
@@ -95,7 +95,7 @@ export class PresenceService {
     }
     return membership.run(async () => {
       if (membership.status !== 'present' || !('state' in fields)) return this.hub.publish(session, channel, fields);
-      this.hub.assertCanPublish(session, channel);
+      this.hub.assertCanPublish(session, channel, fields, true);
       this.checkState(fields.state);
       const value: ParticipantValue = { ...membership.value!, state: fields.state };
       let revision: number;
@@ -197,8 +197,9 @@ export class PresenceService {
       // Subscribed first, read second: whatever happens from now on arrives as an event.
       const records = await this.store.readChannel(scope, channel);
       this.catchUp(view, view.merge(records));
-      const { maxParticipants } = this.options.limits;
-      if (view.count(session.route) >= maxParticipants) throw channelFull(channel, maxParticipants);
+      const limit = participantLimit(session.permissions, channel, this.options.limits.maxParticipants);
+      const maxParticipants = limit.most;
+      if (view.count(session.route) >= maxParticipants) throw channelFull(channel, limit);
       const value: ParticipantValue = {
         channel,
         address: session.address,
@@ -218,7 +219,7 @@ export class PresenceService {
       // join; the leave only matters to a reader that saw the entry in the store meanwhile.
       if (await this.store.fullBefore(scope, channel, records, membership.key, membership.revision, maxParticipants)) {
         await this.removeEntry(scope, membership.key, membership.revision, value);
-        throw channelFull(channel, maxParticipants);
+        throw channelFull(channel, limit);
       }
       membership.status = 'present';
       this.hub.publishEnvelope(channelSubject(scope, channel), joinEnvelope(value, membership.revision));
@@ -308,11 +309,11 @@ async function countStoreRefusal<T>(write: Promise<T>): Promise<T> {
   }
 }
 
-function channelFull(channel: string, most: number): SignalError {
-  metrics.limitRefusals.inc({ limit: 'presence_max_participants' });
+function channelFull(channel: string, limit: { most: number; setBy: string }): SignalError {
+  metrics.limitRefusals.inc({ limit: limit.setBy === 'PRESENCE_MAX_PARTICIPANTS' ? 'presence_max_participants' : 'namespace_max_participants' });
   return new SignalError(
     'limit_exceeded',
-    `channel '${channel}' already has ${most} participants, the most allowed (PRESENCE_MAX_PARTICIPANTS); try again later`,
+    `channel '${channel}' already has ${limit.most} participants, the most allowed (${limit.setBy}); try again later`,
     { field: 'id' },
   );
 }

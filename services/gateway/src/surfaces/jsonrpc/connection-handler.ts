@@ -1,8 +1,8 @@
-import { SignalError, jsonTextTooDeep, jsonTooDeepError, parseAddress, type AppRegistry } from '@signal/core';
+import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddress, verifyChannelToken, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
+import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../../auth/permissions.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
-import { mayPublish } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
@@ -107,10 +107,10 @@ export class RpcConnectionHandler {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
       // JSON-RPC answers notifications with nothing; our own clients get told what went wrong anyway.
-      // A Bit6 client is told about a refused join, a rate refusal and an expired token too: the SDK
-      // ignores an error with `id: null`, but it shows in the app's network log instead of the
-      // request vanishing without a trace.
-      const told = ['bad_request', 'limit_exceeded', 'rate_limited', 'unauthorized'].includes(error.code);
+      // A Bit6 client is told about a refused join, a rate refusal, an expired token or a missing
+      // permission too: the SDK ignores an error with `id: null`, but it shows in the app's network
+      // log instead of the request vanishing without a trace.
+      const told = ['bad_request', 'limit_exceeded', 'rate_limited', 'unauthorized', 'forbidden'].includes(error.code);
       if (id !== undefined || this.options.dialect === 'native' || told) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
       }
@@ -156,6 +156,7 @@ export class RpcConnectionHandler {
     if (call.method !== 'signal.leave' && call.method !== 'signal.auth') assertTokenCurrent(session);
     switch (call.method) {
       case 'signal.join': {
+        if (call.token !== undefined) this.acceptChannelToken(session, call.channel, call.token);
         if (!call.presence) {
           if (call.options.state !== undefined) {
             throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
@@ -170,6 +171,7 @@ export class RpcConnectionHandler {
       }
       case 'signal.leave':
         await this.presence.leave(session, call.channel);
+        session.permissions = withoutChannelGrant(session.permissions, call.channel);
         return { id: call.channel };
       case 'signal.publish':
         await this.presence.publish(session, call.channel, call.fields);
@@ -180,6 +182,18 @@ export class RpcConnectionHandler {
       case 'signal.auth':
         return this.refresh(session, call.token);
     }
+  }
+
+  /** A channel token passed with a join: its grant counts from this join on (auth/permissions.ts decides what it allows). */
+  private acceptChannelToken(session: Session, channel: string, token: string): void {
+    let verified;
+    try {
+      verified = verifyChannelToken(this.options.registry, token);
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      throw new SignalError('unauthorized', `channel token refused: ${error.message}`, { field: 'token', data: { channel, reason: error.reason } });
+    }
+    session.permissions = withChannelToken(session.permissions, session, channel, verified);
   }
 
   /** A fresh token for the same user and device: the connection lives on until it expires. */
@@ -194,7 +208,8 @@ export class RpcConnectionHandler {
       });
     }
     session.expiresAt = user.expiresAt;
-    session.canPublish = mayPublish(user);
+    // The new token's capability applies to what the connection starts from now on.
+    session.permissions = withChannelGrantsOf(user.permissions, session.permissions);
     this.options.expiry?.watch(session);
     return { expiresAt: user.expiresAt! };
   }

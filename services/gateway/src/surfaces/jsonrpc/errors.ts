@@ -22,7 +22,9 @@ const RPC_CODES: Record<ErrorCode, number> = {
 };
 
 export function rpcError(id: RpcId | undefined, error: SignalError): string {
-  const data: Record<string, unknown> = { code: error.code };
+  // What a refusal names (a forbidden channel and operation) travels next to the code.
+  const details = typeof error.data === 'object' && error.data !== null && !Array.isArray(error.data) ? error.data : {};
+  const data: Record<string, unknown> = { ...details, code: error.code };
   if (error.field !== undefined) data.field = error.field;
   return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: RPC_CODES[error.code], message: error.message, data } });
 }

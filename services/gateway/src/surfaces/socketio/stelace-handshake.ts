@@ -1,7 +1,5 @@
 import {
-  ANONYMOUS,
   type SignalError,
-  DEFAULT_DEVICE,
   TokenError,
   channelNameSchema,
   isStelaceOrganizationChannel,
@@ -10,7 +8,8 @@ import {
   type AppRegistry,
   type VerifiedUser,
 } from '@signal/core';
-import type { Principal } from '../../auth/authenticate-connection.js';
+import { anonymousPrincipalOf, principalOf, type Principal } from '../../auth/authenticate-connection.js';
+import { mayOnChannel } from '../../auth/permissions.js';
 
 /**
  * The answer a Stelace client gives to `authentication(id, ack)`, checked in Stelace's order
@@ -86,26 +85,19 @@ export function checkAuthentication(registry: AppRegistry, answer: unknown, rout
   // With a token, the user's own channel is already one; asking for another user's is asking for two.
   if (user && userChannels.some((channel) => channel !== user.identity)) return fail(REASONS.ownUserChannel);
 
+  const principal = user ? principalOf(registry, user) : anonymousPrincipalOf(registry, scope);
   const channels: string[] = [];
   const warnings: string[] = [];
   // Stelace warned members-only refusals and stayed connected; without membership data every one is refused.
-  if (user) for (const name of organizationChannels) warnings.push(`${user.identity} was not granted access to ${name}.`);
+  if (user) for (const name of organizationChannels) warnings.push(notGranted(user.identity, name));
   for (const name of requested) {
     if (isStelaceUserChannel(name) || isStelaceOrganizationChannel(name) || name === route || name === user?.identity) continue;
     const valid = channelNameSchema.safeParse(name);
-    if (valid.success) channels.push(name);
-    else warnings.push(`Channel '${name.slice(0, 64)}' was not joined: it ${valid.error.issues[0]!.message}.`);
+    if (!valid.success) warnings.push(`Channel '${name.slice(0, 64)}' was not joined: it ${valid.error.issues[0]!.message}.`);
+    // A channel the environment's authorization withholds is refused the way Stelace refused one.
+    else if (!mayOnChannel(principal.permissions, 'subscribe', name)) warnings.push(notGranted(user?.identity ?? 'Anonymous', name));
+    else channels.push(name);
   }
-  const principal: Principal = user
-    ? {
-        scope: { app: scope.app, env: scope.env },
-        identity: user.identity,
-        device: user.device ?? DEFAULT_DEVICE,
-        anonymous: false,
-        grants: user.grants,
-        expiresAt: user.expiresAt,
-      }
-    : { scope: { app: scope.app, env: scope.env }, identity: ANONYMOUS, device: ANONYMOUS, anonymous: true, grants: undefined, expiresAt: undefined };
   return { ok: true, principal, channels, warnings };
 }
 
@@ -124,6 +116,10 @@ function requestedChannels(fields: Record<string, unknown>): string[] | undefine
     }
   }
   return [...names];
+}
+
+function notGranted(identity: string, channel: string): string {
+  return `${identity} was not granted access to ${channel}.`;
 }
 
 function fail(reason: string): HandshakeOutcome {
