@@ -97,7 +97,7 @@ export const metrics = {
   }),
 };
 
-const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4008, 4029]);
+const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4003, 4004, 4005, 4008, 4029]);
 
 /** Close codes are partly chosen by clients; anything unexpected shares one label so it cannot flood the registry. */
 export function closeCodeLabel(code: number): string {

@@ -11,6 +11,13 @@ export const CLOSE_TOKEN_EXPIRED = { code: 4001, reason: 'token expired; connect
 /** A connection that kept exceeding its request rates after being refused with `rate_limited` (docs/limits.md). */
 export const CLOSE_RATE_LIMITED = { code: 4029, reason: 'rate limit: too many requests; reconnect with backoff' } as const;
 
+/** The connection's token was revoked (its `jti`, or every token of its user issued before a time); do not reconnect with it. */
+export const CLOSE_REVOKED = { code: 4003, reason: 'token revoked; get a new token before connecting again' } as const;
+/** A backend disconnected this user, device or connection (emit-api); reconnecting is allowed. */
+export const CLOSE_DISCONNECTED = { code: 4004, reason: 'disconnected by the application backend' } as const;
+/** The key or token secret this connection was accepted with was removed from the apps file. */
+export const CLOSE_KEY_REMOVED = { code: 4005, reason: 'the key this connection used was removed; connect again with current credentials' } as const;
+
 /** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;
 
