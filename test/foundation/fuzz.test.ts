@@ -232,18 +232,7 @@ describe('fuzzing every surface', () => {
       fc.tuple(structural, oddName).map(([piece, name]) => `43/signal,0[{"publishableKey":"${key}","channels":[${name},"calm"],"x":${piece}}]`),
     );
     const sessions = sample(fc.tuple(fc.constantFrom(3, 4), fc.array(packet, { minLength: 1, maxLength: 4 })), 150, 13);
-    const closes = await Promise.all(
-      sessions.map(async ([eio, packets]) => {
-        const ws = new WebSocket(`${stack.gatewayUrl()}/signal/?EIO=${eio}&transport=websocket`);
-        const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-        ws.on('error', () => undefined);
-        await new Promise((resolve) => ws.once('open', resolve));
-        ws.send('40/signal,');
-        for (const p of packets) ws.send(p);
-        ws.close();
-        return closed;
-      }),
-    );
+    const closes = await playSessions(sessions.map(([eio, packets]) => [eio, ['40/signal,', ...packets]]));
     expect(closes.filter((code) => code === 1006).length, `sessions cut without a close frame (FUZZ_SEED=${seed})`).toBe(0);
     await stillServing();
     noInternalErrors();
@@ -260,17 +249,7 @@ describe('fuzzing every surface', () => {
       fc.string({ unit: 'binary', maxLength: 60 }),
     );
     const sessions = sample(fc.tuple(fc.constantFrom(3, 4), fc.array(packet, { minLength: 1, maxLength: 12 })), 300, 3);
-    const closes = await Promise.all(
-      sessions.map(async ([eio, packets]) => {
-        const ws = new WebSocket(`${stack.gatewayUrl()}/signal/?EIO=${eio}&transport=websocket`);
-        const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-        ws.on('error', () => undefined);
-        await new Promise((resolve) => ws.once('open', resolve));
-        for (const p of packets) ws.send(p);
-        ws.close();
-        return closed;
-      }),
-    );
+    const closes = await playSessions(sessions);
     // Refusals close with a code, never by crashing the node (which every socket would see as 1006).
     expect(closes.filter((code) => code === 1006).length, `sessions cut without a close frame (FUZZ_SEED=${seed})`).toBe(0);
     await stillServing();
@@ -328,3 +307,18 @@ describe('fuzzing every surface', () => {
     noInternalErrors();
   });
 });
+
+/** Plays each session's packets on a raw Engine.IO WebSocket, then closes; resolves with every close code. */
+function playSessions(sessions: ReadonlyArray<readonly [number, readonly string[]]>): Promise<number[]> {
+  return Promise.all(
+    sessions.map(async ([eio, packets]) => {
+      const ws = new WebSocket(`${stack.gatewayUrl()}/signal/?EIO=${eio}&transport=websocket`);
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      ws.on('error', () => undefined);
+      await new Promise((resolve) => ws.once('open', resolve));
+      for (const p of packets) ws.send(p);
+      ws.close();
+      return closed;
+    }),
+  );
+}
