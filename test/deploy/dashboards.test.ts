@@ -72,16 +72,16 @@ beforeAll(async () => {
   stack = await startStack({ gateways: 2, emitEnv: { MAX_BODY_BYTES: '1024' } });
   await driveTraffic();
   // Every counter above is read at scrape time: wait until each labelled series has printed.
-  const wanted: Array<[ServiceProcess, string]> = [
-    [stack.gateways[0]!, 'signal_gateway_limit_refusals_total{limit='],
-    [stack.gateways[0]!, 'signal_gateway_dropped_messages_total{source='],
-    [stack.gateways[0]!, 'signal_gateway_connections_refused_total{reason='],
-    [stack.gateways[1]!, 'signal_gateway_connections_closed_total{code='],
-    [stack.gateways[0]!, 'signal_gateway_fanout_duration_seconds_bucket{le='],
-    [stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
-    [stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
+  const wanted: Array<[string, ServiceProcess, string]> = [
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_limit_refusals_total{limit='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_dropped_messages_total{source='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_connections_refused_total{reason='],
+    ['gateway-1', stack.gateways[1]!, 'signal_gateway_connections_closed_total{code='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_fanout_duration_seconds_bucket{le='],
+    ['emit-api', stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
+    ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
   ];
-  for (const [service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${service.name}`);
+  for (const [name, service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${name}`);
   for (const gateway of stack.gateways) addScrape(exported, 'gateway', await metricsText(gateway));
   addScrape(exported, 'emit-api', await metricsText(stack.emitApi));
 });
