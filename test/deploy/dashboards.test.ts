@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, eventually } from '../support/admin.js';
 import { RpcClient } from '../support/rpc-client.js';
-import { addScrape, checkExpression, checkLabelValuesQuery, emptyExported, selectorsOf, type Exported } from '../support/promql-check.js';
+import { addScrape, checkExpression, checkLabelValuesQuery, checkTemplateLabels, emptyExported, selectorsOf, type Exported } from '../support/promql-check.js';
 import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
 
 /**
@@ -104,6 +104,15 @@ describe('the PromQL checker', () => {
     expect(checkExpression('sum(h_seconds)', fake)[0]).toMatch(/names h_seconds, which/);
     expect(checkExpression('sum(rate(a_total[5m])', fake)[0]).toMatch(/does not parse/);
     expect(checkExpression('{__name__="a_total"}', fake)[0]).toMatch(/names no metric/);
+    // What an alert's $labels can use: what the expression keeps.
+    expect(checkTemplateLabels('sum by (pod, limit) (rate(a_total[5m])) > 0.1', ['pod', 'limit'], fake)).toEqual([]);
+    expect(checkTemplateLabels('sum by (pod) (rate(a_total[5m])) > 0.1', ['limit'], fake)).toEqual(['uses $labels.limit, which the expression aggregates away (it keeps pod)']);
+    expect(checkTemplateLabels('a_total > 1 and on (pod) up', ['limit', 'pod'], fake)).toEqual([]);
+    expect(checkTemplateLabels('a_total > 1', ['route'], fake)).toEqual(['uses $labels.route, which no metric in the expression carries']);
+    expect(checkTemplateLabels('sum by (pod, limit) (a_total) or sum by (pod) (a_total)', ['limit'], fake)[0]).toMatch(/aggregates away \(it keeps pod\)/);
+    expect(checkTemplateLabels('histogram_quantile(0.9, sum by (le, route) (rate(h_seconds_bucket[5m]))) > 1', ['route', 'le'], fake)).toEqual([
+      'uses $labels.le, which the expression aggregates away (it keeps route)',
+    ]);
   });
 });
 
@@ -193,8 +202,7 @@ describe(`alert rules (${RULES_FILE})`, () => {
     const problems = alertRules.flatMap((rule) => checkExpression(String(rule.expr), exported).map((p) => `alert ${rule.alert}: ${p}`));
     for (const rule of alertRules) {
       const used = [...JSON.stringify(rule.annotations).matchAll(/\$labels\.(\w+)/g)].map((m) => m[1]!);
-      const kept = keptLabels(String(rule.expr));
-      for (const label of used) if (kept && !kept.has(label)) problems.push(`alert ${rule.alert}: its annotations use $labels.${label}, which its expression aggregates away (by ${[...kept].join(', ')})`);
+      problems.push(...checkTemplateLabels(String(rule.expr), used, exported).map((p) => `alert ${rule.alert}: ${String(rule.expr)}\n    → ${p}`));
     }
     expect(problems, problems.join('\n')).toEqual([]);
   });
@@ -207,9 +215,3 @@ describe(`alert rules (${RULES_FILE})`, () => {
   });
 });
 
-/** The labels an alert's result keeps, when its outermost aggregations say (`sum by (a, b)`); undefined when all are kept. */
-function keptLabels(expr: string): Set<string> | undefined {
-  const groups = [...expr.matchAll(/\b(?:sum|max|min|count|avg) by \(([^)]*)\)/g)].map((m) => new Set(m[1]!.split(',').map((l) => l.trim()).filter(Boolean)));
-  if (groups.length === 0) return undefined;
-  return new Set([...groups[0]!].filter((l) => groups.every((g) => g.has(l))));
-}

@@ -158,3 +158,76 @@ export function checkLabelValuesQuery(query: string, exported: Exported): string
   const [, selector, label] = match as unknown as [string, string, string];
   return checkExpression(`count by (${label}) (${selector})`, exported).map((p) => `${query} (as ${p})`);
 }
+
+/** `undefined`: every label of the series selected; `'scalar'`: a number, no labels. */
+type Kept = Set<string> | undefined | 'scalar';
+
+const SCALAR_NODES = new Set(['NumberDurationLiteral', 'StringLiteral']);
+const intersect = (a: Set<string>, b: Set<string>) => new Set([...a].filter((l) => b.has(l)));
+
+/** The labels an expression's result series carry, following how PromQL builds them. */
+function keptBy(node: SyntaxNode, text: string): Kept {
+  const exprChildren = (parent: SyntaxNode) => {
+    const found: SyntaxNode[] = [];
+    for (let c = parent.firstChild; c; c = c.nextSibling) if (/Expr$|Selector$|Literal$|^FunctionCall$/.test(c.name)) found.push(c);
+    return found;
+  };
+  switch (node.name) {
+    case 'PromQL':
+    case 'ParenExpr':
+    case 'UnaryExpr':
+      return keptBy(exprChildren(node)[0]!, text);
+    case 'NumberDurationLiteral':
+    case 'StringLiteral':
+      return 'scalar';
+    case 'BinaryExpr': {
+      const [left, right] = exprChildren(node) as [SyntaxNode, SyntaxNode];
+      const [l, r] = [keptBy(left, text), keptBy(right, text)];
+      if (l === 'scalar') return r;
+      if (r === 'scalar' || childrenNamed(node, 'And').length > 0 || childrenNamed(node, 'Unless').length > 0) return l;
+      // `or`: a result series comes from either side, so only labels both sides keep are sure.
+      if (childrenNamed(node, 'Or').length > 0) return l === undefined ? r : r === undefined ? l : intersect(l, r);
+      return l;
+    }
+    case 'AggregateExpr': {
+      const op = text.slice(node.firstChild!.from, node.firstChild!.to);
+      const body = childrenNamed(node, 'FunctionCallBody')[0]!;
+      if (['topk', 'bottomk', 'limitk', 'limit_ratio'].includes(op)) return keptBy(exprChildren(body).at(-1)!, text);
+      const modifier = childrenNamed(node, 'AggregateModifier')[0];
+      if (!modifier) return new Set();
+      if (childrenNamed(modifier, 'Without').length > 0) return undefined;
+      const grouping = childrenNamed(modifier, 'GroupingLabels')[0]!;
+      return new Set(childrenNamed(grouping, 'LabelName').map((n) => text.slice(n.from, n.to)));
+    }
+    case 'FunctionCall': {
+      const name = text.slice(node.firstChild!.from, node.firstChild!.to);
+      const args = exprChildren(childrenNamed(node, 'FunctionCallBody')[0]!);
+      if (['vector', 'time', 'scalar', 'pi'].includes(name)) return 'scalar';
+      const vectorArg = args.find((a) => !SCALAR_NODES.has(a.name));
+      if (!vectorArg || name.startsWith('label_') || name === 'absent' || name === 'absent_over_time') return undefined;
+      const kept = keptBy(vectorArg, text);
+      if (name === 'histogram_quantile' && kept instanceof Set) kept.delete('le');
+      return kept;
+    }
+    default:
+      // Selectors, subqueries, offsets: every label of the series.
+      return undefined;
+  }
+}
+
+/**
+ * Problems with the `$labels.x` an alert's annotations use: a label its expression aggregates
+ * away, or one no metric in it carries, renders as an empty string in the notification.
+ */
+export function checkTemplateLabels(expr: string, used: string[], exported: Exported): string[] {
+  const { tree, text, selectors } = selectorsOf(expr);
+  const kept = keptBy(tree, text);
+  const carried = new Set([...TARGET_LABELS, ...selectors.flatMap((s) => [...(exported.series.get(s.metric)?.labels ?? [])])]);
+  const problems: string[] = [];
+  for (const label of new Set(used)) {
+    if (kept === 'scalar') problems.push(`uses $labels.${label}, but the expression is a number`);
+    else if (kept !== undefined && !kept.has(label)) problems.push(`uses $labels.${label}, which the expression aggregates away (it keeps ${[...kept].join(', ') || 'no label'})`);
+    else if (kept === undefined && !carried.has(label)) problems.push(`uses $labels.${label}, which no metric in the expression carries`);
+  }
+  return problems;
+}
