@@ -168,7 +168,7 @@ describe('docs/operations.md', () => {
       for (const [, name] of text.matchAll(/^# TYPE (signal_\w+) /gm)) exported.add(name!);
     }
     // Metric names, not the presence bucket names (`signal_presence`) the NATS section mentions.
-    const documented = new Set([...docs.matchAll(/`(signal_(?:gateway|emit|nats)_[a-z_]+)/g)].map((m) => m[1]!));
+    const documented = new Set([...docs.matchAll(/`(signal_(?:gateway|emit|nats|readiness|liveness)_[a-z_]+)/g)].map((m) => m[1]!));
     expect([...exported].sort()).toEqual([...documented].sort());
   });
 });

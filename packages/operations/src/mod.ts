@@ -4,6 +4,7 @@ export { connectNats, natsConnectOptions } from './nats/connect-nats.js';
 export { createLogger } from './logging/create-logger.js';
 export { scrubSecrets } from './logging/scrub-secrets.js';
 export { createMetricsRegistry, totalCounter, labelledTotalCounter } from './metrics/metrics-registry.js';
+export { exportHealthMetrics } from './metrics/health-metrics.js';
 export { Readiness, type ReadinessCheck, type CheckResult, type ReadinessReport } from './readiness/readiness.js';
 export { Liveness, type LivenessCheck, type LivenessResult, type LivenessReport } from './liveness/liveness.js';
 export { MessageGuard, type MessageGuardOptions, type DropReason } from './isolation/message-guard.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Counter } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Liveness, Readiness, createMetricsRegistry, startAdminServer, totalCounter, type AdminServer } from '../src/mod.js';
+import { Liveness, Readiness, createMetricsRegistry, exportHealthMetrics, startAdminServer, totalCounter, type AdminServer } from '../src/mod.js';
 
 const log = pino({ level: 'silent' });
 const servers: AdminServer[] = [];
@@ -44,6 +44,34 @@ describe('Liveness', () => {
     });
     expect(liveness.evaluate()).toEqual({ alive: false, checks: { input: { alive: true }, broken: { alive: false, detail: 'cannot tell' } } });
     expect(() => liveness.register('input', () => ({ alive: true }))).toThrow(/twice/);
+  });
+});
+
+describe('health metrics', () => {
+  it('report every readiness and liveness check as 1 or 0 at each scrape, by check', async () => {
+    const registry = createMetricsRegistry();
+    const readiness = new Readiness(100);
+    const liveness = new Liveness();
+    let natsUp = false;
+    let stalled = true;
+    readiness.register('nats', () => (natsUp ? { ready: true } : { ready: false, detail: 'down' }));
+    readiness.register('hangs', () => new Promise(() => undefined));
+    liveness.register('nats-input', () => ({ alive: !stalled }));
+    exportHealthMetrics(registry, readiness, liveness);
+
+    let text = await registry.metrics();
+    expect(text).toContain('signal_readiness_check{check="lifecycle"} 0\n');
+    expect(text).toContain('signal_readiness_check{check="nats"} 0\n');
+    expect(text).toContain('signal_readiness_check{check="hangs"} 0\n');
+    expect(text).toContain('signal_liveness_check{check="nats-input"} 0\n');
+    readiness.markStarted();
+    natsUp = true;
+    stalled = false;
+    text = await registry.metrics();
+    expect(text).toContain('signal_readiness_check{check="lifecycle"} 1\n');
+    expect(text).toContain('signal_readiness_check{check="nats"} 1\n');
+    expect(text).toContain('signal_readiness_check{check="hangs"} 0\n');
+    expect(text).toContain('signal_liveness_check{check="nats-input"} 1\n');
   });
 });
 

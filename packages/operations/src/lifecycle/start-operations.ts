@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { startAdminServer } from '../admin/admin-server.js';
 import type { OperationsConfig } from '../config/operations-env.js';
 import { Liveness } from '../liveness/liveness.js';
+import { exportHealthMetrics } from '../metrics/health-metrics.js';
 import { NatsLink } from '../nats/nats-link.js';
 import { Readiness } from '../readiness/readiness.js';
 import { Shutdown } from '../shutdown/shutdown.js';
@@ -35,6 +36,7 @@ export async function startOperations(config: OperationsConfig, log: Logger, reg
   });
   const readiness = new Readiness();
   const liveness = new Liveness();
+  exportHealthMetrics(registry, readiness, liveness);
   const shutdown = new Shutdown({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, delayMs: config.SHUTDOWN_DELAY_MS, readiness, log });
   shutdown.handleSignals();
   const admin = await startAdminServer({ host: config.ADMIN_HOST, port: config.ADMIN_PORT, readiness, liveness, registry, log });

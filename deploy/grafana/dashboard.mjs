@@ -1,0 +1,179 @@
+// Builds deploy/grafana/signal-dashboard.json: `node deploy/grafana/dashboard.mjs`.
+//
+// The dashboard is written here as one line per panel, so adding a metric is adding one line
+// to the row it belongs to, then running this script. test/deploy/dashboards.test.ts fails when
+// the JSON file differs from what this script builds, when a `signal_*` metric the services
+// export has no panel, and when a query names a metric or label the services do not export.
+//
+// In a query, `{S}` (or `{S,` followed by more matchers) stands for the dashboard's
+// namespace / service / pod selector, and `$__rate_interval` is Grafana's own rate window.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const SELECTOR = 'namespace=~"$namespace", service=~"$service", pod=~"$pod"';
+const RATE = '[$__rate_interval]';
+
+/** A time series panel: `unit` is Grafana's unit id; each target is `[expr, legend]`. */
+const graph = (title, unit, description, ...targets) => ({ kind: 'timeseries', title, unit, description, targets });
+/** A single number (the last value), for the overview row. */
+const stat = (title, unit, description, ...targets) => ({ kind: 'stat', title, unit, description, targets });
+/** Per-second rate of a counter, summed by `by`. */
+const rate = (metric, by, extra = '') => `sum by (${by}) (rate(${metric}{S${extra}}${RATE}))`;
+/** A quantile of a histogram, by `by` (besides `le`). */
+const quantile = (q, metric, by) => `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ''}) (rate(${metric}_bucket{S}${RATE})))`;
+
+/** Rows, top-down in the order an operator reads them during an incident. */
+const ROWS = [
+  ['Overview: is every process up, ready and connected?', [
+    stat('Targets up', 'none', 'Scrape targets answering /metrics (Prometheus `up`); fewer than pods means a process is gone or its admin port is unreachable.', ['sum by (service) (up{S})', '{{service}}']),
+    stat('Readiness checks failing', 'none', 'Checks of /readyz that fail now (signal_readiness_check == 0); see docs/operations.md "Readiness checks".', ['count by (service) (signal_readiness_check{S} == 0) or sum by (service) (up{S} * 0)', '{{service}}']),
+    stat('Liveness checks failing', 'none', 'Checks of /healthz that fail now: the orchestrator will restart that pod; see "Liveness checks".', ['count by (service) (signal_liveness_check{S} == 0) or sum by (service) (up{S} * 0)', '{{service}}']),
+    stat('Disconnected from NATS', 'none', 'Processes whose NATS connection is down (signal_nats_connected == 0); see "NATS outages".', ['count by (service) (signal_nats_connected{S} == 0) or sum by (service) (up{S} * 0)', '{{service}}']),
+    stat('Client connections', 'none', 'Open client connections on all selected gateways.', ['sum(signal_gateway_connections{S})', 'connections']),
+    stat('emit-api 5xx ratio', 'percentunit', 'Share of emit-api responses that were 5xx over the rate window.', [`sum(rate(signal_emit_requests_total{S,status=~"5.."}${RATE})) / clamp_min(sum(rate(signal_emit_requests_total{S}${RATE})), 1e-9)`, '5xx']),
+    graph('Readiness checks by pod', 'none', '1 passing, 0 failing, per check of /readyz (lifecycle, nats, presence).', ['min by (pod, check) (signal_readiness_check{S})', '{{pod}} {{check}}']),
+    graph('Liveness checks by pod', 'none', '1 passing, 0 failing, per check of /healthz (gateway: nats-input).', ['min by (pod, check) (signal_liveness_check{S})', '{{pod}} {{check}}']),
+    graph('Process restarts', 'none', 'Restarts per pod in the last hour (changes of process_start_time_seconds).', ['changes(process_start_time_seconds{S}[1h])', '{{pod}}']),
+  ]],
+  ['Gateway: connections', [
+    graph('Open connections', 'none', 'signal_gateway_connections per gateway pod.', ['sum by (pod) (signal_gateway_connections{S})', '{{pod}}']),
+    graph('Connections opened / s', 'ops', 'All protocol surfaces.', [rate('signal_gateway_connections_opened_total', 'pod'), '{{pod}}']),
+    graph('Connections closed / s by close code', 'ops', 'See docs/operations.md "Close codes"; 1006 is network loss, idle timeout or a cut at MAX_BACKPRESSURE_BYTES; 4008 slow consumer; 4029 rate limited.', [rate('signal_gateway_connections_closed_total', 'code'), '{{code}}']),
+    graph('Connections refused / s by reason', 'ops', 'Upgrades and Stelace handshakes refused: token failures, unknown keys, limits (limit_exceeded), shutting_down; a burst of bad_signature is someone guessing tokens.', [rate('signal_gateway_connections_refused_total', 'reason'), '{{reason}}']),
+    graph('NATS subjects subscribed', 'none', 'Channels with local members plus the user, device and broadcast subjects of local connections.', ['sum by (pod) (signal_gateway_subjects{S})', '{{pod}}']),
+    graph('Client frames in / s', 'ops', 'Frames received from clients.', [rate('signal_gateway_client_frames_in_total', 'pod'), '{{pod}}']),
+    graph('Client bytes in / s', 'Bps', 'Payload bytes received from clients.', [rate('signal_gateway_client_bytes_in_total', 'pod'), '{{pod}}']),
+  ]],
+  ['Gateway: deliveries and fan-out', [
+    graph('Messages from NATS / s', 'ops', 'Messages to deliver to local connections.', [rate('signal_gateway_messages_in_total', 'pod'), '{{pod}}']),
+    graph('Frames out / s', 'ops', 'Frames handed to uWebSockets.js: one per message per protocol surface with local listeners, or one per direct send.', [rate('signal_gateway_frames_out_total', 'pod'), '{{pod}}']),
+    graph('Frame bytes out / s', 'Bps', 'Bytes of those frames.', [rate('signal_gateway_frame_bytes_out_total', 'pod'), '{{pod}}']),
+    graph('Fan-out latency', 's', 'From a NATS message reaching the gateway to its frames handed to uWS for every local subscriber (one message in 8 is timed). Rising p99: the node is saturated, scale out.', [quantile(0.5, 'signal_gateway_fanout_duration_seconds'), 'p50'], [quantile(0.99, 'signal_gateway_fanout_duration_seconds'), 'p99'], [quantile(0.999, 'signal_gateway_fanout_duration_seconds'), 'p99.9']),
+    graph('Fan-out latency p99 by pod', 's', 'The same, per gateway: one slow pod is a hot node.', [quantile(0.99, 'signal_gateway_fanout_duration_seconds', 'pod'), '{{pod}}']),
+    graph('Timed fan-outs / s', 'ops', 'Messages timed (one in 8) and their mean time.', [`sum by (pod) (rate(signal_gateway_fanout_duration_seconds_count{S}${RATE}))`, '{{pod}} timed'], [`sum by (pod) (rate(signal_gateway_fanout_duration_seconds_sum{S}${RATE})) / clamp_min(sum by (pod) (rate(signal_gateway_fanout_duration_seconds_count{S}${RATE})), 1e-9)`, '{{pod}} mean s']),
+  ]],
+  ['Gateway: slow consumers', [
+    graph('Slow-consumer closes (4008) / s', 'ops', 'Clients closed because their send queue passed half of MAX_BACKPRESSURE_BYTES; see "Backpressure and slow clients".', [rate('signal_gateway_slow_consumer_disconnects_total', 'pod'), '{{pod}}']),
+    graph('Bytes queued for clients', 'bytes', 'All client send queues, at the last slow-consumer check.', ['sum by (pod) (signal_gateway_send_queue_bytes{S})', '{{pod}}']),
+    graph('Largest client queue', 'bytes', 'The largest single send queue; near MAX_BACKPRESSURE_BYTES / 2 means closes are coming.', ['max by (pod) (signal_gateway_send_queue_largest_bytes{S})', '{{pod}}']),
+  ]],
+  ['Limits and hostile input', [
+    graph('Gateway limits hit / s by limit', 'ops', 'Requests and connections refused by a limit; `limit` is the variable that sets it, in lower case (docs/limits.md).', [rate('signal_gateway_limit_refusals_total', 'limit'), '{{limit}}']),
+    graph('emit-api limits hit / s by limit', 'ops', 'Requests refused by a limit or rate (docs/limits.md "emit-api").', [rate('signal_emit_limit_refusals_total', 'limit'), '{{limit}}']),
+    graph('NATS messages dropped / s', 'ops', 'Messages a gateway could not handle, by source and reason; reason="failed" is a bug or someone publishing onto NATS directly (see "Isolation").', [rate('signal_gateway_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+    graph('Invalid envelopes / s', 'ops', 'NATS messages that were not a valid envelope (dropped).', [rate('signal_gateway_invalid_envelopes_total', 'pod'), '{{pod}}']),
+  ]],
+  ['Presence', [
+    graph('Dead gateways swept', 'none', 'Dead gateway nodes whose presence entries a node swept: each is a gateway that died without leaving.', [`sum by (pod) (increase(signal_gateway_presence_sweeps_total{S}${RATE}))`, '{{pod}}']),
+    graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
+  ]],
+  ['emit-api', [
+    graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),
+    graph('Requests / s by route', 'reqps', 'Responses by registered route and method ("unmatched" for unknown paths).', [rate('signal_emit_requests_total', 'route, method'), '{{method}} {{route}}']),
+    graph('5xx / s by route', 'reqps', 'Server errors; every 5xx is logged at error level.', [rate('signal_emit_requests_total', 'route, status', ',status=~"5.."'), '{{route}} {{status}}']),
+    graph('Latency p99 by route', 's', 'From request arriving to response written.', [quantile(0.99, 'signal_emit_request_duration_seconds', 'route'), '{{route}}']),
+    graph('Latency p50 by route', 's', 'From request arriving to response written.', [quantile(0.5, 'signal_emit_request_duration_seconds', 'route'), '{{route}}']),
+    graph('Signals accepted / s', 'ops', 'One per signal of a batch.', [rate('signal_emit_signals_total', 'pod'), '{{pod}}']),
+    graph('Deliveries published / s', 'ops', 'NATS publishes for accepted signals, one per destination.', [rate('signal_emit_deliveries_total', 'pod'), '{{pod}}']),
+  ]],
+  ['NATS', [
+    graph('Connected', 'none', '1 while the NATS connection is up, 0 while reconnecting; see "NATS outages".', ['min by (pod) (signal_nats_connected{S})', '{{pod}}']),
+    graph('Disconnects and reconnects', 'none', 'Over the rate window.', [`sum by (pod) (increase(signal_nats_disconnects_total{S}${RATE}))`, '{{pod}} disconnects'], [`sum by (pod) (increase(signal_nats_reconnects_total{S}${RATE}))`, '{{pod}} reconnects']),
+    graph('Messages / s', 'ops', 'Received from and published to NATS.', [rate('signal_nats_messages_in_total', 'pod'), '{{pod}} in'], [rate('signal_nats_messages_out_total', 'pod'), '{{pod}} out']),
+    graph('Bytes / s', 'Bps', 'Payload bytes received from and published to NATS.', [rate('signal_nats_bytes_in_total', 'pod'), '{{pod}} in'], [rate('signal_nats_bytes_out_total', 'pod'), '{{pod}} out']),
+  ]],
+  ['Process', [
+    graph('CPU', 'percentunit', 'CPU time per second: 1 is one core. A gateway runs on one core.', [rate('process_cpu_seconds_total', 'pod'), '{{pod}}']),
+    graph('Resident memory', 'bytes', 'Compare with the container memory limit.', ['sum by (pod) (process_resident_memory_bytes{S})', '{{pod}}']),
+    graph('Heap used', 'bytes', 'V8 heap in use.', ['sum by (pod) (nodejs_heap_size_used_bytes{S})', '{{pod}}']),
+    graph('Event-loop lag', 's', 'p99 of event-loop delay; above 100 ms everything on that node is late.', ['max by (pod) (nodejs_eventloop_lag_p99_seconds{S})', '{{pod}} p99'], ['max by (pod) (nodejs_eventloop_lag_seconds{S})', '{{pod}} now']),
+    graph('GC time / s', 'percentunit', 'Share of time spent collecting garbage.', [rate('nodejs_gc_duration_seconds_sum', 'pod'), '{{pod}}']),
+    graph('Open file descriptors', 'none', 'Sockets included; compare with the limit.', ['sum by (pod) (process_open_fds{S})', '{{pod}}'], ['max by (pod) (process_max_fds{S})', '{{pod}} limit']),
+  ]],
+];
+
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+/** Template variables fitting the ServiceMonitors: Prometheus adds namespace, service and pod to every series. */
+function variable(name, label, query) {
+  return {
+    name,
+    label,
+    type: 'query',
+    datasource: DATASOURCE,
+    query: { query, refId: `${name}-values` },
+    definition: query,
+    refresh: 2,
+    includeAll: true,
+    multi: true,
+    allValue: '.*',
+    current: { text: 'All', value: '$__all' },
+    sort: 1,
+  };
+}
+
+const withSelector = (expr) => expr.replace(/\{S([,}])/g, (_, next) => `{${SELECTOR}${next === ',' ? ', ' : '}'}`);
+
+export function buildDashboard() {
+  const panels = [];
+  let id = 1;
+  let y = 0;
+  for (const [title, members] of ROWS) {
+    panels.push({ id: id++, type: 'row', title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    y += 1;
+    let x = 0;
+    let rowHeight = 0;
+    for (const p of members) {
+      const [w, h] = p.kind === 'stat' ? [4, 4] : [8, 8];
+      if (x + w > 24) {
+        x = 0;
+        y += rowHeight;
+        rowHeight = 0;
+      }
+      panels.push({
+        id: id++,
+        type: p.kind,
+        title: p.title,
+        description: p.description,
+        datasource: DATASOURCE,
+        gridPos: { h, w, x, y },
+        fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
+        options: p.kind === 'stat' ? { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'value', graphMode: 'area' } : { legend: { displayMode: 'list', placement: 'bottom', showLegend: true }, tooltip: { mode: 'multi', sort: 'desc' } },
+        targets: p.targets.map(([expr, legendFormat], i) => ({ refId: String.fromCharCode(65 + i), datasource: DATASOURCE, expr: withSelector(expr), legendFormat })),
+      });
+      x += w;
+      rowHeight = Math.max(rowHeight, h);
+    }
+    y += rowHeight;
+  }
+  return {
+    uid: 'signal-overview',
+    title: 'signal',
+    description: 'The signal gateway and emit-api: health, connections, deliveries, slow consumers, limits, presence, emit-api, NATS and process. Built by deploy/grafana/dashboard.mjs; see docs/operations.md "Dashboards and alerts".',
+    tags: ['signal'],
+    editable: true,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    time: { from: 'now-1h', to: 'now' },
+    refresh: '30s',
+    templating: {
+      list: [
+        { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 },
+        variable('namespace', 'Namespace', 'label_values(signal_nats_connected, namespace)'),
+        variable('service', 'Service', 'label_values(signal_nats_connected{namespace=~"$namespace"}, service)'),
+        variable('pod', 'Pod', 'label_values(signal_nats_connected{namespace=~"$namespace", service=~"$service"}, pod)'),
+      ],
+    },
+    annotations: { list: [] },
+    panels,
+  };
+}
+
+export const DASHBOARD_FILE = fileURLToPath(new URL('./signal-dashboard.json', import.meta.url));
+export const render = () => `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(DASHBOARD_FILE, render());
+  console.log(`wrote ${DASHBOARD_FILE}`);
+}
