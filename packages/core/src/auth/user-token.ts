@@ -52,11 +52,12 @@ export interface MintOptions {
  * millisecond precision (a NumericDate may be fractional, RFC 7519 §2): revoking "every token
  * of a user issued before now" must not take a token minted in the same second just after it.
  */
-export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number }> {
+export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number; tokenId: string }> {
   const nowMs = Date.now();
   const now = Math.floor(nowMs / 1000);
   const expiresAt = now + options.ttlSeconds;
   const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
+  const tokenId = newTokenId();
   const claims: JWTPayload = { grants: options.grants ?? { signal: true } };
   if (options.capability !== undefined) claims.capability = capabilityClaim(options.capability);
   if (options.send !== undefined) claims.send = options.send;
@@ -64,11 +65,11 @@ export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Pro
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(scope.issuer)
     .setSubject(sub)
-    .setJti(newTokenId())
+    .setJti(tokenId)
     .setIssuedAt(nowMs / 1000)
     .setExpirationTime(expiresAt);
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
-  return { token: await jwt.sign(scope.tokenSecret), expiresAt };
+  return { token: await jwt.sign(scope.tokenSecret), expiresAt, tokenId };
 }
 
 /** 128 random bits, base64url: unguessable, and short in a connect URL. */

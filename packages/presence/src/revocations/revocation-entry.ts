@@ -18,10 +18,9 @@ export type Revocation =
 /** Longest `jti` that can be revoked by id (longer ones are revoked through their user). */
 export const MAX_JTI_LENGTH = 256;
 
-export function revocationKey(revocation: Pick<Revocation, 'kind' | 'scope'> & { jti?: string; identity?: string }): string {
-  const { scope } = revocation;
-  const subject = revocation.kind === 'jti' ? revocation.jti! : revocation.identity!;
-  return `${encodeToken(scope.app)}.${scope.env}.${revocation.kind}.${encodeToken(subject)}`;
+/** `subject` is the jti or the identity. */
+export function revocationKey(scope: Scope, kind: Revocation['kind'], subject: string): string {
+  return `${encodeToken(scope.app)}.${scope.env}.${kind}.${encodeToken(subject)}`;
 }
 
 /** `at`: when it was written (ms since epoch); `before` (user entries): seconds since epoch, may be fractional. */

@@ -27,7 +27,7 @@ export class RevocationWriter {
   /** Revokes one token by its `jti`. Idempotent; revoking again restarts the entry's lifetime. */
   async revokeToken(scope: Scope, jti: string, now = Date.now()): Promise<WrittenRevocation> {
     const revocation = { kind: 'jti', scope, jti, at: now } as const;
-    await this.write(() => this.kv.put(revocationKey(revocation), encodeRevocationValue(revocation)));
+    await this.write(() => this.kv.put(revocationKey(scope, 'jti', jti), encodeRevocationValue(revocation)));
     return { expiresAt: now + this.maxAgeMs };
   }
 
@@ -37,7 +37,7 @@ export class RevocationWriter {
    * nothing (compare-and-set, so two concurrent revocations never narrow each other).
    */
   async revokeUser(scope: Scope, identity: string, before: number, now = Date.now()): Promise<WrittenRevocation> {
-    const key = revocationKey({ kind: 'user', scope, identity });
+    const key = revocationKey(scope, 'user', identity);
     const value = encodeRevocationValue({ kind: 'user', scope, identity, before, at: now });
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const existing = await this.write(() => this.kv.get(key));

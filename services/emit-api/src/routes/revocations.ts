@@ -6,17 +6,13 @@ import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
-const bodySchema = z.union(
-  [
-    z.strictObject({ jti: z.string().min(1).max(MAX_JTI_LENGTH) }),
-    z.strictObject({
-      user: identitySchema,
-      /** Seconds since epoch, may be fractional; tokens with an earlier `iat` are revoked. Default: now. */
-      before: z.number().finite().positive().optional(),
-    }),
-  ],
-  { error: 'must be {jti} (one token) or {user, before?} (every token of the user issued before `before`, default now)' },
-);
+const tokenSchema = z.strictObject({ jti: z.string().min(1).max(MAX_JTI_LENGTH) });
+const userSchema = z.strictObject({
+  user: identitySchema,
+  /** Seconds since epoch, may be fractional; tokens with an earlier `iat` are revoked. Default: now. */
+  before: z.number().finite().positive().optional(),
+});
+const USAGE = '{jti} (one token) or {user, before?} (every token of the user issued before `before`, default now)';
 
 /**
  * POST /v1/revocations: revokes one token (`jti`) or every token of a user issued before a time.
@@ -27,8 +23,11 @@ export function revocationsRoute(keys: SecretKeys, writer: RevocationWriter, opt
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const grant = requireSecretKey(req, keys);
     const raw = await readBody(req, options.body);
-    if (raw === undefined) throw new SignalError('bad_request', 'body is required: {jti} or {user, before?}');
-    const parsed = bodySchema.safeParse(raw);
+    if (raw === undefined) throw new SignalError('bad_request', `body is required: ${USAGE}`);
+    const fields = typeof raw === 'object' && raw !== null ? Object.keys(raw) : [];
+    if (!fields.includes('jti') && !fields.includes('user')) throw new SignalError('bad_request', `body must be ${USAGE}`);
+    // Which form is meant shows in its key, so a mistake is named by its field.
+    const parsed = (fields.includes('jti') ? tokenSchema : userSchema).safeParse(raw);
     if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');
     const body = parsed.data;
     const scope = { app: grant.app, env: grant.env };
