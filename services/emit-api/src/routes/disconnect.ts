@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
 import { SignalError, encodeControl, fromZodError } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
 import { readBody, type BodyLimits } from '../http/read-body.js';
