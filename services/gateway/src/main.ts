@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const hub = new Hub(nc, app, node, guard);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
-  const forcedCloses = new ForcedCloses(hub, log);
+  const forcedCloses = new ForcedCloses(hub, guard, log);
   hub.setControlHandler((scope, subject, command) => forcedCloses.command(scope, subject, command));
   // Read before the first connection is taken: a revoked token is refused from the start.
   const revocations = await startRevocationFeed({

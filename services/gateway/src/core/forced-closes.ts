@@ -9,6 +9,7 @@ import {
   type Scope,
 } from '@signal/core';
 import type { Revocation } from '@signal/presence';
+import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
 import { metrics } from '../metrics/gateway-metrics.js';
 import { CLOSE_DISCONNECTED, CLOSE_REVOKED } from '../server/close-codes.js';
@@ -22,6 +23,7 @@ import type { CloseCode, Session } from './session.js';
 export class ForcedCloses {
   constructor(
     private readonly hub: Hub,
+    private readonly guard: MessageGuard,
     private readonly log: Logger,
   ) {}
 
@@ -31,7 +33,7 @@ export class ForcedCloses {
       revocation.kind === 'jti'
         ? this.hub.index.ofToken(revocation.scope, revocation.jti)
         : this.hub.index.ofUser(revocation.scope, revocation.identity).filter((s) => s.token === undefined || s.token.issuedAt === undefined || s.token.issuedAt < revocation.before);
-    this.close(sessions, CLOSE_REVOKED, 'revoked');
+    this.close(sessions, CLOSE_REVOKED, 'revoked', 'revocation');
   }
 
   /**
@@ -61,15 +63,17 @@ export class ForcedCloses {
         break;
       }
     }
-    this.close(sessions, CLOSE_DISCONNECTED, 'disconnected');
+    this.close(sessions, CLOSE_DISCONNECTED, 'disconnected', 'subject');
   }
 
-  private close(sessions: Session[], close: CloseCode, reason: 'revoked' | 'disconnected'): void {
+  /** `source`: what a failure is counted as dropped from (the revocation entry, or the command's subject message). */
+  private close(sessions: Session[], close: CloseCode, reason: 'revoked' | 'disconnected', source: string): void {
     for (const session of sessions) {
       if (!session.ws) continue;
       metrics.forcedCloses.inc({ reason });
       this.log.info({ route: session.route, app: session.scope.app, env: session.scope.env, reason }, 'connection closed by the backend');
-      session.closeWith(close);
+      // One socket uWS refuses to close must not keep the others open.
+      this.guard.run(source, () => session.closeWith(close));
     }
   }
 }
