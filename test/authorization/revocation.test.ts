@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient } from '../support/rpc-client.js';
 import { sample, scrape } from '../support/admin.js';
-import { emit, keysOf, startStack, type Stack } from '../support/stack.js';
+import { startService } from '@signal/harness';
+import { EMIT_API_ENTRY, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
 import { CLIENT_VERSIONS, StelaceClient, connectStelace, gatewayHttpUrl } from '../support/stelace-client.js';
 
 /**
@@ -296,6 +297,31 @@ describe('requests', () => {
   it.each(['/v1/revocations', '/v1/disconnect'])('%s needs a secret key', async (path) => {
     expect(await emit(stack, path, undefined, { user: 'a' })).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
     expect(await emit(stack, path, keysOf(stack, 'alpha').publishableKey, { user: 'a' })).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+  });
+
+  it('a full revocation list refuses new entries with 429 limit_exceeded naming REVOCATION_MAX_BYTES', async () => {
+    const small = await startService({
+      entry: EMIT_API_ENTRY,
+      name: 'emit-api with a small revocation list',
+      env: { ...serviceEnv(stack), REVOCATION_BUCKET: 'small_revocations', REVOCATION_MAX_BYTES: '65536' },
+    });
+    try {
+      const { secretKey } = keysOf(stack, 'alpha');
+      let answer: { status: number; body: Record<string, unknown> } | undefined;
+      for (let i = 0; i < 2000; i++) {
+        const res = await fetch(`http://127.0.0.1:${String(small.ready.port)}/v1/revocations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ jti: `${String(i).padStart(6, '0')}${'x'.repeat(200)}` }),
+        });
+        answer = { status: res.status, body: (await res.json()) as Record<string, unknown> };
+        if (answer.status !== 201) break;
+      }
+      expect(answer).toMatchObject({ status: 429, body: { code: 'limit_exceeded', data: { limit: 'REVOCATION_MAX_BYTES' } } });
+      expect(sample(await scrape(small), 'signal_emit_limit_refusals_total', { limit: 'revocation_max_bytes' })).toBe(1);
+    } finally {
+      await small.stop();
+    }
   });
 
   it('gateways count revocations applied and connections closed by reason', async () => {

@@ -4,6 +4,7 @@ import { SignalError, fromZodError, identitySchema } from '@signal/core';
 import { MAX_JTI_LENGTH, type RevocationWriter } from '@signal/presence';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
+import { metrics } from '../metrics/emit-metrics.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
 const tokenSchema = z.strictObject({ jti: z.string().min(1).max(MAX_JTI_LENGTH) });
@@ -32,7 +33,7 @@ export function revocationsRoute(keys: SecretKeys, writer: RevocationWriter, opt
     const body = parsed.data;
     const scope = { app: grant.app, env: grant.env };
     if ('jti' in body) {
-      const written = await writer.revokeToken(scope, body.jti);
+      const written = await counted(writer.revokeToken(scope, body.jti));
       return sendJson(res, 201, { revoked: 'token', jti: body.jti, expiresAt: seconds(written.expiresAt), env: grant.env });
     }
     const now = Date.now() / 1000;
@@ -41,9 +42,19 @@ export function revocationsRoute(keys: SecretKeys, writer: RevocationWriter, opt
         field: 'before',
       });
     }
-    const written = await writer.revokeUser(scope, body.user, body.before ?? now);
+    const written = await counted(writer.revokeUser(scope, body.user, body.before ?? now));
     sendJson(res, 201, { revoked: 'user', user: body.user, before: written.before, expiresAt: seconds(written.expiresAt), env: grant.env });
   };
+}
+
+/** A full list is a limit refusal like any other (docs/limits.md). */
+async function counted<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof SignalError && error.code === 'limit_exceeded') metrics.limitRefusals.inc({ limit: 'revocation_max_bytes' });
+    throw error;
+  }
 }
 
 function seconds(ms: number): number {
