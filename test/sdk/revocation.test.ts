@@ -54,10 +54,12 @@ describe('close code 4003 (token revoked)', () => {
     const connecting = record(signal, 'connecting');
     const errors = record(signal, 'error');
 
+    const lostEvent = next(signal, 'disconnected');
+    const connectedEvent = next(signal, 'connected');
     await revoke({ jti: jtiOf(provider.tokens[0]!) });
-    const [lost] = await next(signal, 'disconnected');
+    const [lost] = await lostEvent;
     expect(lost).toMatchObject({ code: 4003, willReconnect: true });
-    const [connected] = await next(signal, 'connected');
+    const [connected] = await connectedEvent;
     expect(connected.reconnected).toBe(true);
     expect(provider.calls).toBe(2);
     expect(connecting).toHaveLength(1);
@@ -128,11 +130,13 @@ describe('close code 4004 (disconnected by the backend)', () => {
     await signal.ready();
     const retries = record(signal, 'reconnecting');
 
+    const lostEvent = next(signal, 'disconnected');
+    const connectedEvent = next(signal, 'connected');
     const { status } = await emit(stack, '/v1/disconnect', keysOf(stack, 'alpha').secretKey, { user });
     expect(status).toBe(202);
-    const [lost] = await next(signal, 'disconnected');
+    const [lost] = await lostEvent;
     expect(lost).toMatchObject({ code: 4004, willReconnect: true });
-    await next(signal, 'connected');
+    await connectedEvent;
     expect(retries).toHaveLength(1);
     expect(retries[0]![0].error.code).toBe('disconnected');
     expect(provider.calls).toBe(1);
