@@ -43,7 +43,7 @@ export async function openRevocationBucket(nc: NatsConnection, settings: Revocat
   } catch (cause) {
     throw new SignalError(
       'unavailable',
-      `cannot open the revocation bucket '${settings.bucket}': ${(cause as Error).message}; NATS must run with JetStream enabled (nats-server -js)`,
+      `cannot open the revocation bucket '${settings.bucket}': ${(cause as Error).message}; NATS must run with JetStream enabled (nats-server -js), with file storage unless REVOCATION_STORAGE=memory`,
       { cause },
     );
   }
