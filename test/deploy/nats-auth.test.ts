@@ -102,6 +102,14 @@ describe('both services on NATS with the shipped authorization', () => {
     await ann.call('signal.send', { to: 'ben', event: 'hello', message: 1 });
     expect((await ben.next((f) => f.method === 'signal.send' && f.params?.event === 'hello')).params).toMatchObject({ from: ann.address });
 
+    // Revocations (KV writes, a compare-and-set update, the gateways' watch) and disconnect commands.
+    const carl = await connectNative(stack, { identity: 'carl', device: 'web', gateway: 1 });
+    for (let i = 0; i < 2; i++) expect((await emit(stack, '/v1/revocations', keysOf(stack, 'alpha').secretKey, { user: 'carl' })).status).toBe(201);
+    expect((await carl.closed).code).toBe(4003);
+    const dora = await connectNative(stack, { identity: 'dora', device: 'web', gateway: 0 });
+    expect((await emit(stack, '/v1/disconnect', keysOf(stack, 'alpha').secretKey, { user: 'dora' })).status).toBe(202);
+    expect((await dora.closed).code).toBe(4004);
+
     const { status, body } = await getParticipants(stack, 'room');
     expect(status).toBe(200);
     expect(body.participants!.map((p) => p.address).sort()).toEqual([ann.address, ben.address].sort());
@@ -132,9 +140,19 @@ describe('what each login may not do', () => {
     await expect(connect({ servers: stack.nats.url, user: gatewayLogin.NATS_USER, pass: 'sWrong', reconnect: false })).rejects.toBeInstanceOf(errors.AuthorizationError);
   });
 
-  it('the gateway login cannot publish outside its subjects, nor delete or purge the presence streams it does not own', async () => {
+  it('the gateway login cannot publish outside its subjects, nor delete or purge the presence streams it does not own, nor write or delete the revocation list', async () => {
     const nc = await login(gatewayLogin);
-    for (const subject of ['other.subject', 'sig.alpha.test.all', '$JS.API.STREAM.DELETE.KV_signal_presence', '$JS.API.STREAM.PURGE.KV_signal_presence_nodes', '$JS.API.STREAM.CREATE.evil', '$JS.API.STREAM.LIST']) {
+    for (const subject of [
+      'other.subject',
+      'sig.alpha.test.all',
+      '$JS.API.STREAM.DELETE.KV_signal_presence',
+      '$JS.API.STREAM.PURGE.KV_signal_presence_nodes',
+      '$JS.API.STREAM.CREATE.evil',
+      '$JS.API.STREAM.LIST',
+      '$KV.signal_revocations.alpha.test.user.x',
+      '$JS.API.STREAM.PURGE.KV_signal_revocations',
+      '$JS.API.STREAM.DELETE.KV_signal_revocations',
+    ]) {
       const error = await violation(nc, () => nc.publish(subject, '{}'));
       expect(error).toMatchObject({ operation: 'publish', subject });
     }
@@ -148,13 +166,19 @@ describe('what each login may not do', () => {
     expect(error).toMatchObject({ operation: 'subscription', subject: '$KV.signal_presence.>' });
   });
 
-  it('the emit-api login cannot read tenant traffic, nor write presence', async () => {
+  it('the emit-api login cannot read tenant traffic, nor write presence, nor purge or delete the revocation list', async () => {
     const nc = await login(emitLogin);
     for (const subject of ['sig.alpha.test.ch.room', 'sig.>', '>']) {
       const error = await violation(nc, () => void nc.subscribe(subject));
       expect(error).toMatchObject({ operation: 'subscription', subject });
     }
-    for (const subject of ['$KV.signal_presence.x', '$JS.API.STREAM.PURGE.KV_signal_presence', '$JS.API.STREAM.DELETE.KV_signal_presence']) {
+    for (const subject of [
+      '$KV.signal_presence.x',
+      '$JS.API.STREAM.PURGE.KV_signal_presence',
+      '$JS.API.STREAM.DELETE.KV_signal_presence',
+      '$JS.API.STREAM.PURGE.KV_signal_revocations',
+      '$JS.API.STREAM.DELETE.KV_signal_revocations',
+    ]) {
       const error = await violation(nc, () => nc.publish(subject, '{}'));
       expect(error).toMatchObject({ operation: 'publish', subject });
     }

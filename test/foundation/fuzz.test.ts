@@ -285,14 +285,14 @@ describe('fuzzing every surface', () => {
         type: 'application/json',
         text: JSON.stringify(v),
       })),
-      fc.dictionary(fc.oneof(names, fc.constantFrom('destination', 'identity', 'ttl', 'grants', 'device', 'capability', 'send', 'channel', 'operations')), value, { maxKeys: 4 }).map((v) => ({
+      fc.dictionary(fc.oneof(names, fc.constantFrom('destination', 'identity', 'ttl', 'grants', 'device', 'capability', 'send', 'channel', 'operations', 'jti', 'user', 'before', 'connection')), value, { maxKeys: 4 }).map((v) => ({
         type: 'application/json',
         text: JSON.stringify(v),
       })),
       fc.string({ unit: 'binary', maxLength: 200 }).map((text) => ({ type: 'application/x-www-form-urlencoded', text })),
       fc.string({ unit: 'binary', maxLength: 200 }).map((text) => ({ type: 'text/plain', text })),
     );
-    const requests = sample(fc.tuple(fc.constantFrom('/v1/signals', '/signal', '/v1/tokens', '/v1/channel-tokens'), body), 600, 4);
+    const requests = sample(fc.tuple(fc.constantFrom('/v1/signals', '/signal', '/v1/tokens', '/v1/channel-tokens', '/v1/revocations', '/v1/disconnect'), body), 600, 4);
     for (const [path, { type, text }] of requests) {
       const res = await fetch(`${stack.emitUrl}${path}`, {
         method: 'POST',

@@ -91,3 +91,4 @@ export {
   stelaceNameSchema,
   stelaceEventSchema,
 } from './stelace/stelace-names.js';
+export { encodeControl, decodeControl, type ControlCommand, type DisconnectCommand } from './envelope/control.js';

@@ -57,6 +57,21 @@ describe('user tokens', () => {
     expect(user.scope.app).toBe('one');
   });
 
+  it('carries a unique jti and an iat with millisecond precision, both read back at verification', async () => {
+    const before = Date.now() / 1000;
+    const minted = await Promise.all(Array.from({ length: 50 }, () => mintUserToken(scope, { identity: 'alice', ttlSeconds: 60 })));
+    const after = Date.now() / 1000;
+    expect(new Set(minted.map((m) => m.tokenId)).size).toBe(50);
+    for (const { token, tokenId } of minted) {
+      expect(tokenId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const user = verifyUserToken(registry, token);
+      expect(user.tokenId).toBe(tokenId);
+      expect(user.issuedAt).toBeGreaterThanOrEqual(Math.floor(before * 1000) / 1000);
+      expect(user.issuedAt).toBeLessThanOrEqual(after);
+      expect(Math.round(user.issuedAt! * 1000) / 1000).toBe(user.issuedAt);
+    }
+  });
+
   const signed = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'HS256' }, secret = scope.tokenSecret) =>
     new SignJWT({ iss: scope.issuer, sub: 'a', ...claims }).setProtectedHeader(header as { alg: string }).sign(secret);
   const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;

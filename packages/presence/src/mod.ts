@@ -28,3 +28,8 @@ export { NodeRegistry, NodeSwept } from './nodes/node-registry.js';
 export { LivenessWatch, type ObservedNode, type EntryGuard } from './nodes/liveness-watch.js';
 export { Sweeper } from './nodes/sweeper.js';
 export { checkStateSize } from './limits/state-size.js';
+export { revocationStoreVars, revocationSettingsFrom, type RevocationStoreSettings } from './revocations/revocation-config.js';
+export { openRevocationBucket, type RevocationBucket } from './revocations/revocation-bucket.js';
+export { revocationKey, encodeRevocationValue, decodeRevocation, revocationKeyParts, MAX_JTI_LENGTH, type Revocation } from './revocations/revocation-entry.js';
+export { RevocationWriter, type WrittenRevocation } from './revocations/revocation-writer.js';
+export { RevocationWatch, type RevocationListener } from './revocations/revocation-watch.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
 import { connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
-import { PresenceStore, openPresenceBuckets, storeSettingsFrom } from '@signal/presence';
+import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -11,7 +11,9 @@ import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
+import { disconnectRoute } from './routes/disconnect.js';
 import { participantsRoute } from './routes/participants.js';
+import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
 import { stelaceSignalRoute } from './routes/stelace-signal.js';
 import { tokensRoute } from './routes/tokens.js';
@@ -26,6 +28,11 @@ async function main(): Promise<void> {
   ops.watchNats(nc);
   const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
   const presence = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const revocationBucket = await openRevocationBucket(nc, revocationSettingsFrom(config));
+  if (revocationBucket.mismatches.length > 0) {
+    log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
+  }
+  const revocations = new RevocationWriter(revocationBucket.kv, revocationBucket.maxAgeMs);
 
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
@@ -43,7 +50,9 @@ async function main(): Promise<void> {
         audience: config.GATEWAY_PUBLIC_URL,
       }),
     )
-    .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }));
+    .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }))
+    .on('POST', '/v1/revocations', revocationsRoute(keys, revocations, { body }))
+    .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }));
 
   const server = createHttpServer(
     {

@@ -9,12 +9,15 @@ import {
   Sweeper,
   limitsFrom,
   openPresenceBuckets,
+  revocationSettingsFrom,
   storeSettingsFrom,
   timingFrom,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
 import { presenceEventRule } from './auth/permissions.js';
+import { startRevocationFeed } from './auth/revocation-feed.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
+import { ForcedCloses } from './core/forced-closes.js';
 import { Hub } from './core/hub.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
@@ -74,6 +77,17 @@ async function main(): Promise<void> {
   const hub = new Hub(nc, app, node, guard);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
+  const forcedCloses = new ForcedCloses(hub, guard, log);
+  hub.setControlHandler((scope, subject, command) => forcedCloses.command(scope, subject, command));
+  // Read before the first connection is taken: a revoked token is refused from the start.
+  const revocations = await startRevocationFeed({
+    nc,
+    settings: revocationSettingsFrom(config),
+    guard,
+    log,
+    onRevoked: (revocation) => forcedCloses.revoked(revocation),
+  });
+  ops.shutdown.add('release', 'revocation watch', () => revocations.stop());
   const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config) }, log);
   const presenceNode = new PresenceNode({
     nc,
@@ -90,11 +104,12 @@ async function main(): Promise<void> {
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,
     registry,
+    revocations.list,
     websocketLimits(config),
     limits,
     {

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { AuthError, SignalError } from '@signal/core';
+import { AuthError, SignalError, TokenError } from '@signal/core';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import WebSocket from 'ws';
@@ -28,6 +28,9 @@ let port: number;
 const failures: Record<string, () => never> = {
   auth: () => {
     throw new AuthError('token expired');
+  },
+  revoked: () => {
+    throw new TokenError('revoked', 'token has been revoked; get a new token');
   },
   limit: () => {
     throw new SignalError('limit_exceeded', 'too many (MAX_X)', { data: { limit: 'MAX_X' } });
@@ -77,6 +80,13 @@ describe('upgradeWith', () => {
 
   it('answers an auth error with 401 and its message', async () => {
     expect(await attempt('auth')).toEqual({ status: 401, body: { error: 'token expired', code: 'unauthorized', statusCode: 401 } });
+  });
+
+  it('names a token failure\'s stable reason', async () => {
+    expect(await attempt('revoked')).toEqual({
+      status: 401,
+      body: { error: 'token has been revoked; get a new token', code: 'unauthorized', reason: 'revoked', statusCode: 401 },
+    });
   });
 
   it('answers a limit with 429, naming the limit', async () => {

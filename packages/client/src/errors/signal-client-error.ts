@@ -30,6 +30,8 @@ export type ClientErrorCode =
   | 'closed'
   /** The token provider threw, or returned something that is not a token. */
   | 'token_provider'
+  /** The token was revoked (close code 4003) and no fresh one could be had, or it was refused too: the client stopped. */
+  | 'revoked'
   /** The options passed to `new Signal()` cannot work; the message says which one. */
   | 'invalid_options'
   /** The server sent a frame that does not follow the protocol. */

@@ -40,6 +40,12 @@ export interface LinkHandlers {
 const RECONNECT_AT_ONCE = new Set([1001, 1012]);
 /** The gateway ended the connection because its token expired (no refresh reached it in time). */
 const TOKEN_EXPIRED = 4001;
+/**
+ * The connection's token was revoked: never presented again. A backend disconnect (4004) is
+ * not special: it reconnects with backoff like any drop (a backend that wants the user out
+ * revokes the token too).
+ */
+const TOKEN_REVOKED = 4003;
 
 /**
  * Keeps one connection to a gateway up: picks the gateway, gets a token, opens the socket,
@@ -58,6 +64,8 @@ export class Link {
   private authFailures = 0;
   /** Ask the token source for a new token before the next attempt. */
   private newToken = false;
+  /** Set after a 4003: the revoked token, until a connection with a fresh one is accepted. */
+  private revokedToken: string | undefined;
   private presentedValue: string | undefined;
 
   constructor(
@@ -97,6 +105,9 @@ export class Link {
     let url: string;
     try {
       const proof = await this.options.credentials.proof(this.newToken);
+      if (this.revokedToken !== undefined && proof.value === this.revokedToken) {
+        return this.fail(revokedError('the token provider returned the revoked token again; it must mint a new one'));
+      }
       const base = await this.options.urls.next(proof);
       url = connectUrl(base, proof);
       this.presentedValue = proof.value;
@@ -105,6 +116,8 @@ export class Link {
     } catch (error) {
       const failure = asClientError(error, 'unavailable', 'could not prepare the connection');
       if (failure.code === 'invalid_options') return this.fail(failure);
+      // One fresh token after a revocation, not a retry loop.
+      if (this.revokedToken !== undefined) return this.fail(revokedError(`no fresh token after the revocation: ${failure.message}`, failure));
       return this.retry(failure);
     }
     if (this.stopped) return;
@@ -148,6 +161,7 @@ export class Link {
         this.ready = true;
         this.failures = 0;
         this.authFailures = 0;
+        this.revokedToken = undefined;
         return this.handlers.onOpen(params.address, params.anonymous === true);
       }
     }
@@ -160,6 +174,7 @@ export class Link {
     const wasReady = this.ready;
     this.ready = false;
     if (this.stopped) return;
+    if (end.code === TOKEN_REVOKED || (end.httpStatus === 401 && this.revokedToken !== undefined)) return this.revoked(end, wasReady);
     if (wasReady) {
       this.handlers.onLost({ code: end.code, reason: end.reason, willReconnect: true });
       if (RECONNECT_AT_ONCE.has(end.code)) return void this.connect();
@@ -173,6 +188,25 @@ export class Link {
     // A browser cannot tell a refused token from an unreachable gateway: try a new token too.
     if (end.httpStatus === undefined && end.code !== CONNECT_TIMEOUT_CLOSE && this.options.credentials.refreshable) this.newToken = true;
     this.retry(new SignalClientError('unavailable', end.detail, { data: { code: end.code, status: end.httpStatus } }));
+  }
+
+  /**
+   * The token was revoked (4003), or the fresh token asked for after that was refused too: with a
+   * provider, one more attempt at once with a new token; otherwise, or the second time, the end.
+   */
+  private revoked(end: SocketEnd, wasReady: boolean): void {
+    const retry = this.options.credentials.refreshable && this.revokedToken === undefined;
+    // Without a retry the end is reported once, by the failure (with `data.code` 4003).
+    if (wasReady && retry) this.handlers.onLost({ code: end.code, reason: end.reason, willReconnect: true });
+    if (!retry) {
+      const why = this.revokedToken === undefined
+        ? `the gateway closed the connection because its token was revoked (close code ${end.code}); connect with a new token`
+        : `the fresh token asked for after a revocation was refused too (${end.detail})`;
+      return this.fail(revokedError(why));
+    }
+    this.revokedToken = this.presentedValue;
+    this.newToken = true;
+    void this.connect();
   }
 
   private refused(end: SocketEnd): void {
@@ -214,6 +248,10 @@ export class Link {
     this.stop();
     this.handlers.onFatal(error);
   }
+}
+
+function revokedError(message: string, cause?: unknown): SignalClientError {
+  return new SignalClientError('revoked', message, { data: { code: TOKEN_REVOKED }, cause });
 }
 
 function asClientError(error: unknown, code: 'unavailable' | 'invalid_options', context: string): SignalClientError {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { z } from 'zod';
 import { parseSubject } from '../addresses/address.js';
@@ -31,6 +31,10 @@ export interface VerifiedUser {
   readonly capability: Capability | undefined;
   /** The `send` claim; undefined when the token has none. */
   readonly send: SendRule | undefined;
+  /** The `jti` claim, what revokes this one token; undefined when the token has none. */
+  readonly tokenId: string | undefined;
+  /** The `iat` claim in seconds (ms precision for tokens emit-api mints); undefined when absent. */
+  readonly issuedAt: number | undefined;
 }
 
 export interface MintOptions {
@@ -43,10 +47,17 @@ export interface MintOptions {
   send?: SendRule | undefined;
 }
 
-export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number }> {
-  const now = Math.floor(Date.now() / 1000);
+/**
+ * Every minted token carries a unique `jti` (revoking one token names it) and an `iat` with
+ * millisecond precision (a NumericDate may be fractional, RFC 7519 §2): revoking "every token
+ * of a user issued before now" must not take a token minted in the same second just after it.
+ */
+export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Promise<{ token: string; expiresAt: number; tokenId: string }> {
+  const nowMs = Date.now();
+  const now = Math.floor(nowMs / 1000);
   const expiresAt = now + options.ttlSeconds;
   const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
+  const tokenId = newTokenId();
   const claims: JWTPayload = { grants: options.grants ?? { signal: true } };
   if (options.capability !== undefined) claims.capability = capabilityClaim(options.capability);
   if (options.send !== undefined) claims.send = options.send;
@@ -54,14 +65,20 @@ export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Pro
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(scope.issuer)
     .setSubject(sub)
-    .setIssuedAt(now)
+    .setJti(tokenId)
+    .setIssuedAt(nowMs / 1000)
     .setExpirationTime(expiresAt);
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
-  return { token: await jwt.sign(scope.tokenSecret), expiresAt };
+  return { token: await jwt.sign(scope.tokenSecret), expiresAt, tokenId };
+}
+
+/** 128 random bits, base64url: unguessable, and short in a connect URL. */
+function newTokenId(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 /** Reasons a token is refused; stable strings clients may show. */
-export type TokenFailure = 'malformed' | 'unknown_issuer' | 'bad_signature' | 'expired' | 'bad_claims' | 'not_granted';
+export type TokenFailure = 'malformed' | 'unknown_issuer' | 'bad_signature' | 'expired' | 'bad_claims' | 'not_granted' | 'revoked';
 
 export class TokenError extends AuthError {
   readonly reason: TokenFailure;
@@ -150,6 +167,8 @@ export function verifyUserToken(registry: AppRegistry, token: string): VerifiedU
     expiresAt,
     capability: capability?.data,
     send: send?.data,
+    tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
+    issuedAt: payload.iat,
   };
 }
 

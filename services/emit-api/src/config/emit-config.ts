@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { presenceStoreVars } from '@signal/presence';
+import { presenceStoreVars, revocationStoreVars } from '@signal/presence';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
@@ -15,8 +15,6 @@ const schema = z.object({
   MAX_JSON_DEPTH: maxJsonDepthVar,
   /** Largest number of signals in one batch. */
   MAX_BATCH: intVar(1, 10000, 100),
-  /** Longest lifetime a minted user token may have. */
-  MAX_TOKEN_TTL_SECONDS: intVar(60, 365 * 24 * 3600, 30 * 24 * 3600),
   /** How long POST /signal waits for a gateway to confirm it holds the destination. */
   DELIVERY_TIMEOUT_MS: intVar(100, 60_000, 2000),
   /** Public WebSocket base URL of the gateways; minted tokens carry it as `aud` (the Bit6 SDK connects there). */
@@ -38,6 +36,8 @@ const schema = z.object({
   /** Open HTTP connections at most; further ones are closed at once. */
   MAX_HTTP_CONNECTIONS: intVar(1, 1_000_000, 10_000),
   ...presenceStoreVars,
+  /** The revocation bucket, and MAX_TOKEN_TTL_SECONDS: the longest lifetime a minted token may have. */
+  ...revocationStoreVars,
   ...operationsEnv(9091),
 })
   .superRefine(checkNatsEnv)

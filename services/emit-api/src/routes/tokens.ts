@@ -51,7 +51,7 @@ export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
         { field: 'capability' },
       );
     }
-    const { token, expiresAt } = await mintUserToken(grant, {
+    const { token, expiresAt, tokenId } = await mintUserToken(grant, {
       identity: body.identity,
       device: body.device,
       ttlSeconds: body.ttl,
@@ -61,6 +61,7 @@ export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
       send: body.send,
     });
     const sub = body.device === undefined ? body.identity : `${body.identity}/${body.device}`;
-    sendJson(res, 201, { token, sub, expiresAt, env: grant.env });
+    // `jti` is what POST /v1/revocations {jti} takes to revoke this one token.
+    sendJson(res, 201, { token, sub, expiresAt, env: grant.env, jti: tokenId });
   };
 }

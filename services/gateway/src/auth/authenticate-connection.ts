@@ -8,7 +8,9 @@ import {
   type ScopeKeys,
   type VerifiedUser,
 } from '@signal/core';
+import type { TokenStamp } from '../core/session.js';
 import { permissionsOf, type Permissions } from './permissions.js';
+import type { RevocationList } from './revocation-list.js';
 
 /** Who a connection is, once its credentials have been checked. */
 export interface Principal {
@@ -20,6 +22,8 @@ export interface Principal {
   readonly permissions: Permissions;
   /** Seconds since epoch; undefined for publishable-key connections. */
   readonly expiresAt: number | undefined;
+  /** The token's `jti` and `iat`; undefined for publishable-key connections. */
+  readonly token: TokenStamp | undefined;
 }
 
 /** Why a connection without a valid token was refused; token failures carry TokenError's reasons. */
@@ -43,9 +47,10 @@ export interface Credentials {
  * A user token makes a full connection; a publishable key alone makes an anonymous,
  * receive-only one. Anything else is refused with a reason the client can act on.
  */
-export function authenticateConnection(registry: AppRegistry, credentials: Credentials): Principal {
+export function authenticateConnection(registry: AppRegistry, revocations: RevocationList, credentials: Credentials): Principal {
   if (credentials.token) {
     const user = verifyUserToken(registry, credentials.token);
+    revocations.assertNotRevoked(user);
     if (credentials.publishableKey && registry.byPublishableKey(credentials.publishableKey) !== user.scope) {
       throw new CredentialsError('key_mismatch', 'token and publishable key belong to different apps or environments');
     }
@@ -72,6 +77,7 @@ export function principalOf(registry: AppRegistry, user: VerifiedUser): Principa
       registry.authorizationOf(scope),
     ),
     expiresAt: user.expiresAt,
+    token: { id: user.tokenId, issuedAt: user.issuedAt },
   };
 }
 
@@ -85,5 +91,6 @@ export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Pr
     anonymous: true,
     permissions: permissionsOf({ anonymous: true, publishGranted: false, capability: undefined, send: undefined }, registry.authorizationOf(scope)),
     expiresAt: undefined,
+    token: undefined,
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
+import { checkTiming, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
@@ -46,6 +46,7 @@ const schema = z.object({
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,
+  ...revocationStoreVars,
 })
   .superRefine(checkTiming)
   .superRefine((config, ctx) => {

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/authenticate-connection.js';
 import type { RequestQuota } from '../limits/request-limits.js';
 import type { Hub } from './hub.js';
-import type { Session } from './session.js';
+import type { CloseCode, Session } from './session.js';
 import type { Surface } from './surface.js';
 
 /** `route` may be allocated earlier by a surface that shows it to the client before the session exists. */
@@ -9,10 +9,10 @@ export function createSession(
   hub: Hub,
   surface: Surface,
   principal: Principal,
-  client: { ip: string; quota: RequestQuota },
+  client: { ip: string; quota: RequestQuota; closeWith?: (close: CloseCode) => void },
   route = hub.nextRoute(),
 ): Session {
-  return {
+  const session: Session = {
     route,
     scope: principal.scope,
     address: `${principal.identity}/${principal.device}/${route}`,
@@ -21,10 +21,14 @@ export function createSession(
     anonymous: principal.anonymous,
     permissions: principal.permissions,
     expiresAt: principal.expiresAt,
+    token: principal.token,
+    // Native and Bit6 sockets just close; the close handler releases everything.
+    closeWith: client.closeWith ?? ((close) => session.ws?.end(close.code, close.reason)),
     surface,
     channels: new Set(),
     ip: client.ip,
     quota: client.quota,
     ws: undefined,
   };
+  return session;
 }

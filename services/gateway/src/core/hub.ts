@@ -3,6 +3,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import {
   SignalError,
   broadcastSubject,
+  decodeControl,
   channelSubject,
   connectionSubject,
   decodeEnvelope,
@@ -14,6 +15,7 @@ import {
   parseConnectionSubject,
   userSubject,
   type Address,
+  type ControlCommand,
   type Envelope,
   type Fields,
   type Scope,
@@ -24,7 +26,8 @@ import { assertMay, assertMayMessage, assertMaySend, type PresenceEventRule } fr
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
 import { presenceTopicFor, topicFor } from '../routing/topics.js';
-import type { Session } from './session.js';
+import type { Session, TokenStamp } from './session.js';
+import { SessionIndex } from './session-index.js';
 import { framesOf } from './surface.js';
 
 const DELIVERED = new TextEncoder().encode('{"ok":true}');
@@ -36,6 +39,9 @@ const REQUEST_TIMEOUT_MS = 2000;
  * undefined to drop it (presence uses this to put events from many publishers in order).
  */
 export type EnvelopeFilter = (scope: Scope, envelope: Envelope) => Envelope | undefined;
+
+/** Handles a command for gateways (a backend's disconnect) that came on `subject` (core/forced-closes.ts). */
+export type ControlHandler = (scope: Scope, subject: string, command: ControlCommand) => void;
 
 export interface HubStats {
   sessions: number;
@@ -52,6 +58,9 @@ export interface HubStats {
  */
 export class Hub {
   private readonly sessions = new Map<string, Session>();
+  /** Sessions by user and by token id, for revocations and disconnects. */
+  readonly index = new SessionIndex();
+  private onControl: ControlHandler = () => undefined;
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
@@ -80,6 +89,21 @@ export class Hub {
     this.filter = filter;
   }
 
+  /** Who handles commands for gateways arriving on users', devices' and connections' subjects. */
+  setControlHandler(handler: ControlHandler): void {
+    this.onControl = handler;
+  }
+
+  /** This node's open session with that route, if any. */
+  session(route: string): Session | undefined {
+    return this.sessions.get(route);
+  }
+
+  /** The session's token was replaced with `signal.auth`: revocations now match the new one. */
+  retoken(session: Session, token: TokenStamp | undefined): void {
+    if (token !== undefined) this.index.retoken(session, token);
+  }
+
   /** Which envelopes only presence members get (auth/permissions.ts); joins and leaves until set. */
   setPresenceEventRule(rule: PresenceEventRule): void {
     this.isPresenceEvent = rule;
@@ -96,6 +120,7 @@ export class Hub {
   /** Called once the socket is open: the session starts receiving its user, device and broadcast traffic. */
   open(session: Session): void {
     this.sessions.set(session.route, session);
+    this.index.add(session);
     this.stats.sessions = this.sessions.size;
     for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
   }
@@ -106,6 +131,7 @@ export class Hub {
     session.channels.clear();
     for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
     this.sessions.delete(session.route);
+    this.index.remove(session);
     this.stats.sessions = this.sessions.size;
     this.stats.subjects = this.subjects.size;
   }
@@ -243,6 +269,9 @@ export class Hub {
     const started = ++this.stats.messagesIn % FANOUT_SAMPLE_EVERY === 0 ? performance.now() : undefined;
     const decoded = decodeEnvelope(msg.data);
     if (!decoded) {
+      // Not an envelope: a command for gateways, or garbage. Decoded only here, off the hot path.
+      const command = decodeControl(msg.data);
+      if (command) return void this.guard.run('subject', () => this.onControl(entry.scope, entry.subject, command));
       this.stats.invalidEnvelopes++;
       this.guard.drop('subject', 'invalid');
       return;
@@ -281,6 +310,11 @@ export class Hub {
     const session = target && this.sessions.get(target.connection);
     const envelope = decodeEnvelope(msg.data);
     const reachable = session?.ws && session.scope.app === target!.app && session.scope.env === target!.env;
+    const command = envelope ? undefined : decodeControl(msg.data);
+    if (command) {
+      if (reachable) this.guard.run('connection', () => this.onControl(session.scope, msg.subject, command));
+      return;
+    }
     if (!envelope) {
       this.stats.invalidEnvelopes++;
       this.guard.drop('connection', 'invalid');

@@ -20,6 +20,10 @@ export interface Session {
   permissions: Permissions;
   /** The user token's `exp` (seconds since epoch), moved on by `signal.auth`; undefined without a token. */
   expiresAt: number | undefined;
+  /** The user token's `jti` and `iat`, what revocations match (auth/revocation-list.ts); moved on by `signal.auth`. */
+  token: TokenStamp | undefined;
+  /** Ends the connection with a close code the way its surface does (Stelace: `willDisconnect` first). */
+  readonly closeWith: (close: CloseCode) => void;
   readonly surface: Surface;
   readonly channels: Set<string>;
   /** The client's address (behind trusted proxies, from X-Forwarded-For), for limits and logs. */
@@ -28,6 +32,18 @@ export interface Session {
   readonly quota: RequestQuota;
   /** Set by the server once the socket is open; cleared when it closes. Each surface keeps its own user data on it. */
   ws: WebSocket<unknown> | undefined;
+}
+
+/** What of a user token a revocation can name. */
+export interface TokenStamp {
+  readonly id: string | undefined;
+  /** Seconds since epoch (fractional for tokens emit-api mints); undefined when the token has no `iat`. */
+  readonly issuedAt: number | undefined;
+}
+
+export interface CloseCode {
+  readonly code: number;
+  readonly reason: string;
 }
 
 export interface SessionData {

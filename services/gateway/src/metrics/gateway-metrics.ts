@@ -63,7 +63,7 @@ export const metrics = {
   }),
   connectionsRefused: new Counter({
     name: 'signal_gateway_connections_refused_total',
-    help: 'WebSocket upgrades refused, by reason (token failures: malformed, unknown_issuer, bad_signature, expired, bad_claims, not_granted; missing_credentials, unknown_key, key_mismatch; shutting_down; Stelace handshake refusals: stelace_invalid_token, stelace_timeout, …)',
+    help: 'WebSocket upgrades refused, by reason (token failures: malformed, unknown_issuer, bad_signature, expired, bad_claims, not_granted, revoked; missing_credentials, unknown_key, key_mismatch; shutting_down; Stelace handshake refusals: stelace_invalid_token, stelace_revoked, stelace_timeout, …)',
     labelNames: ['reason'],
     registers: [registry],
   }),
@@ -81,8 +81,20 @@ export const metrics = {
   }),
   droppedMessages: new Counter({
     name: 'signal_gateway_dropped_messages_total',
-    help: 'NATS messages this node could not handle and dropped, by source (subject, connection, presence, heartbeat, selfcheck; timer: one socket\'s slow-consumer check) and reason (invalid: not an envelope; failed: handling threw)',
+    help: 'NATS messages this node could not handle and dropped, by source (subject, connection, presence, heartbeat, revocation, selfcheck; timer: one socket\'s slow-consumer check) and reason (invalid: not an envelope; failed: handling threw)',
     labelNames: ['source', 'reason'],
+    registers: [registry],
+  }),
+  revocationsApplied: new Counter({
+    name: 'signal_gateway_revocations_applied_total',
+    help: 'Revocations this node took into its list from the revocation bucket, by kind (jti: one token; user: every token of a user issued before a time)',
+    labelNames: ['kind'],
+    registers: [registry],
+  }),
+  forcedCloses: new Counter({
+    name: 'signal_gateway_forced_closes_total',
+    help: 'Open connections this node closed on a backend\'s order, by reason (revoked: their token was revoked, close code 4003; disconnected: POST /v1/disconnect, 4004)',
+    labelNames: ['reason'],
     registers: [registry],
   }),
   presenceSweeps: new Counter({

@@ -55,10 +55,16 @@ export function upgradeWith<T>(
   res.upgrade(userData, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
 }
 
-/** An HTTP answer to an upgrade: the error's status, its stable code and its (safe) message. */
+/**
+ * An HTTP answer to an upgrade: the error's status, its stable code and its (safe) message, and
+ * for credentials the stable reason (`expired`, `revoked`, `bad_signature`, …, as counted in
+ * signal_gateway_connections_refused_total).
+ */
 export function refuseUpgrade(res: HttpResponse, error: SignalError): void {
   const status = error.status;
   const body: Record<string, unknown> = { error: error.message, code: error.code, statusCode: status };
+  const reason = (error as { reason?: unknown }).reason;
+  if (typeof reason === 'string') body.reason = reason;
   const limit = (error.data as { limit?: unknown } | undefined)?.limit;
   if (limit !== undefined) body.limit = limit;
   res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`.trim()).writeHeader('content-type', 'application/json').end(JSON.stringify(body));

@@ -2,6 +2,7 @@ import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddres
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../../auth/permissions.js';
+import type { RevocationList } from '../../auth/revocation-list.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
 import type { Session } from '../../core/session.js';
@@ -27,6 +28,8 @@ export interface RpcHandlerOptions {
   dialect: Dialect;
   log: Logger;
   registry: AppRegistry;
+  /** A refreshed token must not be a revoked one. */
+  revocations: RevocationList;
   requests: RequestLimits;
   /** Set when connections of this dialect end as their token expires (TOKEN_EXPIRY=close, native only). */
   expiry: SessionExpiry | undefined;
@@ -199,7 +202,7 @@ export class RpcConnectionHandler {
   /** A fresh token for the same user and device: the connection lives on until it expires. */
   private refresh(session: Session, token: string): { expiresAt: number } {
     if (session.anonymous) throw new SignalError('forbidden', 'an anonymous connection has no token to refresh; connect with a user token');
-    const user = authenticateConnection(this.options.registry, { token });
+    const user = authenticateConnection(this.options.registry, this.options.revocations, { token });
     const { scope } = user;
     const same = scope.app === session.scope.app && scope.env === session.scope.env && user.identity === session.identity && user.device === session.device;
     if (!same) {
@@ -208,6 +211,7 @@ export class RpcConnectionHandler {
       });
     }
     session.expiresAt = user.expiresAt;
+    this.hub.retoken(session, user.token);
     // The new token's capability applies to what the connection starts from now on.
     session.permissions = withChannelGrantsOf(user.permissions, session.permissions);
     this.options.expiry?.watch(session);

@@ -2,6 +2,7 @@ import type { AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
+import type { RevocationList } from '../../auth/revocation-list.js';
 import { SessionExpiry } from '../../auth/session-expiry.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
@@ -32,6 +33,7 @@ export function registerJsonRpcRoutes(
   hub: Hub,
   presence: PresenceService,
   registry: AppRegistry,
+  revocations: RevocationList,
   limits: WebSocketLimits,
   rules: Limits,
   tokenExpiry: 'close' | 'ignore',
@@ -46,6 +48,7 @@ export function registerJsonRpcRoutes(
       dialect,
       log,
       registry,
+      revocations,
       requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
     });
@@ -58,7 +61,7 @@ export function registerJsonRpcRoutes(
           const ticket = rules.connections.admit(request.ip);
           try {
             const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
-            const principal = authenticateConnection(registry, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+            const principal = authenticateConnection(registry, revocations, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
             ticket.identify(principal);
             return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket };
           } catch (error) {

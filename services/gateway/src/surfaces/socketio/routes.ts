@@ -1,6 +1,7 @@
 import { SignalError, type AppRegistry } from '@signal/core';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
+import type { RevocationList } from '../../auth/revocation-list.js';
 import type { Hub } from '../../core/hub.js';
 import type { Limits } from '../../limits/limits.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
@@ -23,6 +24,7 @@ export function registerSocketIoRoutes(
   app: TemplatedApp,
   hub: Hub,
   registry: AppRegistry,
+  revocations: RevocationList,
   limits: WebSocketLimits,
   rules: Limits,
   settings: Omit<SocketIoSettings, 'maxFrameBytes' | 'maxJsonDepth'>,
@@ -30,7 +32,7 @@ export function registerSocketIoRoutes(
 ): void {
   const surface = createStelaceSurface((scope) => registry.deliversClientMessagesToStelace(scope));
   const settingsWithLimits = { ...settings, maxFrameBytes: limits.maxFrameBytes, maxJsonDepth: limits.maxJsonDepth };
-  const context: SocketIoContext = { hub, surface, registry, limits: rules, settings: settingsWithLimits, log };
+  const context: SocketIoContext = { hub, surface, registry, revocations, limits: rules, settings: settingsWithLimits, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {

@@ -10,6 +10,7 @@ import {
 } from '@signal/core';
 import { anonymousPrincipalOf, principalOf, type Principal } from '../../auth/authenticate-connection.js';
 import { mayOnChannel } from '../../auth/permissions.js';
+import type { RevocationList } from '../../auth/revocation-list.js';
 
 /**
  * The answer a Stelace client gives to `authentication(id, ack)`, checked in Stelace's order
@@ -17,7 +18,7 @@ import { mayOnChannel } from '../../auth/permissions.js';
  */
 export type HandshakeOutcome =
   | { ok: true; principal: Principal; channels: string[]; warnings: string[] }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; label?: string };
 
 export const REASONS = {
   channels: 'channels must be a String or an Array of Strings.',
@@ -56,7 +57,7 @@ export function authenticationTimeoutReason(timeoutMs: number): string {
  * `route` is the id the client was given in `authentication`: that channel is the
  * connection itself, so asking for it joins nothing more.
  */
-export function checkAuthentication(registry: AppRegistry, answer: unknown, route: string): HandshakeOutcome {
+export function checkAuthentication(registry: AppRegistry, revocations: RevocationList, answer: unknown, route: string): HandshakeOutcome {
   const fields = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
   const requested = requestedChannels(fields);
   if (requested === undefined) return fail(REASONS.channels);
@@ -81,6 +82,10 @@ export function checkAuthentication(registry: AppRegistry, answer: unknown, rout
       if (!(error instanceof TokenError && error.reason === 'expired')) return fail(REASONS.invalidToken);
     }
     if (user && user.scope !== scope) return fail(REASONS.invalidToken);
+    // A revoked token is an invalid one to a Stelace client; the metric tells them apart.
+    if (user && revocations.revokedBy(user.scope, user.identity, { id: user.tokenId, issuedAt: user.issuedAt })) {
+      return { ok: false, reason: REASONS.invalidToken, label: 'stelace_revoked' };
+    }
   }
   // With a token, the user's own channel is already one; asking for another user's is asking for two.
   if (user && userChannels.some((channel) => channel !== user.identity)) return fail(REASONS.ownUserChannel);

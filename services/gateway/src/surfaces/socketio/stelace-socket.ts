@@ -1,4 +1,5 @@
 import { SignalError, type AppRegistry } from '@signal/core';
+import type { RevocationList } from '../../auth/revocation-list.js';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import { createSession } from '../../core/create-session.js';
@@ -28,6 +29,7 @@ export interface SocketIoContext {
   /** The node's one Stelace surface: every Stelace session shares it, so each message is rendered once. */
   surface: Surface;
   registry: AppRegistry;
+  revocations: RevocationList;
   limits: Limits;
   settings: SocketIoSettings;
   log: Logger;
@@ -194,9 +196,9 @@ export class StelaceSocket {
   }
 
   private authenticate(answer: unknown): void {
-    const { hub, registry, limits, log } = this.context;
-    const outcome = checkAuthentication(registry, answer, this.route);
-    if (!outcome.ok) return this.refuse(outcome.reason);
+    const { hub, registry, revocations, limits, log } = this.context;
+    const outcome = checkAuthentication(registry, revocations, answer, this.route);
+    if (!outcome.ok) return this.refuse(outcome.reason, outcome.label);
     try {
       limits.requests.checkChannelList(outcome.channels.length);
       this.ticket.identify(outcome.principal);
@@ -208,7 +210,13 @@ export class StelaceSocket {
     this.stopTimer();
     this.phase = 'authenticated';
     // Stelace clients send no requests after the handshake; only the frame rate draws on the quota.
-    const session = createSession(hub, this.context.surface, outcome.principal, { ip: this.ticket.ip, quota: this.quota }, this.route);
+    const session = createSession(
+      hub,
+      this.context.surface,
+      outcome.principal,
+      { ip: this.ticket.ip, quota: this.quota, closeWith: (close) => this.closeWith(close) },
+      this.route,
+    );
     session.ws = this.ws;
     this.session = session;
     hub.open(session);
@@ -226,6 +234,16 @@ export class StelaceSocket {
       },
       'stelace socket authenticated',
     );
+  }
+
+  /**
+   * A backend ended this socket (token revoked, or disconnected): Stelace's way out, as for a
+   * refused handshake, then the WebSocket close code saying why. The namespace disconnect makes
+   * socket.io-client report `io server disconnect` and not reconnect on its own.
+   */
+  private closeWith(close: { code: number; reason: string }): void {
+    this.send(eventFrame(STELACE_NAMESPACE, ['willDisconnect', { error: close.reason }]), socketFrame(PACKET.disconnect, STELACE_NAMESPACE));
+    this.end(close.code, close.reason);
   }
 
   /** Stelace's way out: `willDisconnect {error}`, then a namespace disconnect the client reports as `io server disconnect`. */
