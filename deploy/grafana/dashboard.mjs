@@ -61,6 +61,8 @@ const ROWS = [
     graph('Gateway limits hit / s by limit', 'ops', 'Requests and connections refused by a limit; `limit` is the variable that sets it, in lower case (docs/limits.md).', [rate('signal_gateway_limit_refusals_total', 'limit'), '{{limit}}']),
     graph('emit-api limits hit / s by limit', 'ops', 'Requests refused by a limit or rate (docs/limits.md "emit-api").', [rate('signal_emit_limit_refusals_total', 'limit'), '{{limit}}']),
     graph('NATS messages dropped / s', 'ops', 'Messages a gateway could not handle, by source and reason; reason="failed" is a bug or someone publishing onto NATS directly (see "Isolation").', [rate('signal_gateway_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+    graph('Revocations applied / s by kind', 'ops', 'Token revocations this gateway learnt from the revocation list (one token by jti, or every token of a user issued before a time); see docs/authorization.md "Revocation and disconnect".', [rate('signal_gateway_revocations_applied_total', 'kind'), '{{kind}}']),
+    graph('Connections closed by the server / s by reason', 'ops', 'Connections closed because their token was revoked (4003) or a backend disconnected them (4004).', [rate('signal_gateway_forced_closes_total', 'reason'), '{{reason}}']),
     graph('Invalid envelopes / s', 'ops', 'NATS messages that were not a valid envelope (dropped).', [rate('signal_gateway_invalid_envelopes_total', 'pod'), '{{pod}}']),
   ]],
   ['Presence', [

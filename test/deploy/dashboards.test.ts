@@ -58,6 +58,10 @@ async function driveTraffic(): Promise<void> {
   for (let i = 0; i < 200; i++) deep = [deep];
   expect((await ann.request('signal.publish', { id: 'room', message: deep })).error).toBeDefined();
   expect((await emit(stack, '/v1/signals', secretKey, { to: { channel: 'room' }, event: 'e', message: 'x'.repeat(4096) })).status).toBe(413);
+  // A revocation closing a connection with 4003: revocations applied and forced closes.
+  const cat = await connectNative(stack, { identity: 'cat', device: 'web', gateway: 0 });
+  expect((await emit(stack, '/v1/revocations', secretKey, { user: 'cat' })).status).toBe(201);
+  expect((await cat.closed).code).toBe(4003);
   // A refused connection, a closed one, and a NATS message the gateways must drop.
   await expect(RpcClient.connect(`${stack.gatewayUrl(0)}/v1/connect?token=not-a-token`)).rejects.toThrow(/^401 /);
   ben.ws.close();
@@ -78,6 +82,8 @@ beforeAll(async () => {
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_connections_refused_total{reason='],
     ['gateway-1', stack.gateways[1]!, 'signal_gateway_connections_closed_total{code='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_fanout_duration_seconds_bucket{le='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_revocations_applied_total{kind='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_forced_closes_total{reason='],
     ['emit-api', stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
     ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
   ];
