@@ -4,6 +4,7 @@
  * increasing offered rates, for three systems side by side in one run:
  *   ours      POST emit-api /v1/signals → NATS → gateway → native-protocol subscribers
  *   ours-sio  the same stack, with socket.io-client 4.x subscribers on the gateway's Stelace surface
+ *   ours-restricted  the same stack, in an environment with the restricted policy (asked for by name)
  *   socketio  POST to a Socket.IO 4.8 server that emits to a room → Socket.IO subscribers
  *   uws       POST to a bare uWebSockets.js app that app.publish()es → WebSocket subscribers
  * Systems take turns at each rate (in rotating order) so machine noise hits all of them.
@@ -42,15 +43,27 @@ async function main() {
   log(`fan-out: ${options.subscribers} ${options.clients} subscribers per system, offered ${options.rates.join(', ')} msgs/s, ` +
     `${options.stepSeconds} s per step, ${options.batch} signals per request, systems ${options.systems.join(', ')}`);
 
+  // Two apps on the same processes: `bench` with the default open policy, `benchr` restricted, its
+  // subscribers' tokens granting `subscribe` on the channel (what ours-restricted measures).
   const app = generateApp('bench');
+  const restricted = generateApp('benchr');
+  restricted.environments.test.authorization = { policy: 'restricted' };
   const appsFile = join(mkdtempSync(join(tmpdir(), 'signal-bench-')), 'apps.json');
-  writeFileSync(appsFile, JSON.stringify({ apps: [app] }));
-  const secret = app.environments.test.secretKeys[0].key;
-  const scopeKeys = new AppRegistry(parseAppsFile({ apps: [app] })).byPublishableKey(app.environments.test.publishableKeys[0]);
-  const tokens = await Promise.all(
-    Array.from({ length: options.subscribers }, (_, i) =>
-      mintUserToken(scopeKeys, { identity: `sub${i}`, ttlSeconds: 3600 }).then((minted) => minted.token)),
-  );
+  writeFileSync(appsFile, JSON.stringify({ apps: [app, restricted] }));
+  const registry = new AppRegistry(parseAppsFile({ apps: [app, restricted] }));
+  const keysOf = (a) => ({ secret: a.environments.test.secretKeys[0].key, publishableKey: a.environments.test.publishableKeys[0] });
+  const mint = (a, capability) =>
+    Promise.all(
+      Array.from({ length: options.subscribers }, (_, i) =>
+        mintUserToken(registry.byPublishableKey(keysOf(a).publishableKey), { identity: `sub${i}`, ttlSeconds: 3600, capability }).then((minted) => minted.token)),
+    );
+  const tokens = await mint(app, undefined);
+  const restrictedTokens = options.systems.includes('ours-restricted') ? await mint(restricted, [{ pattern: CHANNEL, operations: ['subscribe'] }]) : [];
+  const secret = keysOf(app).secret;
+  /** Each system's publisher key and subscriber credentials. */
+  const credentialsOf = (system) =>
+    system === 'ours-restricted' ? { ...keysOf(restricted), tokens: restrictedTokens } : { ...keysOf(app), tokens };
+  const secrets = Object.fromEntries(options.systems.map((system) => [system, credentialsOf(system).secret]));
 
   const stack = await startSystems({ systems: options.systems, root, benchDir, appsFile, secret, profile: options.profile });
   const pids = { ...stack.pids };
@@ -65,8 +78,8 @@ async function main() {
       system,
       clients: options.clients,
       url: stack.targets[system].subscribe,
-      tokens,
-      publishableKey: app.environments.test.publishableKeys[0],
+      tokens: credentialsOf(system).tokens,
+      publishableKey: credentialsOf(system).publishableKey,
       channel: CHANNEL,
       count: options.subscribers,
     });
@@ -74,7 +87,7 @@ async function main() {
     log(`${system}: ${connected} subscribers joined '${CHANNEL}'`);
   }
 
-  const bench = { options, pids, serverProcesses: stack.serverProcesses, targets: stack.targets, publisher, subscribers, secret, channel: CHANNEL };
+  const bench = { options, pids, serverProcesses: stack.serverProcesses, targets: stack.targets, publisher, subscribers, secrets, channel: CHANNEL };
   let step = 0;
   if (options.warmupSeconds > 0) {
     for (const system of options.systems) await runStep(bench, { step: ++step, system, rate: Math.min(...options.rates), seconds: options.warmupSeconds });

@@ -3,6 +3,7 @@ import { fmtInt, fmtMs, fmtPct, fmtRatio, table } from './format.mjs';
 const LABEL = {
   ours: 'ours (emit-api → NATS → gateway)',
   'ours-sio': 'ours with socket.io-client subscribers (Stelace surface)',
+  'ours-restricted': 'ours in a restricted environment (tokens with a capability)',
   socketio: 'Socket.IO 4.8',
   uws: 'bare uWebSockets.js',
 };

@@ -20,7 +20,8 @@ const SATURATED_P99_MICROS = 1_000_000;
  * is nearly idle, so a previous step's backlog never overlaps this one.
  */
 export async function runStep(bench, { step, system, rate, seconds }) {
-  const { options, pids, serverProcesses, targets, publisher, subscribers, secret, channel } = bench;
+  const { options, pids, serverProcesses, targets, publisher, subscribers, secrets, channel } = bench;
+  const secret = secrets[system];
   const subs = subscribers[system];
   const { connected, replaced } = await subs.call('connect');
   const idle = await waitIdle();
