@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
+import { AppsReloader, MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -13,6 +13,7 @@ import {
   timingFrom,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
+import { applyAppsReload } from './auth/apps-reload.js';
 import { presenceEventRule } from './auth/permissions.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
@@ -23,7 +24,7 @@ import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
-import { CLOSE_GOING_AWAY } from './server/close-codes.js';
+import { CLOSE_GOING_AWAY, CLOSE_KEY_REMOVED } from './server/close-codes.js';
 import { instrumentWebSockets } from './server/instrument-websockets.js';
 import { watchSlowConsumers } from './server/slow-consumers.js';
 import { websocketLimits } from './server/websocket-limits.js';
@@ -35,7 +36,9 @@ const NATS_PING_INTERVAL_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const log = createLogger('gateway', config.LOG_LEVEL);
-  const registry = new AppRegistry(loadAppsFile(config.APPS_FILE));
+  // Every module holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
+  const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
+  const tokenRules = { maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS };
   const node = config.NODE_ID ?? randomNodeId();
   const ops = await startOperations(config, log, metricsRegistry);
 
@@ -90,11 +93,12 @@ async function main(): Promise<void> {
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, registry, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  registerJsonRpcRoutes(app, hub, presence, registry, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,
     registry,
+    tokenRules,
     websocketLimits(config),
     limits,
     {
@@ -123,6 +127,19 @@ async function main(): Promise<void> {
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.
   ops.shutdown.add('release', 'presence entries', () => presence.drain());
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
+  const reloader = new AppsReloader({
+    path: config.APPS_FILE,
+    apps: registry,
+    watchFile: config.APPS_FILE_WATCH,
+    log,
+    count: (result) => metrics.appsReloads.inc({ result }),
+    onReload: () => {
+      const { closed } = applyAppsReload(registry, hub.openSessions(), log);
+      if (closed > 0) log.info({ closed, code: CLOSE_KEY_REMOVED.code }, 'connections closed: their key or token secret was removed');
+    },
+  });
+  reloader.start();
+  ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, node, nats: nc.getServer() }, 'ready');
 }

@@ -23,6 +23,10 @@ export const APPS_FILE_LIMITS = {
   keysPerEnvironment: 100,
   /** The file's own structure is 7 levels deep; anything deeper is not an apps file. */
   depth: DEFAULT_MAX_JSON_DEPTH,
+  /** Token secrets per environment (`tokenSecrets`): a rotation needs two or three; a verification tries only the one its `kid` names. */
+  tokenSecrets: 16,
+  /** Accepted `aud` values per environment. */
+  audiences: 16,
 } as const;
 
 const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
@@ -87,18 +91,51 @@ const authorizationSchema = z
   })
   .strict();
 
+const tokenSecretSchema = z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' });
+
+/** One token secret with its key id, the JWT header's `kid` of the tokens it signs (docs/authorization.md#rotation). */
+const tokenSecretEntry = z
+  .object({
+    kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' }),
+    secret: tokenSecretSchema,
+  })
+  .strict();
+
+const audienceSchema = z.string().min(1, { error: 'must not be empty' }).max(512, { error: 'must be at most 512 characters' });
+
 const environmentSchema = z
   .object({
     publishableKeys: z.array(keySchema('pubk')).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
     secretKeys: z.array(secretKeyEntry).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
-    /** HMAC secret that signs this environment's user tokens (HS256); at least 32 characters. */
-    tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
+    /**
+     * HMAC secret that signs this environment's user tokens (HS256) without a `kid`: the format
+     * every deployment had before rotation. It verifies tokens whose header has no `kid`, and
+     * signs new ones only when `tokenSecrets` is absent.
+     */
+    tokenSecret: tokenSecretSchema.optional(),
+    /** Secrets with key ids, oldest first: the last one signs new tokens, every one verifies tokens naming its `kid`. */
+    tokenSecrets: z
+      .array(tokenSecretEntry)
+      .min(1, { error: 'must list at least one secret; remove the field instead' })
+      .max(APPS_FILE_LIMITS.tokenSecrets, { error: `must list at most ${APPS_FILE_LIMITS.tokenSecrets} secrets` })
+      .refine((entries) => new Set(entries.map((e) => e.kid)).size === entries.length, { error: 'must not repeat a kid' })
+      .optional(),
+    /** When set, gateways accept only tokens whose `aud` names one of these; emit-api mints them with the first. */
+    audience: z
+      .union([audienceSchema, z.array(audienceSchema).min(1).max(APPS_FILE_LIMITS.audiences)], {
+        error: `must be a string or an array of 1 to ${APPS_FILE_LIMITS.audiences} strings`,
+      })
+      .optional(),
     /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
     stelace: stelaceSettingsSchema.optional(),
     /** Channel and send permissions; absent means an open environment. */
     authorization: authorizationSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.tokenSecret !== undefined || e.tokenSecrets !== undefined, {
+    error: 'needs tokenSecret or tokenSecrets: a secret that signs and verifies user tokens',
+    path: ['tokenSecret'],
+  });
 
 export const appsFileSchema = z
   .object({
@@ -170,7 +207,9 @@ export function loadAppsFile(path: string): AppsFile {
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`apps file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+    // V8 quotes the text around the error; in an apps file that could be a secret.
+    const why = (cause as Error).message.replace(/, ".*$/s, '');
+    throw new ConfigError(`apps file ${path} is not valid JSON: ${why}`);
   }
   return parseAppsFile(raw, `apps file ${path}`);
 }

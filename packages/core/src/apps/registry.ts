@@ -8,13 +8,47 @@ export interface Scope {
   readonly env: Environment;
 }
 
+/** A secret that signs and verifies HS256 tokens; `kid` undefined for the file's `tokenSecret`. */
+export interface TokenKey {
+  readonly kid: string | undefined;
+  readonly secret: Uint8Array;
+  /** SHA-256 of the secret: tells a key apart from a same-named one with another secret after a reload. */
+  readonly fingerprint: string;
+}
+
+/** Which key verified a token: what a connection remembers so a reload can tell whether it still stands. */
+export interface TokenKeyRef {
+  readonly kid: string | undefined;
+  readonly fingerprint: string;
+}
+
 export interface ScopeKeys extends Scope {
-  readonly tokenSecret: Uint8Array;
+  /** The newest secret: the last of `tokenSecrets`, else `tokenSecret`. New tokens are signed with it. */
+  readonly signingKey: TokenKey;
+  /** Every secret that verifies this environment's tokens. */
+  readonly tokenKeys: readonly TokenKey[];
   /** The first publishable key: the `iss` of the tokens this environment mints. */
   readonly issuer: string;
+  /** Accepted `aud` values; undefined when the environment does not check `aud`. */
+  readonly audience: readonly string[] | undefined;
+}
+
+/** The verification key a token's `kid` names (none: the kid-less `tokenSecret`), or undefined when there is none. */
+export function tokenKeyOf(scope: ScopeKeys, kid: string | undefined): TokenKey | undefined {
+  return scope.tokenKeys.find((key) => key.kid === kid);
+}
+
+/** What every module asks of the apps file; `LiveApps` answers with whichever file was loaded last. */
+export interface Apps {
+  byPublishableKey(key: string): ScopeKeys | undefined;
+  bySecretKey(key: string): SecretKeyGrant | undefined;
+  deliversClientMessagesToStelace(scope: Scope): boolean;
+  authorizationOf(scope: Scope): EnvironmentAuthorization;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
+  /** Hex SHA-256 of the key: the same key keeps the same id across reloads of the apps file. */
+  readonly id: string;
   readonly permissions: ReadonlySet<'broadcast'>;
   /** Safe to log: the configured name, or the hash prefix. */
   readonly label: string;
@@ -52,7 +86,7 @@ export function sha256Hex(value: string): string {
 }
 
 /** Answers "which app and environment does this key belong to?" without keeping secret keys in clear. */
-export class AppRegistry {
+export class AppRegistry implements Apps {
   private readonly publishable = new Map<string, ScopeKeys>();
   private readonly secretByHash = new Map<string, SecretKeyGrant>();
   /** `app/env` of the environments whose Stelace sockets also get client messages. */
@@ -64,11 +98,17 @@ export class AppRegistry {
       for (const env of ENVIRONMENTS) {
         const cfg = app.environments[env];
         if (!cfg) continue;
+        const tokenKeys = [
+          ...(cfg.tokenSecret === undefined ? [] : [tokenKey(undefined, cfg.tokenSecret)]),
+          ...(cfg.tokenSecrets ?? []).map((entry) => tokenKey(entry.kid, entry.secret)),
+        ];
         const scope: ScopeKeys = {
           app: app.id,
           env,
-          tokenSecret: new TextEncoder().encode(cfg.tokenSecret),
+          signingKey: tokenKeys.at(-1)!,
+          tokenKeys,
           issuer: cfg.publishableKeys[0]!,
+          audience: cfg.audience === undefined ? undefined : typeof cfg.audience === 'string' ? [cfg.audience] : cfg.audience,
         };
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
@@ -81,6 +121,7 @@ export class AppRegistry {
           if (this.secretByHash.has(hash)) throw new ConfigError(`apps file: a secret key of app ${app.id} is used twice`);
           this.secretByHash.set(hash, {
             ...scope,
+            id: hash,
             permissions: new Set(entry.permissions),
             label: entry.name ?? `seck_${env}_…${hash.slice(0, 8)}`,
           });
@@ -108,6 +149,10 @@ export class AppRegistry {
     // Looking up by hash means lookup timing says nothing useful about how close a guess was.
     return this.secretByHash.get(sha256Hex(key));
   }
+}
+
+function tokenKey(kid: string | undefined, secret: string): TokenKey {
+  return { kid, secret: new TextEncoder().encode(secret), fingerprint: sha256Hex(secret) };
 }
 
 /** App ids cannot contain `/`, so this names one environment unambiguously. */

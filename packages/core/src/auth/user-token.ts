@@ -2,16 +2,27 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { z } from 'zod';
 import { parseSubject } from '../addresses/address.js';
-import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
+import { tokenKeyOf, type Apps, type ScopeKeys, type TokenKeyRef } from '../apps/registry.js';
 import { AuthError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
+import { DEFAULT_MAX_TOKEN_TTL_SECONDS } from './token-lifetime.js';
 import { capabilityClaim, capabilitySchema, sendRuleSchema, type Capability, type SendRule } from './capability.js';
 
 /**
- * User tokens: HS256 JWTs signed with the environment's token secret. `iss` is the
- * environment's publishable key, so a gateway finds the app and environment before it
- * verifies; `sub` is `identity` or `identity/device`; `exp` is required.
+ * User tokens: HS256 JWTs signed with the environment's newest token secret, whose `kid` the
+ * header names (none for the apps file's kid-less `tokenSecret`). `iss` is the environment's
+ * publishable key, so a gateway finds the app and environment before it verifies; `sub` is
+ * `identity` or `identity/device`; `exp` is required.
  */
+
+
+/** How a gateway checks tokens beyond their signature. */
+export interface TokenRules {
+  /** `exp` may be at most this far past `iat` (or past now, when `iat` is missing or in the future): MAX_TOKEN_TTL_SECONDS. */
+  readonly maxTtlSeconds: number;
+}
+
+export const DEFAULT_TOKEN_RULES: TokenRules = { maxTtlSeconds: DEFAULT_MAX_TOKEN_TTL_SECONDS };
 export const grantsSchema = z
   .object({
     signal: z.boolean().default(true),
@@ -31,6 +42,10 @@ export interface VerifiedUser {
   readonly capability: Capability | undefined;
   /** The `send` claim; undefined when the token has none. */
   readonly send: SendRule | undefined;
+  /** The secret that verified it, so a connection knows whether a reload of the apps file removed it. */
+  readonly key: TokenKeyRef;
+  /** The publishable key its `iss` names (the environment's first key when it was minted, perhaps not any more). */
+  readonly issuer: string;
 }
 
 export interface MintOptions {
@@ -51,13 +66,20 @@ export async function mintUserToken(scope: ScopeKeys, options: MintOptions): Pro
   if (options.capability !== undefined) claims.capability = capabilityClaim(options.capability);
   if (options.send !== undefined) claims.send = options.send;
   let jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setProtectedHeader(signingHeader(scope))
     .setIssuer(scope.issuer)
     .setSubject(sub)
     .setIssuedAt(now)
     .setExpirationTime(expiresAt);
-  if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
-  return { token: await jwt.sign(scope.tokenSecret), expiresAt };
+  const audience = options.audience ?? scope.audience?.[0];
+  if (audience !== undefined) jwt = jwt.setAudience(audience);
+  return { token: await jwt.sign(scope.signingKey.secret), expiresAt };
+}
+
+/** The header of a token signed with the environment's newest secret: its `kid`, when it has one. */
+export function signingHeader(scope: ScopeKeys): { alg: 'HS256'; typ: 'JWT'; kid?: string } {
+  const { kid } = scope.signingKey;
+  return kid === undefined ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256', typ: 'JWT', kid };
 }
 
 /** Reasons a token is refused; stable strings clients may show. */
@@ -74,6 +96,8 @@ export class TokenError extends AuthError {
 /** What every token signed with an environment's token secret carries, once checked. */
 export interface SignedClaims {
   readonly scope: ScopeKeys;
+  readonly key: TokenKeyRef;
+  readonly issuer: string;
   readonly payload: JWTPayload;
   readonly identity: string;
   readonly device: string | undefined;
@@ -86,9 +110,10 @@ export interface SignedClaims {
  * is what this uWS build gets wrong (see server/upgrade.ts in the gateway); jose verifies only
  * asynchronously (WebCrypto), so the HMAC is checked here with node:crypto while jose still
  * decodes the header and claims. The checks match jose's jwtVerify with `algorithms: ['HS256']`,
- * `requiredClaims: ['exp', 'sub']`. User tokens and channel tokens both start here.
+ * `requiredClaims: ['exp', 'sub']`, plus the lifetime cap and, where the environment sets one,
+ * the audience (docs/authorization.md#rotation). User tokens and channel tokens both start here.
  */
-export function verifySignedToken(registry: AppRegistry, token: string): SignedClaims {
+export function verifySignedToken(registry: Pick<Apps, 'byPublishableKey'>, token: string, rules: TokenRules = DEFAULT_TOKEN_RULES): SignedClaims {
   const segments = token.split('.');
   let header: ProtectedHeaderParameters;
   let payload: JWTPayload;
@@ -104,9 +129,19 @@ export function verifySignedToken(registry: AppRegistry, token: string): SignedC
   if (header.alg !== 'HS256' || header.crit !== undefined || header.b64 !== undefined) {
     throw new TokenError('bad_signature', 'token must be a plain HS256 JWT signed with the environment\'s token secret');
   }
+  if (header.kid !== undefined && typeof header.kid !== 'string') throw new TokenError('bad_signature', 'token header kid must be a string');
+  const key = tokenKeyOf(scope, header.kid);
+  if (!key) {
+    throw new TokenError(
+      'bad_signature',
+      header.kid === undefined
+        ? 'token has no kid and this environment has no tokenSecret to verify it; mint a new one'
+        : `token kid '${header.kid.slice(0, 64)}' is not a token secret of this environment (removed, or never configured); mint a new one`,
+    );
+  }
   const [encodedHeader, encodedPayload, encodedSignature] = segments as [string, string, string];
   const signature = Buffer.from(encodedSignature, 'base64url');
-  const expected = createHmac('sha256', scope.tokenSecret).update(`${encodedHeader}.${encodedPayload}`).digest();
+  const expected = createHmac('sha256', key.secret).update(`${encodedHeader}.${encodedPayload}`).digest();
   // Node's base64url decoder skips stray characters; only the canonical encoding counts.
   const canonical = signature.toString('base64url') === encodedSignature;
   if (!canonical || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
@@ -119,6 +154,17 @@ export function verifySignedToken(registry: AppRegistry, token: string): SignedC
   if (payload.exp === undefined) throw new TokenError('bad_claims', 'token claim exp is invalid');
   if (payload.exp <= now) throw new TokenError('expired', 'token has expired; mint a new one');
   if (payload.nbf !== undefined && payload.nbf > now) throw new TokenError('bad_claims', 'token claim nbf is invalid');
+  // A token without iat, or with one in the future, is judged from now: it cannot outlive the cap from the moment it is shown.
+  const lifetime = payload.exp - Math.min(payload.iat ?? now, now);
+  if (lifetime > rules.maxTtlSeconds) {
+    throw new TokenError(
+      'bad_claims',
+      `token lives ${lifetime} s (exp - iat), over the ${rules.maxTtlSeconds} s this gateway accepts (MAX_TOKEN_TTL_SECONDS); mint a shorter-lived one`,
+    );
+  }
+  if (scope.audience !== undefined && !audienceMatches(payload.aud, scope.audience)) {
+    throw new TokenError('bad_claims', `token claim aud must name one of this environment's audiences (${scope.audience.join(', ').slice(0, 200)})`);
+  }
   if (typeof payload.sub !== 'string') throw new TokenError('bad_claims', 'token claim sub is invalid');
   let subject;
   try {
@@ -126,12 +172,18 @@ export function verifySignedToken(registry: AppRegistry, token: string): SignedC
   } catch (error) {
     throw new TokenError('bad_claims', (error as Error).message);
   }
-  return { scope, payload, identity: subject.identity, device: subject.device, expiresAt: payload.exp };
+  return { scope, key: { kid: key.kid, fingerprint: key.fingerprint }, issuer: payload.iss as string, payload, identity: subject.identity, device: subject.device, expiresAt: payload.exp };
+}
+
+/** RFC 7519: `aud` is one string or an array of them; one of them must be an accepted audience. */
+function audienceMatches(aud: unknown, accepted: readonly string[]): boolean {
+  const named = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  return named.some((value) => typeof value === 'string' && accepted.includes(value));
 }
 
 /** Verifies a user token synchronously (see verifySignedToken). */
-export function verifyUserToken(registry: AppRegistry, token: string): VerifiedUser {
-  const { scope, payload, identity, device, expiresAt } = verifySignedToken(registry, token);
+export function verifyUserToken(registry: Pick<Apps, 'byPublishableKey'>, token: string, rules: TokenRules = DEFAULT_TOKEN_RULES): VerifiedUser {
+  const { scope, key, issuer, payload, identity, device, expiresAt } = verifySignedToken(registry, token, rules);
   // A channel token is signed with the same secret; it opens one channel, never a connection.
   if (payload.channel !== undefined) throw new TokenError('bad_claims', 'this is a channel token: pass it with signal.join {id, token}, not as a user token');
   const grants = grantsSchema.safeParse(payload.grants ?? {});
@@ -144,6 +196,8 @@ export function verifyUserToken(registry: AppRegistry, token: string): VerifiedU
   if (send && !send.success) throw new TokenError('bad_claims', `token claim send is invalid: ${firstIssue(send.error)}`);
   return {
     scope,
+    key,
+    issuer,
     identity,
     device,
     grants: grants.data,

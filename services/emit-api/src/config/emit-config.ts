@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, maxTokenTtlVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { presenceStoreVars } from '@signal/presence';
 
@@ -8,6 +8,8 @@ const schema = z.object({
   PORT: intVar(0, 65535, 8081),
   ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
+  /** Reload the apps file when it changes on disk; SIGHUP reloads it either way. */
+  APPS_FILE_WATCH: appsFileWatchVar,
   LOG_LEVEL: logLevelVar,
   /** Largest request body accepted; larger ones get 413. */
   MAX_BODY_BYTES: intVar(1024, 64 * 1024 * 1024, 1024 * 1024),
@@ -15,8 +17,8 @@ const schema = z.object({
   MAX_JSON_DEPTH: maxJsonDepthVar,
   /** Largest number of signals in one batch. */
   MAX_BATCH: intVar(1, 10000, 100),
-  /** Longest lifetime a minted user token may have. */
-  MAX_TOKEN_TTL_SECONDS: intVar(60, 365 * 24 * 3600, 30 * 24 * 3600),
+  /** Longest lifetime a minted user or channel token may have (gateways refuse longer-lived ones with the same variable). */
+  MAX_TOKEN_TTL_SECONDS: maxTokenTtlVar,
   /** How long POST /signal waits for a gateway to confirm it holds the destination. */
   DELIVERY_TIMEOUT_MS: intVar(100, 60_000, 2000),
   /** Public WebSocket base URL of the gateways; minted tokens carry it as `aud` (the Bit6 SDK connects there). */

@@ -3,11 +3,13 @@ import {
   AuthError,
   DEFAULT_DEVICE,
   verifyUserToken,
-  type AppRegistry,
+  type Apps,
   type Scope,
+  type TokenRules,
   type ScopeKeys,
   type VerifiedUser,
 } from '@signal/core';
+import type { Credential } from './credential.js';
 import { permissionsOf, type Permissions } from './permissions.js';
 
 /** Who a connection is, once its credentials have been checked. */
@@ -20,6 +22,8 @@ export interface Principal {
   readonly permissions: Permissions;
   /** Seconds since epoch; undefined for publishable-key connections. */
   readonly expiresAt: number | undefined;
+  /** The keys it was accepted with, checked again when the apps file is reloaded. */
+  readonly credential: Credential;
 }
 
 /** Why a connection without a valid token was refused; token failures carry TokenError's reasons. */
@@ -43,24 +47,24 @@ export interface Credentials {
  * A user token makes a full connection; a publishable key alone makes an anonymous,
  * receive-only one. Anything else is refused with a reason the client can act on.
  */
-export function authenticateConnection(registry: AppRegistry, credentials: Credentials): Principal {
+export function authenticateConnection(registry: Apps, credentials: Credentials, rules: TokenRules): Principal {
   if (credentials.token) {
-    const user = verifyUserToken(registry, credentials.token);
+    const user = verifyUserToken(registry, credentials.token, rules);
     if (credentials.publishableKey && registry.byPublishableKey(credentials.publishableKey) !== user.scope) {
       throw new CredentialsError('key_mismatch', 'token and publishable key belong to different apps or environments');
     }
-    return principalOf(registry, user);
+    return principalOf(registry, user, credentials.publishableKey);
   }
   if (credentials.publishableKey) {
     const scope = registry.byPublishableKey(credentials.publishableKey);
     if (!scope) throw new CredentialsError('unknown_key', 'unknown publishable key');
-    return anonymousPrincipalOf(registry, scope);
+    return anonymousPrincipalOf(registry, scope, credentials.publishableKey);
   }
   throw new CredentialsError('missing_credentials', 'missing credentials: pass ?token=<user token> or ?key=<publishable key>');
 }
 
-/** The principal of a verified user token; every surface's handshake builds it here. */
-export function principalOf(registry: AppRegistry, user: VerifiedUser): Principal {
+/** The principal of a verified user token; every surface's handshake builds it here. `publishableKey`: one the client also gave. */
+export function principalOf(registry: Apps, user: VerifiedUser, publishableKey?: string): Principal {
   const scope: Scope = { app: user.scope.app, env: user.scope.env };
   return {
     scope,
@@ -72,11 +76,15 @@ export function principalOf(registry: AppRegistry, user: VerifiedUser): Principa
       registry.authorizationOf(scope),
     ),
     expiresAt: user.expiresAt,
+    credential: {
+      publishableKeys: publishableKey === undefined || publishableKey === user.issuer ? [user.issuer] : [user.issuer, publishableKey],
+      tokenKey: user.key,
+    },
   };
 }
 
-/** The principal of a connection made with a publishable key only. */
-export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Principal {
+/** The principal of a connection made with a publishable key only: `publishableKey`, which belongs to `keys`. */
+export function anonymousPrincipalOf(registry: Apps, keys: ScopeKeys, publishableKey: string): Principal {
   const scope: Scope = { app: keys.app, env: keys.env };
   return {
     scope,
@@ -85,5 +93,6 @@ export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Pr
     anonymous: true,
     permissions: permissionsOf({ anonymous: true, publishGranted: false, capability: undefined, send: undefined }, registry.authorizationOf(scope)),
     expiresAt: undefined,
+    credential: { publishableKeys: [publishableKey], tokenKey: undefined },
   };
 }

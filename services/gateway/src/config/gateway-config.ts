@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, maxTokenTtlVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
@@ -9,6 +9,10 @@ const schema = z.object({
   PORT: intVar(0, 65535, 8080),
   ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
+  /** Reload the apps file when it changes on disk; SIGHUP reloads it either way. */
+  APPS_FILE_WATCH: appsFileWatchVar,
+  /** Tokens whose `exp - iat` is longer are refused (401): a leaked token cannot be made to live for years. */
+  MAX_TOKEN_TTL_SECONDS: maxTokenTtlVar,
   LOG_LEVEL: logLevelVar,
   /** Largest frame a client may send; larger ones get an error and are dropped. */
   MAX_FRAME_BYTES: intVar(256, 16 * 1024 * 1024, 64 * 1024),

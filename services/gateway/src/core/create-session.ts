@@ -21,6 +21,7 @@ export function createSession(
     anonymous: principal.anonymous,
     permissions: principal.permissions,
     expiresAt: principal.expiresAt,
+    credential: principal.credential,
     surface,
     channels: new Set(),
     ip: client.ip,

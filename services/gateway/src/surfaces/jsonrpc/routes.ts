@@ -1,4 +1,4 @@
-import type { AppRegistry } from '@signal/core';
+import type { Apps, TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
@@ -31,7 +31,8 @@ export function registerJsonRpcRoutes(
   app: TemplatedApp,
   hub: Hub,
   presence: PresenceService,
-  registry: AppRegistry,
+  registry: Apps,
+  tokenRules: TokenRules,
   limits: WebSocketLimits,
   rules: Limits,
   tokenExpiry: 'close' | 'ignore',
@@ -46,6 +47,7 @@ export function registerJsonRpcRoutes(
       dialect,
       log,
       registry,
+      tokenRules,
       requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
     });
@@ -58,7 +60,11 @@ export function registerJsonRpcRoutes(
           const ticket = rules.connections.admit(request.ip);
           try {
             const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
-            const principal = authenticateConnection(registry, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+            const principal = authenticateConnection(
+              registry,
+              { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined },
+              tokenRules,
+            );
             ticket.identify(principal);
             return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket };
           } catch (error) {

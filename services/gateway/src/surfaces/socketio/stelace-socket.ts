@@ -1,4 +1,4 @@
-import { SignalError, type AppRegistry } from '@signal/core';
+import { SignalError, type Apps, type TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import { createSession } from '../../core/create-session.js';
@@ -27,7 +27,9 @@ export interface SocketIoContext {
   hub: Hub;
   /** The node's one Stelace surface: every Stelace session shares it, so each message is rendered once. */
   surface: Surface;
-  registry: AppRegistry;
+  registry: Apps;
+  /** Lifetime cap every token is checked against (MAX_TOKEN_TTL_SECONDS). */
+  tokenRules: TokenRules;
   limits: Limits;
   settings: SocketIoSettings;
   log: Logger;
@@ -194,8 +196,8 @@ export class StelaceSocket {
   }
 
   private authenticate(answer: unknown): void {
-    const { hub, registry, limits, log } = this.context;
-    const outcome = checkAuthentication(registry, answer, this.route);
+    const { hub, registry, tokenRules, limits, log } = this.context;
+    const outcome = checkAuthentication(registry, tokenRules, answer, this.route);
     if (!outcome.ok) return this.refuse(outcome.reason);
     try {
       limits.requests.checkChannelList(outcome.channels.length);

@@ -1,0 +1,38 @@
+import { tokenKeyOf, type Apps, type TokenKeyRef } from '@signal/core';
+import type { Session } from '../core/session.js';
+
+/**
+ * What a connection was accepted with, remembered so that a reloaded apps file can tell
+ * whether it still stands (docs/authorization.md#reloading-the-apps-file).
+ */
+export interface Credential {
+  /** Publishable keys it relies on: `?key=`, the Stelace handshake's key, its user token's `iss`. */
+  readonly publishableKeys: readonly string[];
+  /** The token secret that verified its user token; undefined for a publishable-key connection. */
+  readonly tokenKey: TokenKeyRef | undefined;
+}
+
+/**
+ * Why a connection no longer stands under the apps file now in force, or undefined when it
+ * does: one of its publishable keys was removed (or moved to another environment), or the
+ * token secret that verified its user token, or an unexpired channel grant's, was removed or
+ * changed. The reason names the key id, never a key.
+ */
+export function removedCredential(apps: Pick<Apps, 'byPublishableKey'>, session: Pick<Session, 'scope' | 'credential' | 'permissions'>, nowMs = Date.now()): string | undefined {
+  const { scope, credential } = session;
+  let keys;
+  for (const key of credential.publishableKeys) {
+    keys = apps.byPublishableKey(key);
+    if (!keys || keys.app !== scope.app || keys.env !== scope.env) return `its publishable key (${key.slice(0, 10)}…) was removed from the apps file`;
+  }
+  if (!keys) return undefined;
+  const verifies = (ref: TokenKeyRef) => tokenKeyOf(keys, ref.kid)?.fingerprint === ref.fingerprint;
+  const name = (ref: TokenKeyRef) => (ref.kid === undefined ? 'tokenSecret' : `token secret kid '${ref.kid}'`);
+  if (credential.tokenKey && !verifies(credential.tokenKey)) return `the ${name(credential.tokenKey)} that verified its user token was removed or changed`;
+  for (const grant of session.permissions.channelGrants.values()) {
+    if (grant.expiresAt * 1000 > nowMs && !verifies(grant.key)) {
+      return `the ${name(grant.key)} that verified its channel token for '${grant.channel.slice(0, 40)}' was removed or changed`;
+    }
+  }
+  return undefined;
+}
