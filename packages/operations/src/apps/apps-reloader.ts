@@ -15,8 +15,11 @@ export interface AppsReloaderOptions {
   log: Logger;
   /** Counts one reload (the service's signal_*_apps_reloads_total). */
   count: (result: ReloadResult) => void;
-  /** Runs after a new registry is in place, e.g. to close connections whose key was removed. Its failures are logged, never thrown. */
-  onReload?: (previous: AppRegistry, next: AppRegistry) => void;
+  /**
+   * Runs once a new registry is in place, e.g. to close connections whose key was removed; what
+   * it returns is added to the `apps file reloaded` line. Its failures are logged, never thrown.
+   */
+  onReload?: (previous: AppRegistry, next: AppRegistry) => Record<string, unknown> | void;
   /** Quiet time after the last change event before the file is read; editors write a file in several steps. */
   debounceMs?: number;
 }
@@ -68,12 +71,13 @@ export class AppsReloader {
     }
     const previous = apps.replace(next);
     count('ok');
-    log.info({ path, trigger }, 'apps file reloaded');
+    let applied: Record<string, unknown> | void = undefined;
     try {
-      this.options.onReload?.(previous, next);
+      applied = this.options.onReload?.(previous, next);
     } catch (error) {
       log.error({ path, error: (error as Error).stack ?? String(error) }, 'apps file reloaded, but applying it to open connections failed');
     }
+    log.info({ path, trigger, ...applied }, 'apps file reloaded');
     return 'ok';
   }
 
