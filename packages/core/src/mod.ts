@@ -107,3 +107,4 @@ export {
   stelaceNameSchema,
   stelaceEventSchema,
 } from './stelace/stelace-names.js';
+export { ASYMMETRIC_ALGORITHMS, publicKeyFrom, verifyAsymmetric, type AsymmetricAlgorithm, type PublicKey } from './auth/public-keys.js';

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextTooDeep } from '../json/json-limits.js';
 import { MAX_PATTERNS, channelPatternSchema, objectEntriesSchema } from '../auth/capability.js';
+import { ASYMMETRIC_ALGORITHMS } from '../auth/public-keys.js';
 
 export const ENVIRONMENTS = ['test', 'live'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -27,6 +28,8 @@ export const APPS_FILE_LIMITS = {
   tokenSecrets: 16,
   /** Accepted `aud` values per environment. */
   audiences: 16,
+  /** Public keys of an environment's identity provider given in the file. */
+  publicKeys: 16,
 } as const;
 
 const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
@@ -93,13 +96,52 @@ const authorizationSchema = z
 
 const tokenSecretSchema = z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' });
 
+const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
+
 /** One token secret with its key id, the JWT header's `kid` of the tokens it signs (docs/authorization.md#rotation). */
 const tokenSecretEntry = z
   .object({
-    kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' }),
+    kid: kidSchema,
     secret: tokenSecretSchema,
   })
   .strict();
+
+/** A public key of an identity provider, as PEM text or a JWK; its algorithm is fixed here, never taken from a token. */
+const publicKeyEntry = z
+  .object({
+    kid: kidSchema.optional(),
+    alg: z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}` }),
+    pem: z.string().max(16_384, { error: 'must be at most 16384 characters' }).optional(),
+    jwk: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .refine((e) => (e.pem === undefined) !== (e.jwk === undefined), { error: 'give exactly one of pem or jwk' });
+
+const claimNameSchema = z.string().min(1).max(64, { error: 'must be at most 64 characters' });
+
+/**
+ * Tokens signed by an existing identity provider (RS256, ES256, EdDSA), recognised by their
+ * `iss`; docs/authorization.md#asymmetric-tokens.
+ */
+const identityProviderSchema = z
+  .object({
+    /** The `iss` of the provider's tokens; it is how a gateway knows the token is for this environment. */
+    issuer: z.string().min(1).max(512, { error: 'must be at most 512 characters' }),
+    keys: z.array(publicKeyEntry).min(1).max(APPS_FILE_LIMITS.publicKeys, { error: `must list at most ${APPS_FILE_LIMITS.publicKeys} keys` }).optional(),
+    /** Fetched and refreshed in the background by gateways. */
+    jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2048).optional(),
+    /** Which claims carry the device, the capability and the send rule; `sub` is always the identity. */
+    claims: z
+      .object({
+        device: claimNameSchema.optional(),
+        capability: claimNameSchema.default('capability'),
+        send: claimNameSchema.default('send'),
+      })
+      .strict()
+      .default({ capability: 'capability', send: 'send' }),
+  })
+  .strict()
+  .refine((p) => p.keys !== undefined || p.jwksUrl !== undefined, { error: 'needs keys or jwksUrl', path: ['keys'] });
 
 const audienceSchema = z.string().min(1, { error: 'must not be empty' }).max(512, { error: 'must be at most 512 characters' });
 
@@ -126,6 +168,8 @@ const environmentSchema = z
         error: `must be a string or an array of 1 to ${APPS_FILE_LIMITS.audiences} strings`,
       })
       .optional(),
+    /** Accept tokens signed by this identity provider too (asymmetric keys); see docs/authorization.md. */
+    identityProvider: identityProviderSchema.optional(),
     /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
     stelace: stelaceSettingsSchema.optional(),
     /** Channel and send permissions; absent means an open environment. */
@@ -161,6 +205,7 @@ export type AppsFile = z.infer<typeof appsFileSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
+export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
 
 /** Validates an apps document; the error names the bad field by its path in the file. */
 export function parseAppsFile(raw: unknown, source = 'apps file'): AppsFile {
