@@ -13,6 +13,7 @@ export {
   type EnvironmentAuthorization,
   type TokenKey,
   type TokenKeyRef,
+  type IdentityProvider,
 } from './apps/registry.js';
 export { LiveApps } from './apps/live-apps.js';
 export { DEFAULT_MAX_TOKEN_TTL_SECONDS } from './auth/token-lifetime.js';

@@ -1,4 +1,4 @@
-import type { AppRegistry, Apps, EnvironmentAuthorization, Scope, ScopeKeys, SecretKeyGrant } from './registry.js';
+import type { AppRegistry, Apps, EnvironmentAuthorization, IdentityProvider, Scope, ScopeKeys, SecretKeyGrant } from './registry.js';
 
 /**
  * The one place the apps file is swapped when it is reloaded: every module holds this object,
@@ -34,5 +34,9 @@ export class LiveApps implements Apps {
 
   authorizationOf(scope: Scope): EnvironmentAuthorization {
     return this.registry.authorizationOf(scope);
+  }
+
+  byTokenIssuer(issuer: string): IdentityProvider | undefined {
+    return this.registry.byTokenIssuer(issuer);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type NamespaceOptions } from './apps-file.js';
+import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -38,12 +39,25 @@ export function tokenKeyOf(scope: ScopeKeys, kid: string | undefined): TokenKey 
   return scope.tokenKeys.find((key) => key.kid === kid);
 }
 
+/** An environment's identity provider: tokens whose `iss` is `issuer` are verified with its public keys. */
+export interface IdentityProvider {
+  readonly issuer: string;
+  readonly scope: ScopeKeys;
+  /** Keys given in the apps file. */
+  readonly keys: readonly PublicKey[];
+  /** Where gateways fetch more keys, in the background. */
+  readonly jwksUrl: string | undefined;
+  /** Claim names: `device` (none: tokens name no device), `capability`, `send`. */
+  readonly claims: { readonly device?: string | undefined; readonly capability: string; readonly send: string };
+}
+
 /** What every module asks of the apps file; `LiveApps` answers with whichever file was loaded last. */
 export interface Apps {
   byPublishableKey(key: string): ScopeKeys | undefined;
   bySecretKey(key: string): SecretKeyGrant | undefined;
   deliversClientMessagesToStelace(scope: Scope): boolean;
   authorizationOf(scope: Scope): EnvironmentAuthorization;
+  byTokenIssuer(issuer: string): IdentityProvider | undefined;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
@@ -92,9 +106,10 @@ export class AppRegistry implements Apps {
   /** `app/env` of the environments whose Stelace sockets also get client messages. */
   private readonly stelaceClientMessages = new Set<string>();
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
+  private readonly providers = new Map<string, IdentityProvider>();
 
   constructor(file: AppsFile) {
-    for (const app of file.apps) {
+    for (const [i, app] of file.apps.entries()) {
       for (const env of ENVIRONMENTS) {
         const cfg = app.environments[env];
         if (!cfg) continue;
@@ -110,6 +125,11 @@ export class AppRegistry implements Apps {
           issuer: cfg.publishableKeys[0]!,
           audience: cfg.audience === undefined ? undefined : typeof cfg.audience === 'string' ? [cfg.audience] : cfg.audience,
         };
+        if (cfg.identityProvider) {
+          const provider = identityProvider(cfg.identityProvider, scope, `apps.${i}.environments.${env}.identityProvider`);
+          if (this.providers.has(provider.issuer)) throw new ConfigError(`apps file: identity provider issuer ${provider.issuer} is used twice`);
+          this.providers.set(provider.issuer, provider);
+        }
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         for (const key of cfg.publishableKeys) {
@@ -134,6 +154,16 @@ export class AppRegistry implements Apps {
     return this.publishable.get(key);
   }
 
+  /** The identity provider whose tokens carry this `iss`; a publishable key is never one (checked at load). */
+  byTokenIssuer(issuer: string): IdentityProvider | undefined {
+    return this.providers.get(issuer);
+  }
+
+  /** Every JWKS URL the file names, for the gateways' background fetcher. */
+  jwksUrls(): Set<string> {
+    return new Set([...this.providers.values()].flatMap((p) => (p.jwksUrl === undefined ? [] : [p.jwksUrl])));
+  }
+
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
   deliversClientMessagesToStelace(scope: Scope): boolean {
     return this.stelaceClientMessages.has(scopeId(scope));
@@ -149,6 +179,18 @@ export class AppRegistry implements Apps {
     // Looking up by hash means lookup timing says nothing useful about how close a guess was.
     return this.secretByHash.get(sha256Hex(key));
   }
+}
+
+function identityProvider(config: IdentityProviderConfig, scope: ScopeKeys, path: string): IdentityProvider {
+  if (/^pubk_(test|live)_/.test(config.issuer)) throw new ConfigError(`apps file: '${path}.issuer': must not be a publishable key`, { field: `${path}.issuer` });
+  const keys = (config.keys ?? []).map((entry, j) => {
+    try {
+      return publicKeyFrom(entry.alg, entry.kid, entry.pem !== undefined ? { pem: entry.pem } : { jwk: entry.jwk! });
+    } catch (error) {
+      throw new ConfigError(`apps file: '${path}.keys.${j}': ${(error as Error).message}`, { field: `${path}.keys.${j}` });
+    }
+  });
+  return { issuer: config.issuer, scope, keys, jwksUrl: config.jwksUrl, claims: config.claims };
 }
 
 function tokenKey(kid: string | undefined, secret: string): TokenKey {
