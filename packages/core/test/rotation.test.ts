@@ -20,8 +20,10 @@ const S0 = 'legacy-secret-'.padEnd(40, '0');
 const S1 = 'first-rotated-secret-'.padEnd(40, '1');
 const S2 = 'second-rotated-secret-'.padEnd(40, '2');
 
-function fileWith(test: Record<string, unknown>): AppsFile {
-  const app = generateApp('one');
+const base = generateApp('one');
+
+/** The same app (same keys) each time, with its test environment's token settings replaced. */
+function fileWith(test: Record<string, unknown>, app = base): AppsFile {
   const { tokenSecret: _, ...rest } = app.environments.test!;
   return parseAppsFile({ apps: [{ ...app, environments: { ...app.environments, test: { ...rest, ...test } } }] });
 }
@@ -114,7 +116,7 @@ describe('rotation', () => {
 
   it('LiveApps answers from the registry installed last', () => {
     const first = fileWith({ tokenSecret: S0 });
-    const second = fileWith({ tokenSecret: S0 });
+    const second = fileWith({ tokenSecret: S0 }, generateApp('one'));
     const live = new LiveApps(new AppRegistry(first));
     const firstKey = first.apps[0]!.environments.test!.publishableKeys[0]!;
     expect(live.byPublishableKey(firstKey)).toBeDefined();

@@ -143,6 +143,7 @@ const identityProviderSchema = z
   .strict()
   .refine((p) => p.keys !== undefined || p.jwksUrl !== undefined, { error: 'needs keys or jwksUrl', path: ['keys'] });
 
+const audienceShape = `must be a string or an array of 1 to ${APPS_FILE_LIMITS.audiences} strings`;
 const audienceSchema = z.string().min(1, { error: 'must not be empty' }).max(512, { error: 'must be at most 512 characters' });
 
 const environmentSchema = z
@@ -164,8 +165,8 @@ const environmentSchema = z
       .optional(),
     /** When set, gateways accept only tokens whose `aud` names one of these; emit-api mints them with the first. */
     audience: z
-      .union([audienceSchema, z.array(audienceSchema).min(1).max(APPS_FILE_LIMITS.audiences)], {
-        error: `must be a string or an array of 1 to ${APPS_FILE_LIMITS.audiences} strings`,
+      .union([audienceSchema, z.array(audienceSchema).min(1, { error: audienceShape }).max(APPS_FILE_LIMITS.audiences, { error: audienceShape })], {
+        error: audienceShape,
       })
       .optional(),
     /** Accept tokens signed by this identity provider too (asymmetric keys); see docs/authorization.md. */
