@@ -56,6 +56,7 @@ const jwk = (key: Pair) => ({ ...key.publicKey.export({ format: 'jwk' }), kid: k
 let served: { status: number; body: string; cacheControl: string };
 let server: Server;
 let stack: Stack;
+let firstFetch: string;
 
 const gateway = () => stack.gateways[0]!;
 function count(msg: string): number {
@@ -89,7 +90,7 @@ beforeAll(async () => {
       };
     },
   });
-  await gateway().waitForLine((line) => line.includes('"msg":"jwks fetched"'));
+  firstFetch = await gateway().waitForLine((line) => line.includes('"msg":"jwks fetched"'));
 });
 afterAll(async () => {
   await stack?.stop();
@@ -99,6 +100,10 @@ afterAll(async () => {
 const connect = (token: string) => RpcClient.connect(`${stack.gatewayUrl()}/v1/connect?token=${token}`);
 
 describe('asymmetric tokens', () => {
+  it('fetches the JWKS at start and refreshes it as Cache-Control max-age says', () => {
+    expect(JSON.parse(firstFetch)).toMatchObject({ keys: 2, skipped: 0, refreshInMs: 3_600_000 });
+  });
+
   it('accepts RS256, ES256 and EdDSA tokens, with identity from sub and the device from the mapped claim', async () => {
     for (const key of [fileKey, rsa1, ec1]) {
       const client = await connect(jwt(key, { sub: `user-${key.alg}`, device_id: 'phone' }));

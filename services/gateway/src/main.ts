@@ -14,6 +14,7 @@ import {
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
 import { applyAppsReload } from './auth/apps-reload.js';
+import { JwksKeys } from './auth/jwks.js';
 import { presenceEventRule } from './auth/permissions.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { Hub } from './core/hub.js';
@@ -38,7 +39,14 @@ async function main(): Promise<void> {
   const log = createLogger('gateway', config.LOG_LEVEL);
   // Every module holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
   const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
-  const tokenRules = { maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS };
+  // Identity providers' JWKS keys, fetched in the background; verification only reads them.
+  const jwks = new JwksKeys({ timeoutMs: config.JWKS_TIMEOUT_MS, minRefreshMs: config.JWKS_MIN_REFRESH_MS }, log);
+  jwks.track(registry.current.jwksUrls());
+  const tokenRules = {
+    maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS,
+    jwksKeys: (url: string) => jwks.keysOf(url),
+    unknownKid: (url: string) => jwks.refreshSoon(url),
+  };
   const node = config.NODE_ID ?? randomNodeId();
   const ops = await startOperations(config, log, metricsRegistry);
 
@@ -134,10 +142,14 @@ async function main(): Promise<void> {
     log,
     count: (result) => metrics.appsReloads.inc({ result }),
     // The reload line says how many connections were closed with 4005.
-    onReload: () => applyAppsReload(registry, hub.openSessions(), log),
+    onReload: (_previous, next) => {
+      jwks.track(next.jwksUrls());
+      return applyAppsReload(registry, hub.openSessions(), log);
+    },
   });
   reloader.start();
   ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
+  ops.shutdown.add('stop-intake', 'jwks refreshes', () => jwks.stop());
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, node, nats: nc.getServer() }, 'ready');
 }

@@ -52,8 +52,9 @@ export async function mintChannelToken(scope: ScopeKeys, options: ChannelTokenOp
 }
 
 /** Verifies a channel token synchronously; its claims are checked like any input, since anyone with the secret could have signed it. */
-export function verifyChannelToken(registry: Pick<Apps, 'byPublishableKey'>, token: string, rules: TokenRules = DEFAULT_TOKEN_RULES): VerifiedChannelToken {
-  const { scope, key, payload, identity, device, expiresAt } = verifySignedToken(registry, token, rules);
+export function verifyChannelToken(registry: Pick<Apps, 'byPublishableKey' | 'byTokenIssuer'>, token: string, rules: TokenRules = DEFAULT_TOKEN_RULES): VerifiedChannelToken {
+  const { scope, key, provider, payload, identity, device, expiresAt } = verifySignedToken(registry, token, rules);
+  if (provider) throw new TokenError('bad_claims', 'channel tokens are minted by emit-api (POST /v1/channel-tokens), not by the identity provider');
   if (payload.channel === undefined) throw new TokenError('bad_claims', 'this is a user token, not a channel token: mint one with POST /v1/channel-tokens');
   const channel = channelNameSchema.safeParse(payload.channel);
   if (!channel.success) throw new TokenError('bad_claims', `token claim channel is invalid: ${firstIssue(channel.error)}`);

@@ -76,10 +76,12 @@ export function principalOf(registry: Apps, user: VerifiedUser, publishableKey?:
       registry.authorizationOf(scope),
     ),
     expiresAt: user.expiresAt,
-    credential: {
-      publishableKeys: publishableKey === undefined || publishableKey === user.issuer ? [user.issuer] : [user.issuer, publishableKey],
-      tokenKey: user.key,
-    },
+    credential: user.provider
+      ? { publishableKeys: publishableKey === undefined ? [] : [publishableKey], tokenKey: undefined, provider: user.issuer }
+      : {
+          publishableKeys: publishableKey === undefined || publishableKey === user.issuer ? [user.issuer] : [user.issuer, publishableKey],
+          tokenKey: user.key,
+        },
   };
 }
 

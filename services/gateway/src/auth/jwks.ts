@@ -27,8 +27,6 @@ interface Source {
   stopped: boolean;
 }
 
-export type JwksEvent = { url: string; keys: number; skipped: number; refreshInMs: number } | { url: string; error: string; kept: number };
-
 /**
  * The keys of every JWKS URL the apps file names, fetched and refreshed in the background
  * (docs/authorization.md#asymmetric-tokens). Verification only reads `keysOf`, synchronously;
@@ -43,7 +41,6 @@ export class JwksKeys {
   constructor(
     private readonly settings: JwksSettings,
     private readonly log: Logger,
-    private readonly onEvent: (event: JwksEvent) => void = () => {},
   ) {}
 
   keysOf(url: string): readonly PublicKey[] {
@@ -98,11 +95,9 @@ export class JwksKeys {
       source.keys = keys;
       refreshInMs = Math.min(MAX_AGE_CEILING_MS, Math.max(this.settings.minRefreshMs, maxAgeMs ?? DEFAULT_MAX_AGE_MS));
       this.log.info({ url: source.url, keys: keys.length, skipped, refreshInMs }, 'jwks fetched');
-      this.onEvent({ url: source.url, keys: keys.length, skipped, refreshInMs });
     } catch (error) {
       const message = (error as Error).message.slice(0, 300);
       this.log.warn({ url: source.url, error: message, kept: source.keys.length }, 'jwks fetch failed; keeping the last good keys');
-      this.onEvent({ url: source.url, error: message, kept: source.keys.length });
     } finally {
       source.inFlight = false;
       if (!source.stopped) this.schedule(source, refreshInMs);

@@ -13,6 +13,10 @@ const schema = z.object({
   APPS_FILE_WATCH: appsFileWatchVar,
   /** Tokens whose `exp - iat` is longer are refused (401): a leaked token cannot be made to live for years. */
   MAX_TOKEN_TTL_SECONDS: maxTokenTtlVar,
+  /** A JWKS fetch (an identity provider's keys) not completed by then is abandoned; the last good keys stay. */
+  JWKS_TIMEOUT_MS: intVar(100, 60_000, 5000),
+  /** Least time between two fetches of one JWKS URL: the floor under Cache-Control max-age and after an unknown kid or a failure. */
+  JWKS_MIN_REFRESH_MS: intVar(100, 3_600_000, 30_000),
   LOG_LEVEL: logLevelVar,
   /** Largest frame a client may send; larger ones get an error and are dropped. */
   MAX_FRAME_BYTES: intVar(256, 16 * 1024 * 1024, 64 * 1024),
