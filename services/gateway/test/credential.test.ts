@@ -55,6 +55,14 @@ describe('removedCredential', () => {
     expect(removedCredential(new AppRegistry(parseAppsFile(moved)), session({ publishableKeys: [P1], tokenKey: undefined }))).toMatch(/was removed/);
   });
 
+  it("closes a provider token's connection only when the provider leaves its environment", () => {
+    const withProvider = (issuer: string) =>
+      registry((env) => ((env as Record<string, unknown>).identityProvider = { issuer, jwksUrl: 'https://idp.example/jwks.json' }));
+    const viaProvider = session({ publishableKeys: [], tokenKey: undefined, provider: 'https://idp.example/' });
+    expect(removedCredential(withProvider('https://idp.example/'), viaProvider)).toBeUndefined();
+    expect(removedCredential(withProvider('https://other.example/'), viaProvider)).toBe('its identity provider was removed from the apps file');
+  });
+
   it('counts the secrets of unexpired channel grants, not of expired ones', () => {
     const grant = (kid: string, expiresAt: number) => ({
       ...open,

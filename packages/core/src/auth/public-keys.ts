@@ -36,8 +36,11 @@ function checkKeyFits(alg: AsymmetricAlgorithm, key: KeyObject): string | undefi
 export function publicKeyFrom(alg: AsymmetricAlgorithm, kid: string | undefined, source: { pem: string } | { jwk: Record<string, unknown> }): PublicKey {
   let key: KeyObject;
   try {
-    if ('pem' in source) key = createPublicKey({ key: source.pem, format: 'pem' });
-    else {
+    if ('pem' in source) {
+      // createPublicKey would derive the public key from a private one; a private key has no place here.
+      if (/PRIVATE KEY-----/.test(source.pem)) throw new Error('it is a private key; give the public key only');
+      key = createPublicKey({ key: source.pem, format: 'pem' });
+    } else {
       // A JWK with private parts would make createPublicKey derive the public key; refuse it instead.
       if ('d' in source.jwk) throw new Error('it is a private key; give the public key only');
       key = createPublicKey({ key: source.jwk as JsonWebKey, format: 'jwk' });
