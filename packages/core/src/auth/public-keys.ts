@@ -1,4 +1,4 @@
-import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
 
 /**
  * Public keys of an identity provider, for asymmetric tokens (docs/authorization.md#asymmetric-tokens):
@@ -13,6 +13,8 @@ export interface PublicKey {
   readonly kid: string | undefined;
   readonly alg: AsymmetricAlgorithm;
   readonly key: KeyObject;
+  /** SHA-256 of the key's SPKI encoding, computed once: what a connection remembers of the key that verified it. */
+  readonly fingerprint: string;
 }
 
 /** What each algorithm needs of a key: the key type, and for ES256 the curve; RSA keys of at least 2048 bits. */
@@ -51,7 +53,7 @@ export function publicKeyFrom(alg: AsymmetricAlgorithm, kid: string | undefined,
   if (key.type !== 'public') throw new Error('is not a public key');
   const misfit = checkKeyFits(alg, key);
   if (misfit !== undefined) throw new Error(misfit);
-  return { kid, alg, key };
+  return { kid, alg, key, fingerprint: createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('hex') };
 }
 
 /** Verifies a JWS signature over `signingInput` with the key, synchronously; false for any malformed signature. */

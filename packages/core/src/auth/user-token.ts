@@ -3,7 +3,6 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload, type Protec
 import { z } from 'zod';
 import { deviceSchema, identitySchema, parseSubject } from '../addresses/address.js';
 import { tokenKeyOf, type Apps, type IdentityProvider, type ScopeKeys, type TokenKeyRef } from '../apps/registry.js';
-import { sha256Hex } from '../apps/registry.js';
 import { verifyAsymmetric, type PublicKey } from './public-keys.js';
 import { AuthError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
@@ -209,7 +208,7 @@ function checkPublicKey(provider: IdentityProvider, header: ProtectedHeaderParam
   }
   if (header.alg !== key.alg) throw new TokenError('bad_signature', `token alg must be ${key.alg}, the algorithm of key '${kid ?? ''}'`);
   if (!verifyAsymmetric(key, signingInput, signature)) throw new TokenError('bad_signature', 'token signature is invalid');
-  return { kid, fingerprint: sha256Hex(key.key.export({ format: 'der', type: 'spki' }).toString('base64')) };
+  return { kid, fingerprint: key.fingerprint };
 }
 
 /** Our tokens: `sub` is `identity` or `identity/device`. */
