@@ -3,9 +3,9 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, type JWTPayload, type Protec
 import { z } from 'zod';
 import { deviceSchema, identitySchema, parseSubject } from '../addresses/address.js';
 import { tokenKeyOf, type Apps, type IdentityProvider, type ScopeKeys, type TokenKeyRef } from '../apps/registry.js';
-import { verifyAsymmetric, type PublicKey } from './public-keys.js';
 import { AuthError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
+import { verifyAsymmetric, type PublicKey } from './public-keys.js';
 import { DEFAULT_MAX_TOKEN_TTL_SECONDS } from './token-lifetime.js';
 import { capabilityClaim, capabilitySchema, sendRuleSchema, type Capability, type SendRule } from './capability.js';
 
@@ -13,9 +13,9 @@ import { capabilityClaim, capabilitySchema, sendRuleSchema, type Capability, typ
  * User tokens: HS256 JWTs signed with the environment's newest token secret, whose `kid` the
  * header names (none for the apps file's kid-less `tokenSecret`). `iss` is the environment's
  * publishable key, so a gateway finds the app and environment before it verifies; `sub` is
- * `identity` or `identity/device`; `exp` is required.
+ * `identity` or `identity/device`; `exp` is required. An environment's identity provider may
+ * sign user tokens too (RS256, ES256, EdDSA; docs/authorization.md#asymmetric-tokens).
  */
-
 
 /** How a gateway checks tokens beyond their signature. */
 export interface TokenRules {
@@ -100,7 +100,7 @@ export class TokenError extends AuthError {
   }
 }
 
-/** What every token signed with an environment's token secret carries, once checked. */
+/** What every token signed with an environment's token secret (or its identity provider's key) carries, once checked. */
 export interface SignedClaims {
   readonly scope: ScopeKeys;
   readonly key: TokenKeyRef;
@@ -114,7 +114,8 @@ export interface SignedClaims {
 }
 
 /**
- * Verifies a token signed with an environment's token secret, synchronously. The gateway checks
+ * Verifies a token signed with an environment's token secret, or with a public key of its
+ * identity provider (node:crypto `verify`), synchronously. The gateway checks
  * tokens inside uWebSockets.js's upgrade callback, and an upgrade completed later, outside it,
  * is what this uWS build gets wrong (see server/upgrade.ts in the gateway); jose verifies only
  * asynchronously (WebCrypto), so the HMAC is checked here with node:crypto while jose still
