@@ -147,7 +147,7 @@ export function verifySignedToken(registry: Pick<Apps, 'byPublishableKey' | 'byT
   if (scope) verified = { scope, key: checkSecret(scope, header, signingInput, signature), provider: undefined };
   else {
     const provider = issuer === undefined ? undefined : registry.byTokenIssuer(issuer);
-    if (!provider) throw new TokenError('unknown_issuer', "token issuer is not a known publishable key or identity provider");
+    if (!provider) throw new TokenError('unknown_issuer', 'token issuer is not a known publishable key or identity provider');
     verified = { scope: provider.scope, key: checkPublicKey(provider, header, signingInput, signature, rules), provider };
   }
   const now = Math.floor(Date.now() / 1000);
@@ -203,7 +203,7 @@ function checkPublicKey(provider: IdentityProvider, header: ProtectedHeaderParam
     throw new TokenError(
       'bad_signature',
       kid === undefined
-        ? "token has no kid and the identity provider has no key without one"
+        ? 'token has no kid and the identity provider has no key without one'
         : `token kid '${kid.slice(0, 64)}' is not a key of the identity provider${provider.jwksUrl === undefined ? '' : ' (its JWKS is fetched again)'}`,
     );
   }
