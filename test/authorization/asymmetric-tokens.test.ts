@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +168,17 @@ describe('asymmetric tokens', () => {
     await expect(connect(jwt(rsa1, { sub: 'x' }, { kid: 'another-unknown' }))).rejects.toThrow(/^401 /);
     expect(JSON.parse(await failed)).toMatchObject({ kept: 2 });
     (await connect(jwt(ec1, { sub: 'still' }))).close();
+  });
+
+  it('closes with 4005 the connections of a provider a reloaded apps file removes', async () => {
+    const client = await connect(jwt(fileKey, { sub: 'leaving' }));
+    const apps = structuredClone(stack.apps);
+    delete (apps[0]!.environments.test as Record<string, unknown>).identityProvider;
+    const reloaded = nextLog('apps file reloaded');
+    await writeFile(`${stack.appsFile}.tmp`, JSON.stringify({ apps }));
+    await rename(`${stack.appsFile}.tmp`, stack.appsFile);
+    expect(JSON.parse(await reloaded)).toMatchObject({ closed: 1 });
+    expect((await client.closed).code).toBe(4005);
+    await expect(connect(jwt(fileKey, { sub: 'leaving' }))).rejects.toThrow(/^401 .*token issuer is not a known publishable key or identity provider/);
   });
 });
