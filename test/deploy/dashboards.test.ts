@@ -58,6 +58,8 @@ async function driveTraffic(): Promise<void> {
   for (let i = 0; i < 200; i++) deep = [deep];
   expect((await ann.request('signal.publish', { id: 'room', message: deep })).error).toBeDefined();
   expect((await emit(stack, '/v1/signals', secretKey, { to: { channel: 'room' }, event: 'e', message: 'x'.repeat(4096) })).status).toBe(413);
+  // An apps file reload on each service (SIGHUP): reloads by result.
+  for (const service of [...stack.gateways, stack.emitApi]) process.kill(service.pid, 'SIGHUP');
   // A revocation closing a connection with 4003: revocations applied and forced closes.
   const cat = await connectNative(stack, { identity: 'cat', device: 'web', gateway: 0 });
   expect((await emit(stack, '/v1/revocations', secretKey, { user: 'cat' })).status).toBe(201);
@@ -84,6 +86,8 @@ beforeAll(async () => {
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_fanout_duration_seconds_bucket{le='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_revocations_applied_total{kind='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_forced_closes_total{reason='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_apps_reloads_total{result='],
+    ['emit-api', stack.emitApi, 'signal_emit_apps_reloads_total{result='],
     ['emit-api', stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
     ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
   ];

@@ -17,7 +17,7 @@ beforeAll(async () => {
     for (const env of Object.values(app.environments)) {
       for (const key of env!.publishableKeys) credentials.add(key);
       for (const secret of env!.secretKeys) credentials.add(secret.key!);
-      credentials.add(env!.tokenSecret);
+      credentials.add(env!.tokenSecret!);
     }
   }
 });

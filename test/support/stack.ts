@@ -32,11 +32,15 @@ export interface StackOptions {
  * A real system on loopback: one nats-server of its own, N gateway processes and one emit-api,
  * with two apps (`alpha` may broadcast, `beta` may not), each with test and live keys.
  */
+let stacks = 0;
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const nats = await startNats(options.nats);
   const apps = [generateApp('alpha', { broadcast: true }), generateApp('beta')];
   options.configureApps?.(apps);
-  const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps }));
+  // One file per stack: services reload their apps file when it changes, so two stacks of one
+  // test file must never share one.
+  const appsFile = await writeTempFile(`apps-${++stacks}.json`, JSON.stringify({ apps }));
   const common = serviceEnv({ nats, appsFile });
   const gateways = await Promise.all(
     Array.from({ length: options.gateways ?? 2 }, (_, i) =>

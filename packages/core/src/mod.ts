@@ -1,12 +1,29 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
-export { parseEnv, intVar, logLevelVar, natsUrlVar } from './config/env.js';
+export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar } from './config/env.js';
 export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, appsFileSchema, type Environment, type AppsFile, type NamespaceOptions } from './apps/apps-file.js';
-export { AppRegistry, sha256Hex, type Scope, type ScopeKeys, type SecretKeyGrant, type EnvironmentAuthorization } from './apps/registry.js';
+export {
+  AppRegistry,
+  sha256Hex,
+  tokenKeyOf,
+  type Apps,
+  type Scope,
+  type ScopeKeys,
+  type SecretKeyGrant,
+  type EnvironmentAuthorization,
+  type TokenKey,
+  type TokenKeyRef,
+  type IdentityProvider,
+} from './apps/registry.js';
+export { LiveApps } from './apps/live-apps.js';
+export { DEFAULT_MAX_TOKEN_TTL_SECONDS } from './auth/token-lifetime.js';
 export { generateApp } from './apps/generate.js';
 export {
   mintUserToken,
   verifyUserToken,
+  signingHeader,
+  DEFAULT_TOKEN_RULES,
+  type TokenRules,
   verifySignedToken,
   grantsSchema,
   TokenError,
@@ -92,3 +109,4 @@ export {
   stelaceEventSchema,
 } from './stelace/stelace-names.js';
 export { encodeControl, decodeControl, type ControlCommand, type DisconnectCommand } from './envelope/control.js';
+export { ASYMMETRIC_ALGORITHMS, publicKeyFrom, verifyAsymmetric, type AsymmetricAlgorithm, type PublicKey } from './auth/public-keys.js';

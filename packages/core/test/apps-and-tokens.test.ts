@@ -72,7 +72,7 @@ describe('user tokens', () => {
     }
   });
 
-  const signed = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'HS256' }, secret = scope.tokenSecret) =>
+  const signed = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'HS256' }, secret = scope.signingKey.secret) =>
     new SignJWT({ iss: scope.issuer, sub: 'a', ...claims }).setProtectedHeader(header as { alg: string }).sign(secret);
   const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
   const reason = (token: string) => {
@@ -88,7 +88,7 @@ describe('user tokens', () => {
   it('refuses expired, foreign, forged and malformed tokens with a reason', async () => {
     expect(reason(await signed({ exp: Math.floor(Date.now() / 1000) - 5 }))).toBe('expired');
     const other = registry.byPublishableKey(file.apps[1]!.environments.test!.publishableKeys[0]!)!;
-    expect(reason(await signed({ exp: inAnHour() }, { alg: 'HS256' }, other.tokenSecret))).toBe('bad_signature');
+    expect(reason(await signed({ exp: inAnHour() }, { alg: 'HS256' }, other.signingKey.secret))).toBe('bad_signature');
     expect(reason('nope')).toBe('malformed');
     expect(reason('a.b.c.d.e')).toBe('malformed');
     expect(reason(await signed({}))).toBe('bad_claims');
@@ -110,7 +110,7 @@ describe('user tokens', () => {
     expect(reason(`${header}.${payload}.`)).toBe('bad_signature');
     // A critical extension we do not understand (jose will not even sign one), correctly MACed.
     const critical = Buffer.from(JSON.stringify({ alg: 'HS256', crit: ['x'], x: 1 })).toString('base64url');
-    const mac = createHmac('sha256', scope.tokenSecret).update(`${critical}.${payload}`).digest('base64url');
+    const mac = createHmac('sha256', scope.signingKey.secret).update(`${critical}.${payload}`).digest('base64url');
     expect(reason(`${critical}.${payload}.${mac}`)).toBe('bad_signature');
     // The signature must be exactly the canonical encoding of the MAC.
     expect(reason(`${header}.${payload}.${signature}A`)).toBe('bad_signature');

@@ -119,7 +119,7 @@ describe('capability claims in user tokens', () => {
         .setIssuer(scope.issuer)
         .setSubject('alice')
         .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
-        .sign(scope.tokenSecret);
+        .sign(scope.signingKey.secret);
     for (const claims of [{ capability: { a: ['fly'] } }, { capability: 'all' }, { send: 'members' }, { capability: { '': [] } }]) {
       const token = await sign(claims);
       let caught: unknown;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
+import { AppsReloader, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
@@ -9,7 +9,7 @@ import { KeyRateLimit } from './http/key-rate-limit.js';
 import { Router } from './http/router.js';
 import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
-import { registry as metricsRegistry } from './metrics/emit-metrics.js';
+import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
 import { disconnectRoute } from './routes/disconnect.js';
 import { participantsRoute } from './routes/participants.js';
@@ -21,7 +21,8 @@ import { tokensRoute } from './routes/tokens.js';
 async function main(): Promise<void> {
   const config = loadEmitConfig();
   const log = createLogger('emit-api', config.LOG_LEVEL);
-  const registry = new AppRegistry(loadAppsFile(config.APPS_FILE));
+  // Every route holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
+  const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
   const ops = await startOperations(config, log, metricsRegistry);
   const nc = await connectNats(config, 'signal-emit-api');
   log.info({ server: nc.getServer() }, 'nats connected');
@@ -70,6 +71,15 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   addHttpShutdown(ops.shutdown, server);
+  const reloader = new AppsReloader({
+    path: config.APPS_FILE,
+    apps: registry,
+    watchFile: config.APPS_FILE_WATCH,
+    log,
+    count: (result) => metrics.appsReloads.inc({ result }),
+  });
+  reloader.start();
+  ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, nats: nc.getServer() }, 'ready');
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { AppRegistry, ConfigError, loadAppsFile } from '@signal/core';
-import { MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
+import { AppsReloader, MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -14,6 +14,8 @@ import {
   timingFrom,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
+import { applyAppsReload } from './auth/apps-reload.js';
+import { JwksKeys } from './auth/jwks.js';
 import { presenceEventRule } from './auth/permissions.js';
 import { startRevocationFeed } from './auth/revocation-feed.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
@@ -38,7 +40,16 @@ const NATS_PING_INTERVAL_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const log = createLogger('gateway', config.LOG_LEVEL);
-  const registry = new AppRegistry(loadAppsFile(config.APPS_FILE));
+  // Every module holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
+  const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
+  // Identity providers' JWKS keys, fetched in the background; verification only reads them.
+  const jwks = new JwksKeys({ timeoutMs: config.JWKS_TIMEOUT_MS, minRefreshMs: config.JWKS_MIN_REFRESH_MS }, log);
+  jwks.track(registry.current.jwksUrls());
+  const tokenRules = {
+    maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS,
+    jwksKeys: (url: string) => jwks.keysOf(url),
+    unknownKid: (url: string) => jwks.refreshSoon(url),
+  };
   const node = config.NODE_ID ?? randomNodeId();
   const ops = await startOperations(config, log, metricsRegistry);
 
@@ -104,12 +115,13 @@ async function main(): Promise<void> {
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,
     registry,
     revocations.list,
+    tokenRules,
     websocketLimits(config),
     limits,
     {
@@ -138,6 +150,21 @@ async function main(): Promise<void> {
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.
   ops.shutdown.add('release', 'presence entries', () => presence.drain());
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
+  const reloader = new AppsReloader({
+    path: config.APPS_FILE,
+    apps: registry,
+    watchFile: config.APPS_FILE_WATCH,
+    log,
+    count: (result) => metrics.appsReloads.inc({ result }),
+    // The reload line says how many connections were closed with 4005.
+    onReload: (_previous, next) => {
+      jwks.track(next.jwksUrls());
+      return applyAppsReload(registry, hub.openSessions(), log);
+    },
+  });
+  reloader.start();
+  ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
+  ops.shutdown.add('stop-intake', 'jwks refreshes', () => jwks.stop());
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, node, nats: nc.getServer() }, 'ready');
 }

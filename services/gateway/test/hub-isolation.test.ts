@@ -44,6 +44,7 @@ const principal = {
   permissions: permissionsOf({ anonymous: false, publishGranted: true, capability: undefined, send: undefined }, { policy: 'open', anonymous: ['*'], namespaces: [] }),
   expiresAt: undefined,
   token: undefined,
+  credential: { publishableKeys: [], tokenKey: undefined },
 };
 const requests = new RequestLimits(gatewayLimitsFrom(loadGatewayConfig({ APPS_FILE: 'unused.json' })));
 const client = () => ({ ip: '127.0.0.1', quota: requests.quota() });

@@ -131,10 +131,17 @@ describe('channel permissions', () => {
   });
 });
 
+const TOKEN_KEY = { kid: undefined, fingerprint: 'f' };
+const scopeKeys = (env: 'test' | 'live') => {
+  const signingKey = { kid: undefined, secret: new Uint8Array(), fingerprint: 'f' };
+  return { app: 'a', env, issuer: 'pubk', signingKey, tokenKeys: [signingKey], audience: undefined };
+};
+
 describe('channel tokens', () => {
   const holder = { scope: { app: 'a', env: 'test' as const }, identity: 'bob', device: 'web', anonymous: false };
   const token = (over: Partial<VerifiedChannelToken> = {}): VerifiedChannelToken => ({
-    scope: { app: 'a', env: 'test', issuer: 'pubk', tokenSecret: new Uint8Array() },
+    scope: scopeKeys('test'),
+    key: TOKEN_KEY,
     identity: 'bob',
     device: undefined,
     channel: 'private-bob-carol',
@@ -157,7 +164,7 @@ describe('channel tokens', () => {
     expect(refused({ device: 'phone' })?.message).toMatch(/minted for 'bob\/phone'/);
     expect(refused({ device: 'web' })).toBeUndefined();
     expect(refused({ channel: 'other' })?.message).toMatch(/is for channel 'other'/);
-    expect(refused({ scope: { app: 'a', env: 'live', issuer: 'pubk', tokenSecret: new Uint8Array() } })?.message).toMatch(/another app or environment/);
+    expect(refused({ scope: scopeKeys('live') })?.message).toMatch(/another app or environment/);
     expect(refused({}, { ...holder, anonymous: true })?.message).toMatch(/for users/);
   });
 
@@ -250,7 +257,7 @@ const NOW = 1_800_000_000_000;
 // Channel grants for names of the same alphabet, some expired.
 const grants: fc.Arbitrary<ReadonlyMap<string, ChannelGrant>> = fc
   .array(fc.record({ channel: text(1), operations: fc.uniqueArray(operation, { maxLength: 3 }), expiresAt: fc.constantFrom(NOW / 1000 - 1, NOW / 1000, NOW / 1000 + 1) }), { maxLength: 3 })
-  .map((list) => new Map(list.map((g) => [g.channel, g])));
+  .map((list) => new Map(list.map((g) => [g.channel, { ...g, key: TOKEN_KEY }])));
 
 describe('permissions (property)', () => {
   it('never allow an operation on a channel that no rule grants', () => {

@@ -38,8 +38,12 @@ export interface LinkHandlers {
 
 /** Gateway shutdown and restart: another gateway can take us right away. */
 const RECONNECT_AT_ONCE = new Set([1001, 1012]);
-/** The gateway ended the connection because its token expired (no refresh reached it in time). */
-const TOKEN_EXPIRED = 4001;
+/**
+ * The gateway ended the connection because its token expired (4001, no refresh reached it in
+ * time) or because the key or token secret it was accepted with was removed from the apps file
+ * (4005): either way the next connection needs a new token, asked for at once.
+ */
+const NEEDS_NEW_TOKEN = new Set([4001, 4005]);
 /**
  * The connection's token was revoked: never presented again. A backend disconnect (4004) is
  * not special: it reconnects with backoff like any drop (a backend that wants the user out
@@ -178,7 +182,7 @@ export class Link {
     if (wasReady) {
       this.handlers.onLost({ code: end.code, reason: end.reason, willReconnect: true });
       if (RECONNECT_AT_ONCE.has(end.code)) return void this.connect();
-      if (end.code === TOKEN_EXPIRED) {
+      if (NEEDS_NEW_TOKEN.has(end.code)) {
         this.newToken = this.options.credentials.refreshable;
         return void this.connect();
       }

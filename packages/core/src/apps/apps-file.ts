@@ -4,6 +4,7 @@ import { ConfigError } from '../errors/signal-error.js';
 import { issuePath } from '../errors/zod-issue.js';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextTooDeep } from '../json/json-limits.js';
 import { MAX_PATTERNS, channelPatternSchema, objectEntriesSchema } from '../auth/capability.js';
+import { ASYMMETRIC_ALGORITHMS } from '../auth/public-keys.js';
 
 export const ENVIRONMENTS = ['test', 'live'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -23,6 +24,12 @@ export const APPS_FILE_LIMITS = {
   keysPerEnvironment: 100,
   /** The file's own structure is 7 levels deep; anything deeper is not an apps file. */
   depth: DEFAULT_MAX_JSON_DEPTH,
+  /** Token secrets per environment (`tokenSecrets`): a rotation needs two or three; a verification tries only the one its `kid` names. */
+  tokenSecrets: 16,
+  /** Accepted `aud` values per environment. */
+  audiences: 16,
+  /** Public keys of an environment's identity provider given in the file. */
+  publicKeys: 16,
 } as const;
 
 const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
@@ -87,18 +94,93 @@ const authorizationSchema = z
   })
   .strict();
 
+const tokenSecretSchema = z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' });
+
+const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
+
+/** One token secret with its key id, the JWT header's `kid` of the tokens it signs (docs/authorization.md#rotation). */
+const tokenSecretEntry = z
+  .object({
+    kid: kidSchema,
+    secret: tokenSecretSchema,
+  })
+  .strict();
+
+/** A public key of an identity provider, as PEM text or a JWK; its algorithm is fixed here, never taken from a token. */
+const publicKeyEntry = z
+  .object({
+    kid: kidSchema.optional(),
+    alg: z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}` }),
+    pem: z.string().max(16_384, { error: 'must be at most 16384 characters' }).optional(),
+    jwk: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .refine((e) => (e.pem === undefined) !== (e.jwk === undefined), { error: 'give exactly one of pem or jwk' });
+
+const claimNameSchema = z.string().min(1).max(64, { error: 'must be at most 64 characters' });
+
+/**
+ * Tokens signed by an existing identity provider (RS256, ES256, EdDSA), recognised by their
+ * `iss`; docs/authorization.md#asymmetric-tokens.
+ */
+const identityProviderSchema = z
+  .object({
+    /** The `iss` of the provider's tokens; it is how a gateway knows the token is for this environment. */
+    issuer: z.string().min(1).max(512, { error: 'must be at most 512 characters' }),
+    keys: z.array(publicKeyEntry).min(1).max(APPS_FILE_LIMITS.publicKeys, { error: `must list at most ${APPS_FILE_LIMITS.publicKeys} keys` }).optional(),
+    /** Fetched and refreshed in the background by gateways. */
+    jwksUrl: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2048).optional(),
+    /** Which claims carry the device, the capability and the send rule; `sub` is always the identity. */
+    claims: z
+      .object({
+        device: claimNameSchema.optional(),
+        capability: claimNameSchema.default('capability'),
+        send: claimNameSchema.default('send'),
+      })
+      .strict()
+      .default({ capability: 'capability', send: 'send' }),
+  })
+  .strict()
+  .refine((p) => p.keys !== undefined || p.jwksUrl !== undefined, { error: 'needs keys or jwksUrl', path: ['keys'] });
+
+const audienceShape = `must be a string or an array of 1 to ${APPS_FILE_LIMITS.audiences} strings`;
+const audienceSchema = z.string().min(1, { error: 'must not be empty' }).max(512, { error: 'must be at most 512 characters' });
+
 const environmentSchema = z
   .object({
     publishableKeys: z.array(keySchema('pubk')).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
     secretKeys: z.array(secretKeyEntry).min(1).max(APPS_FILE_LIMITS.keysPerEnvironment, keysLimit),
-    /** HMAC secret that signs this environment's user tokens (HS256); at least 32 characters. */
-    tokenSecret: z.string().min(32, { error: 'must be at least 32 characters' }),
+    /**
+     * HMAC secret that signs this environment's user tokens (HS256) without a `kid`: the format
+     * every deployment had before rotation. It verifies tokens whose header has no `kid`, and
+     * signs new ones only when `tokenSecrets` is absent.
+     */
+    tokenSecret: tokenSecretSchema.optional(),
+    /** Secrets with key ids, oldest first: the last one signs new tokens, every one verifies tokens naming its `kid`. */
+    tokenSecrets: z
+      .array(tokenSecretEntry)
+      .min(1, { error: 'must list at least one secret; remove the field instead' })
+      .max(APPS_FILE_LIMITS.tokenSecrets, { error: `must list at most ${APPS_FILE_LIMITS.tokenSecrets} secrets` })
+      .refine((entries) => new Set(entries.map((e) => e.kid)).size === entries.length, { error: 'must not repeat a kid' })
+      .optional(),
+    /** When set, gateways accept only tokens whose `aud` names one of these; emit-api mints them with the first. */
+    audience: z
+      .union([audienceSchema, z.array(audienceSchema).min(1, { error: audienceShape }).max(APPS_FILE_LIMITS.audiences, { error: audienceShape })], {
+        error: audienceShape,
+      })
+      .optional(),
+    /** Accept tokens signed by this identity provider too (asymmetric keys); see docs/authorization.md. */
+    identityProvider: identityProviderSchema.optional(),
     /** How this environment's Stelace (Socket.IO) sockets behave; see docs/stelace.md. */
     stelace: stelaceSettingsSchema.optional(),
     /** Channel and send permissions; absent means an open environment. */
     authorization: authorizationSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.tokenSecret !== undefined || e.tokenSecrets !== undefined, {
+    error: 'needs tokenSecret or tokenSecrets: a secret that signs and verifies user tokens',
+    path: ['tokenSecret'],
+  });
 
 export const appsFileSchema = z
   .object({
@@ -124,6 +206,7 @@ export type AppsFile = z.infer<typeof appsFileSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
+export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
 
 /** Validates an apps document; the error names the bad field by its path in the file. */
 export function parseAppsFile(raw: unknown, source = 'apps file'): AppsFile {
@@ -170,7 +253,9 @@ export function loadAppsFile(path: string): AppsFile {
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`apps file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+    // V8 quotes the text around the error; in an apps file that could be a secret.
+    const why = (cause as Error).message.replace(/, ".*$/s, '');
+    throw new ConfigError(`apps file ${path} is not valid JSON: ${why}`);
   }
   return parseAppsFile(raw, `apps file ${path}`);
 }

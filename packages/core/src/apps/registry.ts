@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type NamespaceOptions } from './apps-file.js';
+import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -8,13 +9,60 @@ export interface Scope {
   readonly env: Environment;
 }
 
+/** A secret that signs and verifies HS256 tokens; `kid` undefined for the file's `tokenSecret`. */
+export interface TokenKey {
+  readonly kid: string | undefined;
+  readonly secret: Uint8Array;
+  /** SHA-256 of the secret: tells a key apart from a same-named one with another secret after a reload. */
+  readonly fingerprint: string;
+}
+
+/** Which key verified a token: what a connection remembers so a reload can tell whether it still stands. */
+export interface TokenKeyRef {
+  readonly kid: string | undefined;
+  readonly fingerprint: string;
+}
+
 export interface ScopeKeys extends Scope {
-  readonly tokenSecret: Uint8Array;
+  /** The newest secret: the last of `tokenSecrets`, else `tokenSecret`. New tokens are signed with it. */
+  readonly signingKey: TokenKey;
+  /** Every secret that verifies this environment's tokens. */
+  readonly tokenKeys: readonly TokenKey[];
   /** The first publishable key: the `iss` of the tokens this environment mints. */
   readonly issuer: string;
+  /** Accepted `aud` values; undefined when the environment does not check `aud`. */
+  readonly audience: readonly string[] | undefined;
+}
+
+/** The verification key a token's `kid` names (none: the kid-less `tokenSecret`), or undefined when there is none. */
+export function tokenKeyOf(scope: ScopeKeys, kid: string | undefined): TokenKey | undefined {
+  return scope.tokenKeys.find((key) => key.kid === kid);
+}
+
+/** An environment's identity provider: tokens whose `iss` is `issuer` are verified with its public keys. */
+export interface IdentityProvider {
+  readonly issuer: string;
+  readonly scope: ScopeKeys;
+  /** Keys given in the apps file. */
+  readonly keys: readonly PublicKey[];
+  /** Where gateways fetch more keys, in the background. */
+  readonly jwksUrl: string | undefined;
+  /** Claim names: `device` (none: tokens name no device), `capability`, `send`. */
+  readonly claims: { readonly device?: string | undefined; readonly capability: string; readonly send: string };
+}
+
+/** What every module asks of the apps file; `LiveApps` answers with whichever file was loaded last. */
+export interface Apps {
+  byPublishableKey(key: string): ScopeKeys | undefined;
+  bySecretKey(key: string): SecretKeyGrant | undefined;
+  deliversClientMessagesToStelace(scope: Scope): boolean;
+  authorizationOf(scope: Scope): EnvironmentAuthorization;
+  byTokenIssuer(issuer: string): IdentityProvider | undefined;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
+  /** Hex SHA-256 of the key: the same key keeps the same id across reloads of the apps file. */
+  readonly id: string;
   readonly permissions: ReadonlySet<'broadcast'>;
   /** Safe to log: the configured name, or the hash prefix. */
   readonly label: string;
@@ -52,24 +100,36 @@ export function sha256Hex(value: string): string {
 }
 
 /** Answers "which app and environment does this key belong to?" without keeping secret keys in clear. */
-export class AppRegistry {
+export class AppRegistry implements Apps {
   private readonly publishable = new Map<string, ScopeKeys>();
   private readonly secretByHash = new Map<string, SecretKeyGrant>();
   /** `app/env` of the environments whose Stelace sockets also get client messages. */
   private readonly stelaceClientMessages = new Set<string>();
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
+  private readonly providers = new Map<string, IdentityProvider>();
 
   constructor(file: AppsFile) {
-    for (const app of file.apps) {
+    for (const [i, app] of file.apps.entries()) {
       for (const env of ENVIRONMENTS) {
         const cfg = app.environments[env];
         if (!cfg) continue;
+        const tokenKeys = [
+          ...(cfg.tokenSecret === undefined ? [] : [tokenKey(undefined, cfg.tokenSecret)]),
+          ...(cfg.tokenSecrets ?? []).map((entry) => tokenKey(entry.kid, entry.secret)),
+        ];
         const scope: ScopeKeys = {
           app: app.id,
           env,
-          tokenSecret: new TextEncoder().encode(cfg.tokenSecret),
+          signingKey: tokenKeys.at(-1)!,
+          tokenKeys,
           issuer: cfg.publishableKeys[0]!,
+          audience: cfg.audience === undefined ? undefined : typeof cfg.audience === 'string' ? [cfg.audience] : cfg.audience,
         };
+        if (cfg.identityProvider) {
+          const provider = identityProvider(cfg.identityProvider, scope, `apps.${i}.environments.${env}.identityProvider`);
+          if (this.providers.has(provider.issuer)) throw new ConfigError(`apps file: identity provider issuer ${provider.issuer} is used twice`);
+          this.providers.set(provider.issuer, provider);
+        }
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         for (const key of cfg.publishableKeys) {
@@ -81,6 +141,7 @@ export class AppRegistry {
           if (this.secretByHash.has(hash)) throw new ConfigError(`apps file: a secret key of app ${app.id} is used twice`);
           this.secretByHash.set(hash, {
             ...scope,
+            id: hash,
             permissions: new Set(entry.permissions),
             label: entry.name ?? `seck_${env}_…${hash.slice(0, 8)}`,
           });
@@ -91,6 +152,16 @@ export class AppRegistry {
 
   byPublishableKey(key: string): ScopeKeys | undefined {
     return this.publishable.get(key);
+  }
+
+  /** The identity provider whose tokens carry this `iss`; a publishable key is never one (checked at load). */
+  byTokenIssuer(issuer: string): IdentityProvider | undefined {
+    return this.providers.get(issuer);
+  }
+
+  /** Every JWKS URL the file names, for the gateways' background fetcher. */
+  jwksUrls(): Set<string> {
+    return new Set([...this.providers.values()].flatMap((p) => (p.jwksUrl === undefined ? [] : [p.jwksUrl])));
   }
 
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
@@ -108,6 +179,22 @@ export class AppRegistry {
     // Looking up by hash means lookup timing says nothing useful about how close a guess was.
     return this.secretByHash.get(sha256Hex(key));
   }
+}
+
+function identityProvider(config: IdentityProviderConfig, scope: ScopeKeys, path: string): IdentityProvider {
+  if (/^pubk_(test|live)_/.test(config.issuer)) throw new ConfigError(`apps file: '${path}.issuer': must not be a publishable key`, { field: `${path}.issuer` });
+  const keys = (config.keys ?? []).map((entry, j) => {
+    try {
+      return publicKeyFrom(entry.alg, entry.kid, entry.pem !== undefined ? { pem: entry.pem } : { jwk: entry.jwk! });
+    } catch (error) {
+      throw new ConfigError(`apps file: '${path}.keys.${j}': ${(error as Error).message}`, { field: `${path}.keys.${j}` });
+    }
+  });
+  return { issuer: config.issuer, scope, keys, jwksUrl: config.jwksUrl, claims: config.claims };
+}
+
+function tokenKey(kid: string | undefined, secret: string): TokenKey {
+  return { kid, secret: new TextEncoder().encode(secret), fingerprint: sha256Hex(secret) };
 }
 
 /** App ids cannot contain `/`, so this names one environment unambiguously. */

@@ -1,8 +1,8 @@
 import { SignJWT } from 'jose';
-import type { AppRegistry, ScopeKeys } from '../apps/registry.js';
+import type { Apps, ScopeKeys, TokenKeyRef } from '../apps/registry.js';
 import { channelNameSchema } from '../names/names.js';
 import { operationsSchema, type Operation } from './capability.js';
-import { TokenError, firstIssue, verifySignedToken } from './user-token.js';
+import { DEFAULT_TOKEN_RULES, TokenError, firstIssue, signingHeader, verifySignedToken, type TokenRules } from './user-token.js';
 
 /**
  * Channel tokens: a backend's grant of operations on one channel to one user, for a short
@@ -15,6 +15,8 @@ export interface ChannelGrant {
   readonly operations: readonly Operation[];
   /** Seconds since epoch. */
   readonly expiresAt: number;
+  /** The secret that verified the token: a reload of the apps file that removes it ends the connection. */
+  readonly key: TokenKeyRef;
 }
 
 export interface VerifiedChannelToken extends ChannelGrant {
@@ -38,23 +40,25 @@ export async function mintChannelToken(scope: ScopeKeys, options: ChannelTokenOp
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + options.ttlSeconds;
   const sub = options.device === undefined ? options.identity : `${options.identity}/${options.device}`;
-  const token = await new SignJWT({ channel: options.channel, operations: [...new Set(options.operations)] })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+  let jwt = new SignJWT({ channel: options.channel, operations: [...new Set(options.operations)] })
+    .setProtectedHeader(signingHeader(scope))
     .setIssuer(scope.issuer)
     .setSubject(sub)
     .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
-    .sign(scope.tokenSecret);
-  return { token, expiresAt };
+    .setExpirationTime(expiresAt);
+  // An environment that checks `aud` checks it on channel tokens too.
+  if (scope.audience !== undefined) jwt = jwt.setAudience(scope.audience[0]!);
+  return { token: await jwt.sign(scope.signingKey.secret), expiresAt };
 }
 
 /** Verifies a channel token synchronously; its claims are checked like any input, since anyone with the secret could have signed it. */
-export function verifyChannelToken(registry: AppRegistry, token: string): VerifiedChannelToken {
-  const { scope, payload, identity, device, expiresAt } = verifySignedToken(registry, token);
+export function verifyChannelToken(registry: Pick<Apps, 'byPublishableKey' | 'byTokenIssuer'>, token: string, rules: TokenRules = DEFAULT_TOKEN_RULES): VerifiedChannelToken {
+  const { scope, key, provider, payload, identity, device, expiresAt } = verifySignedToken(registry, token, rules);
+  if (provider) throw new TokenError('bad_claims', 'channel tokens are minted by emit-api (POST /v1/channel-tokens), not by the identity provider');
   if (payload.channel === undefined) throw new TokenError('bad_claims', 'this is a user token, not a channel token: mint one with POST /v1/channel-tokens');
   const channel = channelNameSchema.safeParse(payload.channel);
   if (!channel.success) throw new TokenError('bad_claims', `token claim channel is invalid: ${firstIssue(channel.error)}`);
   const operations = channelOperationsSchema.safeParse(payload.operations);
   if (!operations.success) throw new TokenError('bad_claims', `token claim operations is invalid: ${firstIssue(operations.error)}`);
-  return { scope, identity, device, channel: channel.data, operations: [...new Set(operations.data)], expiresAt };
+  return { scope, key, identity, device, channel: channel.data, operations: [...new Set(operations.data)], expiresAt };
 }

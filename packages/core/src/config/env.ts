@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors/signal-error.js';
+import { DEFAULT_MAX_TOKEN_TTL_SECONDS } from '../auth/token-lifetime.js';
 
 /**
  * Parses process environment variables with a zod object schema whose keys are the
@@ -44,3 +45,15 @@ export const natsUrlVar = z
   .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim())), {
     error: 'must be a comma-separated list of nats:// (or tls://) URLs',
   });
+
+/**
+ * MAX_TOKEN_TTL_SECONDS, read by both services with one meaning: the longest a token may live.
+ * emit-api mints no longer-lived one; gateways refuse one whose `exp - iat` is longer.
+ */
+export const maxTokenTtlVar = intVar(60, 365 * 24 * 3600, DEFAULT_MAX_TOKEN_TTL_SECONDS);
+
+/** APPS_FILE_WATCH: reload the apps file when it changes on disk (SIGHUP reloads it either way). */
+export const appsFileWatchVar = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .default('true')
+  .transform((value) => value === 'true');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar } from '@signal/core';
+import { intVar, maxTokenTtlVar } from '@signal/core';
 
 /**
  * Environment variables of the revocation list, shared by the emit-api (which writes it) and
@@ -21,10 +21,11 @@ export const revocationStoreVars = {
   /** Most bytes the bucket holds when it is created; past it new revocations get 429 limit_exceeded. */
   REVOCATION_MAX_BYTES: intVar(64 * 1024, 1024 ** 4, 64 * 1024 * 1024),
   /**
-   * Longest lifetime of a user token (`exp - iat`); emit-api mints none longer. It is also how
-   * long a revocation entry lives (the bucket's max_age): by then every token it covers has expired.
+   * Longest lifetime of a user token (`exp - iat`): emit-api mints none longer, gateways refuse
+   * longer-lived ones (401), and it is how long a revocation entry lives (the bucket's max_age):
+   * by then every token it covers has expired.
    */
-  MAX_TOKEN_TTL_SECONDS: intVar(60, 365 * 24 * 3600, 30 * 24 * 3600),
+  MAX_TOKEN_TTL_SECONDS: maxTokenTtlVar,
 };
 
 export interface RevocationStoreSettings {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { presenceStoreVars, revocationStoreVars } from '@signal/presence';
 
@@ -8,6 +8,8 @@ const schema = z.object({
   PORT: intVar(0, 65535, 8081),
   ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
+  /** Reload the apps file when it changes on disk; SIGHUP reloads it either way. */
+  APPS_FILE_WATCH: appsFileWatchVar,
   LOG_LEVEL: logLevelVar,
   /** Largest request body accepted; larger ones get 413. */
   MAX_BODY_BYTES: intVar(1024, 64 * 1024 * 1024, 1024 * 1024),

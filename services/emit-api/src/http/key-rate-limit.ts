@@ -14,11 +14,12 @@ interface Bucket {
 }
 
 /**
- * A token bucket per secret key. Buckets are keyed by the registry's grant object, one per
- * configured key, so their number is bounded by the apps file and the clear key is never held.
+ * A token bucket per secret key. Buckets are keyed by the key's hash (the grant's id), so their
+ * number is bounded by the keys the apps files named, the clear key is never held, and a key
+ * keeps its bucket when the apps file is reloaded.
  */
 export class KeyRateLimit {
-  private readonly buckets = new Map<SecretKeyGrant, Bucket>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly settings: KeyRateSettings,
@@ -29,10 +30,10 @@ export class KeyRateLimit {
   take(grant: SecretKeyGrant): void {
     const { perSecond, burst } = this.settings;
     const now = this.now();
-    let bucket = this.buckets.get(grant);
+    let bucket = this.buckets.get(grant.id);
     if (bucket === undefined) {
       bucket = { tokens: burst, refilledAt: now };
-      this.buckets.set(grant, bucket);
+      this.buckets.set(grant.id, bucket);
     }
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * perSecond);
     bucket.refilledAt = now;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { SignalError, type AppRegistry, type SecretKeyGrant } from '@signal/core';
+import { SignalError, type Apps, type SecretKeyGrant } from '@signal/core';
 import type { KeyRateLimit } from './key-rate-limit.js';
 
 /** The secret key from HTTP Basic (key as user, empty password, as Stelace did) or a Bearer header. */
@@ -19,7 +19,7 @@ export function readSecretKey(req: IncomingMessage): string | undefined {
 
 /** What every route with a secret key asks: who is calling, and may they call now. */
 export interface SecretKeys {
-  readonly registry: AppRegistry;
+  readonly registry: Apps;
   readonly rateLimit: KeyRateLimit;
 }
 

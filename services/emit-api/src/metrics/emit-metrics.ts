@@ -35,4 +35,10 @@ export const metrics = {
     help: 'NATS publishes made for accepted signals (one per destination)',
     registers: [registry],
   }),
+  appsReloads: new Counter({
+    name: 'signal_emit_apps_reloads_total',
+    help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
 };

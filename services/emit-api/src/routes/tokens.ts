@@ -9,6 +9,7 @@ import {
   identitySchema,
   mintUserToken,
   sendRuleSchema,
+  type ScopeKeys,
 } from '@signal/core';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
@@ -56,7 +57,7 @@ export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
       device: body.device,
       ttlSeconds: body.ttl,
       grants: { signal: true, ...body.grants },
-      audience: body.audience ?? options.audience,
+      audience: audienceOf(grant, body.audience, options.audience),
       capability: body.capability,
       send: body.send,
     });
@@ -64,4 +65,18 @@ export function tokensRoute(keys: SecretKeys, options: TokensRouteOptions) {
     // `jti` is what POST /v1/revocations {jti} takes to revoke this one token.
     sendJson(res, 201, { token, sub, expiresAt, env: grant.env, jti: tokenId });
   };
+}
+
+/**
+ * The token's `aud`: the one asked for, else the environment's first audience when the apps file
+ * sets some (gateways then accept only those), else GATEWAY_PUBLIC_URL. A token gateways would
+ * refuse is not minted.
+ */
+function audienceOf(scope: ScopeKeys, requested: string | undefined, gatewayUrl: string | undefined): string | undefined {
+  if (scope.audience === undefined) return requested ?? gatewayUrl;
+  if (requested === undefined) return scope.audience[0];
+  if (scope.audience.includes(requested)) return requested;
+  throw new SignalError('bad_request', `audience must be one of the environment's audiences in the apps file (${scope.audience.join(', ').slice(0, 200)})`, {
+    field: 'audience',
+  });
 }

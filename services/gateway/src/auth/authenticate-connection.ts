@@ -3,12 +3,14 @@ import {
   AuthError,
   DEFAULT_DEVICE,
   verifyUserToken,
-  type AppRegistry,
+  type Apps,
   type Scope,
+  type TokenRules,
   type ScopeKeys,
   type VerifiedUser,
 } from '@signal/core';
 import type { TokenStamp } from '../core/session.js';
+import type { Credential } from './credential.js';
 import { permissionsOf, type Permissions } from './permissions.js';
 import type { RevocationList } from './revocation-list.js';
 
@@ -24,6 +26,8 @@ export interface Principal {
   readonly expiresAt: number | undefined;
   /** The token's `jti` and `iat`; undefined for publishable-key connections. */
   readonly token: TokenStamp | undefined;
+  /** The keys it was accepted with, checked again when the apps file is reloaded. */
+  readonly credential: Credential;
 }
 
 /** Why a connection without a valid token was refused; token failures carry TokenError's reasons. */
@@ -47,25 +51,25 @@ export interface Credentials {
  * A user token makes a full connection; a publishable key alone makes an anonymous,
  * receive-only one. Anything else is refused with a reason the client can act on.
  */
-export function authenticateConnection(registry: AppRegistry, revocations: RevocationList, credentials: Credentials): Principal {
+export function authenticateConnection(registry: Apps, revocations: RevocationList, credentials: Credentials, rules: TokenRules): Principal {
   if (credentials.token) {
-    const user = verifyUserToken(registry, credentials.token);
+    const user = verifyUserToken(registry, credentials.token, rules);
     revocations.assertNotRevoked(user);
     if (credentials.publishableKey && registry.byPublishableKey(credentials.publishableKey) !== user.scope) {
       throw new CredentialsError('key_mismatch', 'token and publishable key belong to different apps or environments');
     }
-    return principalOf(registry, user);
+    return principalOf(registry, user, credentials.publishableKey);
   }
   if (credentials.publishableKey) {
     const scope = registry.byPublishableKey(credentials.publishableKey);
     if (!scope) throw new CredentialsError('unknown_key', 'unknown publishable key');
-    return anonymousPrincipalOf(registry, scope);
+    return anonymousPrincipalOf(registry, scope, credentials.publishableKey);
   }
   throw new CredentialsError('missing_credentials', 'missing credentials: pass ?token=<user token> or ?key=<publishable key>');
 }
 
-/** The principal of a verified user token; every surface's handshake builds it here. */
-export function principalOf(registry: AppRegistry, user: VerifiedUser): Principal {
+/** The principal of a verified user token; every surface's handshake builds it here. `publishableKey`: one the client also gave. */
+export function principalOf(registry: Apps, user: VerifiedUser, publishableKey?: string): Principal {
   const scope: Scope = { app: user.scope.app, env: user.scope.env };
   return {
     scope,
@@ -78,11 +82,17 @@ export function principalOf(registry: AppRegistry, user: VerifiedUser): Principa
     ),
     expiresAt: user.expiresAt,
     token: { id: user.tokenId, issuedAt: user.issuedAt },
+    credential: user.provider
+      ? { publishableKeys: publishableKey === undefined ? [] : [publishableKey], tokenKey: undefined, provider: user.issuer }
+      : {
+          publishableKeys: publishableKey === undefined || publishableKey === user.issuer ? [user.issuer] : [user.issuer, publishableKey],
+          tokenKey: user.key,
+        },
   };
 }
 
-/** The principal of a connection made with a publishable key only. */
-export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Principal {
+/** The principal of a connection made with a publishable key only: `publishableKey`, which belongs to `keys`. */
+export function anonymousPrincipalOf(registry: Apps, keys: ScopeKeys, publishableKey: string): Principal {
   const scope: Scope = { app: keys.app, env: keys.env };
   return {
     scope,
@@ -92,5 +102,6 @@ export function anonymousPrincipalOf(registry: AppRegistry, keys: ScopeKeys): Pr
     permissions: permissionsOf({ anonymous: true, publishGranted: false, capability: undefined, send: undefined }, registry.authorizationOf(scope)),
     expiresAt: undefined,
     token: undefined,
+    credential: { publishableKeys: [publishableKey], tokenKey: undefined },
   };
 }

@@ -2,7 +2,7 @@ import {
   SignalError,
   grantedOperations,
   matchesPattern,
-  type AppRegistry,
+  type Apps,
   type Capability,
   type ChannelGrant,
   type Envelope,
@@ -34,6 +34,8 @@ export interface Permissions {
   readonly channelsFrom: 'token' | 'policy';
   readonly send: SendRule;
   readonly environment: EnvironmentAuthorization;
+  /** What the token said, kept so a reloaded apps file can apply its environment settings to open connections. */
+  readonly claims: TokenClaims;
   /** Grants of channel tokens passed with `signal.join {id, token}`, by channel; each counts until its `expiresAt`. */
   readonly channelGrants: ReadonlyMap<string, ChannelGrant>;
 }
@@ -55,8 +57,15 @@ export function permissionsOf(claims: TokenClaims, environment: EnvironmentAutho
     channelsFrom: claims.capability === undefined ? 'policy' : 'token',
     send: claims.send ?? (open ? 'any' : 'none'),
     environment,
+    claims,
     channelGrants: new Map(),
   };
+}
+
+/** The same token's permissions under an environment's new settings (a reloaded apps file); channel grants are kept. */
+export function withEnvironment(permissions: Permissions, environment: EnvironmentAuthorization): Permissions {
+  if (permissions.environment === environment) return permissions;
+  return { ...permissionsOf(permissions.claims, environment), channelGrants: permissions.channelGrants };
 }
 
 /** Why an operation is refused, or undefined when it is allowed. Pure, for the rules' own tests. */
@@ -151,7 +160,7 @@ export function withChannelToken(permissions: Permissions, holder: Holder, chann
   }
   if (token.channel !== channel) throw fail(`it is for channel '${token.channel}'`);
   const channelGrants = new Map(permissions.channelGrants);
-  channelGrants.set(channel, { channel, operations: token.operations, expiresAt: token.expiresAt });
+  channelGrants.set(channel, { channel, operations: token.operations, expiresAt: token.expiresAt, key: token.key });
   return { ...permissions, channelGrants };
 }
 
@@ -177,7 +186,7 @@ export type PresenceEventRule = (scope: Scope, envelope: Envelope) => boolean;
  * `presence` cannot read who is there and their states; open environments keep the old contract,
  * where plain members get states as messages. A frame with more than the state is a message to all.
  */
-export function presenceEventRule(registry: Pick<AppRegistry, 'authorizationOf'>): PresenceEventRule {
+export function presenceEventRule(registry: Pick<Apps, 'authorizationOf'>): PresenceEventRule {
   return (scope, envelope) => {
     if (envelope.t === 'join' || envelope.t === 'leave') return true;
     if (envelope.t !== 'publish' || envelope.rev === undefined) return false;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
@@ -9,6 +9,12 @@ const schema = z.object({
   PORT: intVar(0, 65535, 8080),
   ...natsEnv,
   APPS_FILE: z.string({ error: 'is required: the path of the apps JSON file' }).min(1),
+  /** Reload the apps file when it changes on disk; SIGHUP reloads it either way. */
+  APPS_FILE_WATCH: appsFileWatchVar,
+  /** A JWKS fetch (an identity provider's keys) not completed by then is abandoned; the last good keys stay. */
+  JWKS_TIMEOUT_MS: intVar(100, 60_000, 5000),
+  /** Least time between two fetches of one JWKS URL: the floor under Cache-Control max-age and after an unknown kid or a failure. */
+  JWKS_MIN_REFRESH_MS: intVar(100, 3_600_000, 30_000),
   LOG_LEVEL: logLevelVar,
   /** Largest frame a client may send; larger ones get an error and are dropped. */
   MAX_FRAME_BYTES: intVar(256, 16 * 1024 * 1024, 64 * 1024),

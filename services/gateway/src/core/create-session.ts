@@ -24,6 +24,7 @@ export function createSession(
     token: principal.token,
     // Native and Bit6 sockets just close; the close handler releases everything.
     closeWith: client.closeWith ?? ((close) => session.ws?.end(close.code, close.reason)),
+    credential: principal.credential,
     surface,
     channels: new Set(),
     ip: client.ip,

@@ -125,6 +125,11 @@ export class Hub {
     for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
   }
 
+  /** Every open session of this node, as a copy: closing one while going through them is safe. */
+  openSessions(): Session[] {
+    return [...this.sessions.values()];
+  }
+
   /** Called when the socket has closed (uWS has already dropped its topics). */
   close(session: Session): void {
     for (const channel of session.channels) this.subjects.release(channelSubject(session.scope, channel), session.surface);

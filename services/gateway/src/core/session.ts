@@ -1,5 +1,6 @@
 import type { Scope } from '@signal/core';
 import type { WebSocket } from 'uWebSockets.js';
+import type { Credential } from '../auth/credential.js';
 import type { Permissions } from '../auth/permissions.js';
 import type { RequestQuota } from '../limits/request-limits.js';
 import type { Surface } from './surface.js';
@@ -24,6 +25,8 @@ export interface Session {
   token: TokenStamp | undefined;
   /** Ends the connection with a close code the way its surface does (Stelace: `willDisconnect` first). */
   readonly closeWith: (close: CloseCode) => void;
+  /** The keys it was accepted with (replaced by `signal.auth`); a reload of the apps file that removes one closes it with 4005. */
+  credential: Credential;
   readonly surface: Surface;
   readonly channels: Set<string>;
   /** The client's address (behind trusted proxies, from X-Forwarded-For), for limits and logs. */

@@ -107,6 +107,12 @@ export const metrics = {
     help: 'Presence entries removed (with leave events) by sweeps of dead nodes',
     registers: [registry],
   }),
+  appsReloads: new Counter({
+    name: 'signal_gateway_apps_reloads_total',
+    help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
 };
 
 const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4003, 4004, 4005, 4008, 4029]);

@@ -1,4 +1,4 @@
-import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddress, verifyChannelToken, type AppRegistry } from '@signal/core';
+import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddress, verifyChannelToken, type Apps, type TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../../auth/permissions.js';
@@ -27,9 +27,11 @@ export interface RpcHandlerOptions {
   maxJsonDepth: number;
   dialect: Dialect;
   log: Logger;
-  registry: AppRegistry;
+  registry: Apps;
   /** A refreshed token must not be a revoked one. */
   revocations: RevocationList;
+  /** Lifetime cap every token is checked against (MAX_TOKEN_TTL_SECONDS). */
+  tokenRules: TokenRules;
   requests: RequestLimits;
   /** Set when connections of this dialect end as their token expires (TOKEN_EXPIRY=close, native only). */
   expiry: SessionExpiry | undefined;
@@ -191,7 +193,7 @@ export class RpcConnectionHandler {
   private acceptChannelToken(session: Session, channel: string, token: string): void {
     let verified;
     try {
-      verified = verifyChannelToken(this.options.registry, token);
+      verified = verifyChannelToken(this.options.registry, token, this.options.tokenRules);
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
       throw new SignalError('unauthorized', `channel token refused: ${error.message}`, { field: 'token', data: { channel, reason: error.reason } });
@@ -202,7 +204,7 @@ export class RpcConnectionHandler {
   /** A fresh token for the same user and device: the connection lives on until it expires. */
   private refresh(session: Session, token: string): { expiresAt: number } {
     if (session.anonymous) throw new SignalError('forbidden', 'an anonymous connection has no token to refresh; connect with a user token');
-    const user = authenticateConnection(this.options.registry, this.options.revocations, { token });
+    const user = authenticateConnection(this.options.registry, this.options.revocations, { token }, this.options.tokenRules);
     const { scope } = user;
     const same = scope.app === session.scope.app && scope.env === session.scope.env && user.identity === session.identity && user.device === session.device;
     if (!same) {
@@ -212,6 +214,8 @@ export class RpcConnectionHandler {
     }
     session.expiresAt = user.expiresAt;
     this.hub.retoken(session, user.token);
+    // From now on the connection stands on the new token's secret, not the old one's.
+    session.credential = user.credential;
     // The new token's capability applies to what the connection starts from now on.
     session.permissions = withChannelGrantsOf(user.permissions, session.permissions);
     this.options.expiry?.watch(session);

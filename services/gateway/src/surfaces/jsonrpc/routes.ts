@@ -1,4 +1,4 @@
-import type { AppRegistry } from '@signal/core';
+import type { Apps, TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
@@ -32,8 +32,9 @@ export function registerJsonRpcRoutes(
   app: TemplatedApp,
   hub: Hub,
   presence: PresenceService,
-  registry: AppRegistry,
+  registry: Apps,
   revocations: RevocationList,
+  tokenRules: TokenRules,
   limits: WebSocketLimits,
   rules: Limits,
   tokenExpiry: 'close' | 'ignore',
@@ -49,6 +50,7 @@ export function registerJsonRpcRoutes(
       log,
       registry,
       revocations,
+      tokenRules,
       requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
     });
@@ -61,7 +63,12 @@ export function registerJsonRpcRoutes(
           const ticket = rules.connections.admit(request.ip);
           try {
             const token = request.query.get('token') ?? request.query.get('jwt') ?? bearerToken(request.authorization);
-            const principal = authenticateConnection(registry, revocations, { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined });
+            const principal = authenticateConnection(
+              registry,
+              revocations,
+              { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined },
+              tokenRules,
+            );
             ticket.identify(principal);
             return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket };
           } catch (error) {

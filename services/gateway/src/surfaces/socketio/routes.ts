@@ -1,4 +1,4 @@
-import { SignalError, type AppRegistry } from '@signal/core';
+import { SignalError, type Apps, type TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
 import type { RevocationList } from '../../auth/revocation-list.js';
@@ -23,8 +23,9 @@ const PATHS = ['/signal/', '/signal'];
 export function registerSocketIoRoutes(
   app: TemplatedApp,
   hub: Hub,
-  registry: AppRegistry,
+  registry: Apps,
   revocations: RevocationList,
+  tokenRules: TokenRules,
   limits: WebSocketLimits,
   rules: Limits,
   settings: Omit<SocketIoSettings, 'maxFrameBytes' | 'maxJsonDepth'>,
@@ -32,7 +33,7 @@ export function registerSocketIoRoutes(
 ): void {
   const surface = createStelaceSurface((scope) => registry.deliversClientMessagesToStelace(scope));
   const settingsWithLimits = { ...settings, maxFrameBytes: limits.maxFrameBytes, maxJsonDepth: limits.maxJsonDepth };
-  const context: SocketIoContext = { hub, surface, registry, revocations, limits: rules, settings: settingsWithLimits, log };
+  const context: SocketIoContext = { hub, surface, registry, revocations, tokenRules, limits: rules, settings: settingsWithLimits, log };
   const behavior: WebSocketBehavior<SocketIoData> = {
     ...limits.behavior,
     upgrade: (res, req, uwsContext) => {

@@ -5,7 +5,8 @@ import {
   isStelaceOrganizationChannel,
   isStelaceUserChannel,
   verifyUserToken,
-  type AppRegistry,
+  type Apps,
+  type TokenRules,
   type VerifiedUser,
 } from '@signal/core';
 import { anonymousPrincipalOf, principalOf, type Principal } from '../../auth/authenticate-connection.js';
@@ -57,7 +58,7 @@ export function authenticationTimeoutReason(timeoutMs: number): string {
  * `route` is the id the client was given in `authentication`: that channel is the
  * connection itself, so asking for it joins nothing more.
  */
-export function checkAuthentication(registry: AppRegistry, revocations: RevocationList, answer: unknown, route: string): HandshakeOutcome {
+export function checkAuthentication(registry: Apps, revocations: RevocationList, tokenRules: TokenRules, answer: unknown, route: string): HandshakeOutcome {
   const fields = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
   const requested = requestedChannels(fields);
   if (requested === undefined) return fail(REASONS.channels);
@@ -76,7 +77,7 @@ export function checkAuthentication(registry: AppRegistry, revocations: Revocati
     if (!token) return fail(REASONS.missingToken);
     if (typeof token !== 'string') return fail(REASONS.tokenNotString);
     try {
-      user = verifyUserToken(registry, token);
+      user = verifyUserToken(registry, token, tokenRules);
     } catch (error) {
       // An expired token is not a failure in Stelace: the socket just does not get its user channel.
       if (!(error instanceof TokenError && error.reason === 'expired')) return fail(REASONS.invalidToken);
@@ -90,7 +91,7 @@ export function checkAuthentication(registry: AppRegistry, revocations: Revocati
   // With a token, the user's own channel is already one; asking for another user's is asking for two.
   if (user && userChannels.some((channel) => channel !== user.identity)) return fail(REASONS.ownUserChannel);
 
-  const principal = user ? principalOf(registry, user) : anonymousPrincipalOf(registry, scope);
+  const principal = user ? principalOf(registry, user, key) : anonymousPrincipalOf(registry, scope, key);
   const channels: string[] = [];
   const warnings: string[] = [];
   // Stelace warned members-only refusals and stayed connected; without membership data every one is refused.

@@ -1,4 +1,4 @@
-import { SignalError, type AppRegistry } from '@signal/core';
+import { SignalError, type Apps, type TokenRules } from '@signal/core';
 import type { RevocationList } from '../../auth/revocation-list.js';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
@@ -28,8 +28,10 @@ export interface SocketIoContext {
   hub: Hub;
   /** The node's one Stelace surface: every Stelace session shares it, so each message is rendered once. */
   surface: Surface;
-  registry: AppRegistry;
+  registry: Apps;
   revocations: RevocationList;
+  /** Lifetime cap every token is checked against (MAX_TOKEN_TTL_SECONDS). */
+  tokenRules: TokenRules;
   limits: Limits;
   settings: SocketIoSettings;
   log: Logger;
@@ -196,8 +198,8 @@ export class StelaceSocket {
   }
 
   private authenticate(answer: unknown): void {
-    const { hub, registry, revocations, limits, log } = this.context;
-    const outcome = checkAuthentication(registry, revocations, answer, this.route);
+    const { hub, registry, revocations, tokenRules, limits, log } = this.context;
+    const outcome = checkAuthentication(registry, revocations, tokenRules, answer, this.route);
     if (!outcome.ok) return this.refuse(outcome.reason, outcome.label);
     try {
       limits.requests.checkChannelList(outcome.channels.length);
