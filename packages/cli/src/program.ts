@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './exit-codes.js';
 import { initCommand } from './commands/init.js';
+import { tailCommand } from './commands/tail.js';
+import { tokenCommand } from './commands/token.js';
+import { emitCommand } from './commands/emit.js';
+import { occupancyCommand, presenceCommand } from './commands/channel-reads.js';
 
 /** The `signal` program; settings made before adding commands are inherited by each of them. */
 export function buildProgram(): Command {
@@ -18,7 +22,7 @@ Exit codes: 0 ok, 1 the server or network failed (or a file is invalid), 2 usage
 Environment: SIGNAL_SECRET_KEY, SIGNAL_EMIT_URL, SIGNAL_GATEWAY_URL, APPS_FILE, NATS_URL (…).
 Run 'signal <command> --help' for a command's options and examples.`,
     );
-  for (const command of [initCommand()]) addInheriting(program, command);
+  for (const command of [initCommand(), tokenCommand(), emitCommand(), presenceCommand(), occupancyCommand(), tailCommand()]) addInheriting(program, command);
   return program;
 }
 
