@@ -2,13 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '@signal/harness';
-import { keysOf, startStack, type Stack } from '../support/stack.js';
+import { freePort, startService } from '@signal/harness';
+import { GATEWAY_ENTRY, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
 import { RpcClient } from '../support/rpc-client.js';
 import { client, closeClients, waitFor } from '../sdk/support.js';
 import { RunningCli, runCli } from './support.js';
 
-/** Token, emit, presence, occupancy and tail, each run as `node packages/cli/dist/main.js …` against a real stack. */
+/** Token, emit, presence, occupancy, tail and nodes, each run as `node packages/cli/dist/main.js …` against a real stack. */
 let stack: Stack;
 let env: Record<string, string>;
 const dir = mkdtempSync(join(tmpdir(), 'signal-cli-'));
@@ -263,5 +263,41 @@ describe('signal tail', () => {
     const usage = await runCli(['tail'], { env });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--channel <channel>.*--user/);
+  });
+});
+
+describe('signal nodes', () => {
+  it('lists the gateways beating, with --json shape; a gateway stopped cleanly is gone', async () => {
+    const natsEnv = { NATS_URL: stack.nats.url };
+    const extra = await startService({ entry: GATEWAY_ENTRY, name: 'gateway-extra', env: { ...serviceEnv(stack), NODE_ID: 'cliextra' } });
+    const json = await runCli(['nodes', '--json'], { env: natsEnv });
+    expect(json.code).toBe(0);
+    const nodes = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(nodes.map((n) => n.node).sort()).toEqual(['cliextra', stack.gateways[0]!.ready.node].sort());
+    for (const n of nodes) {
+      expect(Object.keys(n).sort()).toEqual(['ageMs', 'alive', 'beatAt', 'instance', 'node']);
+      expect(n).toMatchObject({ alive: true, instance: expect.any(String), beatAt: expect.any(Number) });
+      expect(n.ageMs as number).toBeLessThan(5000);
+    }
+    const text = await runCli(['nodes'], { env: natsEnv });
+    expect(text.stdout.split('\n')[0]).toMatch(/^NODE\s+INSTANCE\s+LAST BEAT\s+AGE\s+STATUS$/);
+    expect(text.stdout).toMatch(/^cliextra\s+\S+\s+\d{4}-\d\d-\d\dT\S+\s+\d+\.\ds\s+alive$/m);
+
+    await extra.stop();
+    const after = JSON.parse((await runCli(['nodes', '--json', '--all'], { env: natsEnv })).stdout) as Array<Record<string, unknown>>;
+    expect(after.map((n) => n.node)).toEqual([stack.gateways[0]!.ready.node]);
+  });
+
+  it('an unreachable NATS exits 1, a wrong bucket 3, contradictory NATS variables 2, each naming what to set', async () => {
+    const down = `nats://127.0.0.1:${await freePort()}`;
+    const unreachable = await runCli(['nodes'], { env: { NATS_URL: down } });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(`cannot connect to NATS at ${down}`);
+    const bucket = await runCli(['nodes'], { env: { NATS_URL: stack.nats.url, PRESENCE_BUCKET: 'elsewhere' } });
+    expect(bucket.code).toBe(3);
+    expect(bucket.stderr).toMatch(/'elsewhere_nodes'.*PRESENCE_BUCKET/);
+    const half = await runCli(['nodes'], { env: { NATS_URL: stack.nats.url, NATS_USER: 'ops' } });
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/NATS_PASSWORD.*NATS_USER and NATS_PASSWORD go together/);
   });
 });

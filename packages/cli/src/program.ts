@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './exit-codes.js';
 import { initCommand } from './commands/init.js';
+import { nodesCommand } from './commands/nodes.js';
 import { keysCommand } from './commands/keys.js';
 import { tailCommand } from './commands/tail.js';
 import { tokenCommand } from './commands/token.js';
@@ -23,7 +24,7 @@ Exit codes: 0 ok, 1 the server or network failed (or a file is invalid), 2 usage
 Environment: SIGNAL_SECRET_KEY, SIGNAL_EMIT_URL, SIGNAL_GATEWAY_URL, APPS_FILE, NATS_URL (…).
 Run 'signal <command> --help' for a command's options and examples.`,
     );
-  for (const command of [initCommand(), tokenCommand(), emitCommand(), presenceCommand(), occupancyCommand(), tailCommand(), keysCommand()]) addInheriting(program, command);
+  for (const command of [initCommand(), tokenCommand(), emitCommand(), presenceCommand(), occupancyCommand(), tailCommand(), keysCommand(), nodesCommand()]) addInheriting(program, command);
   return program;
 }
 
