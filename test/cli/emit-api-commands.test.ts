@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +119,22 @@ describe('signal token', () => {
     expect(code).toBe(1);
     expect(stderr).toContain(`cannot reach emit-api at ${url} (ECONNREFUSED)`);
     expect(stderr).toMatch(/--url or SIGNAL_EMIT_URL/);
+  });
+
+  it('a server at --url that answers 200 with something else exits 1, asking whether it is emit-api', async () => {
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      for (const args of [['token', '--identity', 'alice'], ['emit', '--user', 'a', '--message', '1'], ['occupancy', 'room']]) {
+        const { code, stdout, stderr } = await runCli([...args, '--url', url], { env });
+        expect(code, args[0]).toBe(1);
+        expect(stdout).toBe('');
+        expect(stderr).toContain(`from ${url}: is --url (SIGNAL_EMIT_URL) an emit-api?`);
+      }
+    } finally {
+      other.close();
+    }
   });
 });
 

@@ -1,25 +1,17 @@
 import { Command } from 'commander';
+import { expectAnswer, participantsAnswerSchema } from '../http/answers.js';
 import { callEmitApi } from '../http/emit-api.js';
 import { emitApiTarget, withEmitApiOptions, type EmitApiOptions } from '../http/emit-api-options.js';
 import { printJson, printLines, printTable } from '../output/print.js';
-
-interface Participant {
-  address: string;
-  identity: string;
-  device: string;
-  joinedAt: number;
-  state?: unknown;
-}
 
 interface ReadOptions extends EmitApiOptions {
   json?: boolean;
 }
 
-async function participants(channel: string, options: ReadOptions): Promise<Participant[]> {
-  const answer = (await callEmitApi(emitApiTarget(options), 'GET', `/v1/channels/${encodeURIComponent(channel)}/participants`)) as {
-    participants: Participant[];
-  };
-  return answer.participants;
+async function participants(channel: string, options: ReadOptions) {
+  const target = emitApiTarget(options);
+  const path = `/v1/channels/${encodeURIComponent(channel)}/participants`;
+  return expectAnswer(participantsAnswerSchema, await callEmitApi(target, 'GET', path), `GET ${path}`, target.url).participants;
 }
 
 export function presenceCommand(): Command {

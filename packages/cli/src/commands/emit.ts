@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { expectAnswer, signalsAnswerSchema } from '../http/answers.js';
 import { callEmitApi } from '../http/emit-api.js';
 import { emitApiTarget, withEmitApiOptions, type EmitApiOptions } from '../http/emit-api-options.js';
 import { usageError } from '../exit-codes.js';
@@ -61,7 +62,8 @@ Examples:
       if (text === undefined) throw usageError('no message: pass --message <json> or pipe the JSON to stdin');
       const body: Record<string, unknown> = { to, message: parseJsonInput(text, options.message === undefined ? 'stdin' : '--message') };
       if (options.event !== undefined) body.event = options.event;
-      const answer = (await callEmitApi(emitApiTarget(options), 'POST', '/v1/signals', body)) as { accepted: number; deliveries: number };
+      const target = emitApiTarget(options);
+      const answer = expectAnswer(signalsAnswerSchema, await callEmitApi(target, 'POST', '/v1/signals', body), 'POST /v1/signals', target.url);
       if (options.json) printJson(answer);
       else printLines(`accepted ${answer.accepted} signal (${answer.deliveries} ${answer.deliveries === 1 ? 'delivery' : 'deliveries'})`);
     });

@@ -2,11 +2,10 @@ import { Command, Option } from 'commander';
 import WebSocket from 'ws';
 import { Signal, type Participant, type Payload, type SignalClientError } from '@signal/client';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
-import { callEmitApi } from '../http/emit-api.js';
 import { emitApiTarget, withEmitApiOptions, type EmitApiOptions } from '../http/emit-api-options.js';
 import { readTextFile } from '../input/read-text-file.js';
 import { printJson, printLines } from '../output/print.js';
-import type { MintedToken } from './token.js';
+import { mintToken } from './token.js';
 
 export const DEFAULT_GATEWAY_URL = 'ws://127.0.0.1:8080';
 
@@ -116,7 +115,7 @@ async function tail(options: TailOptions): Promise<void> {
  */
 async function minter(options: TailOptions): Promise<() => Promise<string>> {
   const target = emitApiTarget(options);
-  const mint = async () => ((await callEmitApi(target, 'POST', '/v1/tokens', { identity: options.identity, device: options.device })) as MintedToken).token;
+  const mint = async () => (await mintToken(target, { identity: options.identity, device: options.device })).token;
   let first: string | undefined = await mint();
   return async () => {
     const token = first ?? (await mint());

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { callEmitApi } from '../http/emit-api.js';
+import { expectAnswer, mintedTokenSchema, type MintedToken } from '../http/answers.js';
+import { callEmitApi, type EmitApiTarget } from '../http/emit-api.js';
 import { emitApiTarget, withEmitApiOptions, type EmitApiOptions } from '../http/emit-api-options.js';
 import { intArg } from '../input/int-arg.js';
 import { parseJsonInput } from '../input/parse-json.js';
@@ -14,13 +15,6 @@ interface TokenOptions extends EmitApiOptions {
   json?: boolean;
 }
 
-export interface MintedToken {
-  token: string;
-  sub: string;
-  expiresAt: number;
-  env: string;
-}
-
 /** The body of POST /v1/tokens from the options; emit-api checks every field. */
 export function tokenRequest(options: Pick<TokenOptions, 'identity' | 'device' | 'ttl' | 'capability' | 'send'>): Record<string, unknown> {
   const body: Record<string, unknown> = { identity: options.identity };
@@ -29,6 +23,10 @@ export function tokenRequest(options: Pick<TokenOptions, 'identity' | 'device' |
   if (options.capability !== undefined) body.capability = parseJsonInput(options.capability, '--capability');
   if (options.send !== undefined) body.send = options.send === 'any' || options.send === 'none' ? options.send : options.send.split(',').map((p) => p.trim());
   return body;
+}
+
+export async function mintToken(target: EmitApiTarget, body: Record<string, unknown>): Promise<MintedToken> {
+  return expectAnswer(mintedTokenSchema, await callEmitApi(target, 'POST', '/v1/tokens', body), 'POST /v1/tokens', target.url);
 }
 
 export function tokenCommand(): Command {
@@ -54,8 +52,7 @@ Examples:
   $ TOKEN=$(signal token --identity alice)`,
     )
     .action(async (options: TokenOptions) => {
-      const body = tokenRequest(options);
-      const minted = (await callEmitApi(emitApiTarget(options), 'POST', '/v1/tokens', body)) as MintedToken;
+      const minted = await mintToken(emitApiTarget(options), tokenRequest(options));
       if (options.json) printJson(minted);
       else printLines(minted.token);
     });
