@@ -184,6 +184,20 @@ describe('signal keys', () => {
     expect(missing.stderr).toMatch(/no such file; create one with 'signal init/);
   });
 
+  it('an id prefix that matches two secret keys is a usage error (2) asking for more digits', async () => {
+    const path = freshPath();
+    const out = await init(path, '--env', 'test');
+    const file = loadAppsFile(path);
+    const twins = ['aaaaaaaa1', 'aaaaaaaa2'].map((start) => ({ sha256: start.padEnd(64, '0'), permissions: [] as 'broadcast'[] }));
+    file.apps[0]!.environments.test!.secretKeys.push(...twins);
+    writeFileSync(path, JSON.stringify(file));
+    const ambiguous = await runCli(['keys', 'remove', 'aaaaaaaa', '--apps-file', path, '--env', 'test']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/'aaaaaaaa' matches 2 secret keys; give more digits/);
+    expect((await runCli(['keys', 'remove', 'aaaaaaaa2', '--apps-file', path, '--env', 'test'])).code).toBe(0);
+    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.map((k) => k.sha256)).toEqual([sha256Hex(out.environments.test!.secretKey), twins[0]!.sha256]);
+  });
+
   it('an invalid apps file exits 1 with the schema\'s message, and is not rewritten', async () => {
     const path = freshPath();
     writeFileSync(path, JSON.stringify({ apps: [{ id: 'x', environments: { test: { publishableKeys: [], secretKeys: [], tokenSecret: 'short' } } }] }));

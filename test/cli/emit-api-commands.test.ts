@@ -261,6 +261,22 @@ describe('signal tail', () => {
     expect(await tail.exited).toBe(0);
   });
 
+  it('prints presence and client messages as text lines', async () => {
+    const tail = new RunningCli(['tail', '--channel', 'cli-text', '--presence'], env);
+    running.push(tail);
+    await tail.line('stderr', (l) => l.startsWith('listening to channel cli-text'));
+    const hana = client(stack, 'hana', 'web');
+    const room = hana.join('cli-text', { presence: true, state: { mood: 'ok' } });
+    await room.joined;
+    expect(await tail.line('stdout', (l) => l.includes(' + '))).toBe(`[cli-text] + ${hana.address!} {"mood":"ok"}`);
+    await room.publish({ text: 'yo' }, { ack: true });
+    expect(await tail.line('stdout', (l) => l.includes('yo'))).toBe(`[cli-text] ${hana.address!}: {"text":"yo"}`);
+    room.me.updateState({ mood: 'busy' });
+    expect(await tail.line('stdout', (l) => l.includes(' ~ '))).toBe(`[cli-text] ~ ${hana.address!} {"mood":"busy"}`);
+    await room.leave();
+    expect(await tail.line('stdout', (l) => l.includes(' - '))).toBe(`[cli-text] - ${hana.address!}`);
+  });
+
   it('--user with --token-file prints direct messages as text lines', async () => {
     const token = (await runCli(['token', '--identity', 'grace', '--device', 'cli'], { env })).stdout.trim();
     const file = join(dir, 'grace.jwt');
