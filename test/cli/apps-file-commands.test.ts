@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAppsFile, sha256Hex } from '@signal/core';
+import { generateApp, loadAppsFile, sha256Hex } from '@signal/core';
 import { startNats, startService, type NatsServer } from '@signal/harness';
 import { EMIT_API_ENTRY } from '../support/stack.js';
 import { runCli } from './support.js';
@@ -196,6 +196,28 @@ describe('signal keys', () => {
     expect(ambiguous.stderr).toMatch(/'aaaaaaaa' matches 2 secret keys; give more digits/);
     expect((await runCli(['keys', 'remove', 'aaaaaaaa2', '--apps-file', path, '--env', 'test'])).code).toBe(0);
     expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.map((k) => k.sha256)).toEqual([sha256Hex(out.environments.test!.secretKey), twins[0]!.sha256]);
+  });
+
+  it('changes only the key it adds or removes: settings, names and omitted defaults stay as written', async () => {
+    const path = freshPath();
+    const app = generateApp('tuned') as unknown as { id: string; name?: string; environments: Record<string, Record<string, unknown>> };
+    app.name = 'Tuned app';
+    const test = app.environments.test!;
+    test.secretKeys = [{ sha256: 'b'.repeat(64) }];
+    test.stelace = { clientMessages: true };
+    test.authorization = { anonymous: ['public-*'], namespaces: { 'lobby-*': { presence: false, maxParticipants: 50 } } };
+    const original = { apps: [app, generateApp('other')] };
+    writeFileSync(path, JSON.stringify(original));
+
+    const added = await runCli(['keys', 'add', '--apps-file', path, '--app', 'tuned', '--env', 'test', '--kind', 'publishable']);
+    expect(added.code).toBe(0);
+    const after = JSON.parse(readFileSync(path, 'utf8')) as typeof original;
+    const expected = structuredClone(original);
+    (expected.apps[0]!.environments.test!.publishableKeys as string[]).push(added.stdout.trim());
+    expect(after).toEqual(expected);
+
+    expect((await runCli(['keys', 'remove', added.stdout.trim(), '--apps-file', path, '--app', 'tuned', '--env', 'test'])).code).toBe(0);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(original);
   });
 
   it('an invalid apps file exits 1 with the schema\'s message, and is not rewritten', async () => {

@@ -1,10 +1,10 @@
 import { sha256Hex, type AppsFile, type Environment } from '@signal/core';
+import type { RawSecretKey } from './read-apps-file.js';
 
 export type KeyKind = 'publishable' | 'secret';
 export const KEY_KINDS = ['publishable', 'secret'] as const;
 
 type EnvironmentConfig = NonNullable<AppsFile['apps'][number]['environments']['test']>;
-type SecretKeyEntry = EnvironmentConfig['secretKeys'][number];
 
 /** Hex digits of a secret key's SHA-256 shown as its id: enough to tell keys apart, useless to an attacker. */
 const ID_DIGITS = 12;
@@ -23,7 +23,7 @@ export interface KeyView {
   permissions?: string[];
 }
 
-export function secretKeyHash(entry: SecretKeyEntry): string {
+export function secretKeyHash(entry: RawSecretKey): string {
   return entry.sha256 ?? sha256Hex(entry.key!);
 }
 
@@ -42,10 +42,10 @@ export function keyViews(app: AppsFile['apps'][number], env: Environment, cfg: E
  * Indexes of the secret keys a reference names: the key itself, its name, or a prefix (at least
  * 8 hex digits) of its SHA-256, as `keys list` shows it.
  */
-export function matchingSecretKeys(cfg: EnvironmentConfig, ref: string): number[] {
+export function matchingSecretKeys(secretKeys: RawSecretKey[], ref: string): number[] {
   const hash = ref.startsWith('seck_') ? sha256Hex(ref) : undefined;
   const prefix = /^[a-f0-9]{8,64}$/.test(ref) ? ref : undefined;
-  return cfg.secretKeys.flatMap((entry, i) => {
+  return secretKeys.flatMap((entry, i) => {
     const h = secretKeyHash(entry);
     return h === hash || entry.name === ref || (prefix !== undefined && h.startsWith(prefix)) ? [i] : [];
   });

@@ -1,18 +1,18 @@
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { parseAppsFile, type AppsFile } from '@signal/core';
+import { parseAppsFile } from '@signal/core';
 import { CliError, EXIT } from '../exit-codes.js';
 
 /**
- * Writes an apps file the way a running service must never see it half-written: validated with
+ * Writes an apps file (exactly the document given: the schema's defaults are not written in) the way a running service must never see it half-written: validated with
  * the services' own schema first, then written to a temporary file beside it (mode 0600: it holds
  * token secrets), flushed, and moved into place in one step. With `replace: false` the move is a
  * hard link, which fails if the file appeared meanwhile, so an existing file is never overwritten.
  */
-export function writeAppsFile(path: string, file: AppsFile, options: { replace: boolean }): void {
+export function writeAppsFile(path: string, file: object, options: { replace: boolean }): void {
   try {
-    parseAppsFile(JSON.parse(JSON.stringify(file)), `apps file ${path} (not written)`);
+    parseAppsFile(JSON.parse(JSON.stringify(file)) as unknown, `apps file ${path} (not written)`);
   } catch (error) {
     throw new CliError(EXIT.failure, (error as Error).message);
   }

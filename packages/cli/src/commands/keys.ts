@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
-import { ENVIRONMENTS, type AppsFile, type Environment } from '@signal/core';
+import { ENVIRONMENTS, type Environment } from '@signal/core';
 import { appIdArg } from '../apps/app-id-arg.js';
 import { appsFileOption } from '../apps/apps-file-option.js';
 import { KEY_KINDS, keyViews, matchingSecretKeys, secretKeyHash, type KeyKind } from '../apps/key-views.js';
 import { newKeys, secretKeyEntry } from '../apps/new-keys.js';
-import { readAppsFile } from '../apps/read-apps-file.js';
+import { readAppsFile, type RawAppsFile } from '../apps/read-apps-file.js';
 import { writeAppsFile } from '../apps/write-apps-file.js';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { printJson, printLines, printTable } from '../output/print.js';
@@ -17,10 +17,12 @@ interface KeysOptions {
   json?: boolean;
 }
 
-type App = AppsFile['apps'][number];
+interface AppLike {
+  id: string;
+}
 
 /** The app named by --app, or the only one when the file has one. */
-function selectApp(file: AppsFile, id: string | undefined, path: string): App {
+function selectApp<A extends AppLike>(file: { apps: A[] }, id: string | undefined, path: string): A {
   if (id === undefined) {
     if (file.apps.length === 1) return file.apps[0]!;
     throw usageError(`${path} has ${file.apps.length} apps: name one with --app (${file.apps.map((a) => a.id).join(', ')})`);
@@ -30,7 +32,7 @@ function selectApp(file: AppsFile, id: string | undefined, path: string): App {
   return app;
 }
 
-function selectEnvironment(app: App, env: Environment, path: string) {
+function selectEnvironment(app: RawAppsFile['apps'][number], env: Environment, path: string) {
   const cfg = app.environments[env];
   if (cfg === undefined) throw new CliError(EXIT.notFound, `app '${app.id}' in ${path} has no ${env} environment`);
   return cfg;
@@ -54,7 +56,7 @@ Examples:
   $ signal keys list
   $ signal keys list --app chat --env live --kind secret --json`)
     .action((options: KeysOptions) => {
-      const file = readAppsFile(options.appsFile);
+      const file = readAppsFile(options.appsFile).parsed;
       const apps = options.app === undefined ? file.apps : [selectApp(file, options.app, options.appsFile)];
       const views = apps.flatMap((app) =>
         ENVIRONMENTS.filter((env) => options.env === undefined || env === options.env).flatMap((env) => {
@@ -97,7 +99,7 @@ Examples:
       if (options.kind === 'publishable' && (options.name !== undefined || options.broadcast || options.clearSecret)) {
         throw usageError('--name, --broadcast and --clear-secret are for secret keys');
       }
-      const file = readAppsFile(options.appsFile);
+      const file = readAppsFile(options.appsFile).raw;
       const app = selectApp(file, options.app, options.appsFile);
       const cfg = selectEnvironment(app, options.env, options.appsFile);
       const keys = newKeys(options.env);
@@ -135,12 +137,12 @@ Examples:
   $ signal keys remove pubk_test_4bW… --env test
   $ signal keys remove 9f86d081884c --env live --app chat`)
     .action((ref: string, options: RemoveOptions) => {
-      const file = readAppsFile(options.appsFile);
+      const file = readAppsFile(options.appsFile).raw;
       const app = selectApp(file, options.app, options.appsFile);
       const cfg = selectEnvironment(app, options.env, options.appsFile);
       const kind: KeyKind = ref.startsWith('pubk_') ? 'publishable' : 'secret';
       const list: unknown[] = kind === 'publishable' ? cfg.publishableKeys : cfg.secretKeys;
-      const found = kind === 'publishable' ? cfg.publishableKeys.flatMap((k, i) => (k === ref ? [i] : [])) : matchingSecretKeys(cfg, ref);
+      const found = kind === 'publishable' ? cfg.publishableKeys.flatMap((k, i) => (k === ref ? [i] : [])) : matchingSecretKeys(cfg.secretKeys, ref);
       if (found.length === 0) throw new CliError(EXIT.notFound, `no ${options.env} ${kind} key '${ref}' in app '${app.id}'; see signal keys list`);
       if (found.length > 1) throw usageError(`'${ref}' matches ${found.length} secret keys; give more digits of the id`);
       if (list.length === 1) {
