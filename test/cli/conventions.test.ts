@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +23,11 @@ describe('signal conventions', () => {
     const unknown = await runCli(['revoke']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'revoke'[\s\S]*--help/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../packages/cli/package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('runs from the repository root as `pnpm exec signal`', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './exit-codes.js';
 import { initCommand } from './commands/init.js';
@@ -8,10 +9,13 @@ import { tokenCommand } from './commands/token.js';
 import { emitCommand } from './commands/emit.js';
 import { occupancyCommand, presenceCommand } from './commands/channel-reads.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 /** The `signal` program; settings made before adding commands are inherited by each of them. */
 export function buildProgram(): Command {
   const program = new Command('signal')
     .description('command line for signal: apps and keys, tokens, emitting, presence, tailing a channel, gateway nodes')
+    .version(version, '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError("(run with --help for the options and examples)")
     .configureOutput({ outputError: (text, write) => write(text) })
