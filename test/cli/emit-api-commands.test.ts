@@ -269,8 +269,9 @@ describe('signal tail', () => {
     const room = hana.join('cli-text', { presence: true, state: { mood: 'ok' } });
     await room.joined;
     expect(await tail.line('stdout', (l) => l.includes(' + '))).toBe(`[cli-text] + ${hana.address!} {"mood":"ok"}`);
-    await room.publish({ text: 'yo' }, { ack: true });
-    expect(await tail.line('stdout', (l) => l.includes('yo'))).toBe(`[cli-text] ${hana.address!}: {"text":"yo"}`);
+    await room.publish({ text: 'yo\u009b2J\u007f' }, { ack: true });
+    // C1 and DEL could drive a terminal; JSON leaves them raw, so tail shows them escaped.
+    expect(await tail.line('stdout', (l) => l.includes('yo'))).toBe(`[cli-text] ${hana.address!}: {"text":"yo\\u009b2J\\u007f"}`);
     room.me.updateState({ mood: 'busy' });
     expect(await tail.line('stdout', (l) => l.includes(' ~ '))).toBe(`[cli-text] ~ ${hana.address!} {"mood":"busy"}`);
     await room.leave();
