@@ -289,6 +289,15 @@ describe('signal tail', () => {
     expect(await tail.line('stdout', (l) => l.startsWith('(direct)'))).toBe('(direct) (backend): {"event":"ring","message":{"n":1}}');
   });
 
+  it('a join the gateway refuses exits 1 with its code', async () => {
+    const token = (await runCli(['token', '--identity', 'ivan', '--capability', '{"cli-locked":["subscribe"]}'], { env })).stdout.trim();
+    const file = join(dir, 'ivan.jwt');
+    writeFileSync(file, token);
+    const refused = await runCli(['tail', '--channel', 'cli-locked', '--presence', '--token-file', file], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cannot join cli-locked: forbidden/);
+  });
+
   it('a token the gateway refuses exits 1; neither --channel nor --user exits 2', async () => {
     const file = join(dir, 'bad.jwt');
     writeFileSync(file, 'not-a-token');

@@ -79,7 +79,17 @@ async function tail(options: TailOptions): Promise<void> {
   const signal = new Signal(credentials, { url: options.gateway, WebSocket: WebSocket as never });
   const print = printer(options.json === true);
   let lastFailure: SignalClientError | undefined;
-  signal.on('reconnecting', ({ error }) => (lastFailure = error));
+  let connected = false;
+  signal.on('reconnecting', ({ error }) => {
+    lastFailure = error;
+    if (connected) process.stderr.write(`connection lost (${error.code}); reconnecting\n`);
+  });
+  signal.on('connected', ({ reconnected }) => {
+    connected = true;
+    if (reconnected) process.stderr.write('reconnected\n');
+  });
+  // Failures that are also a rejected `ready()` or `joined` are reported once, by those.
+  signal.on('error', (error) => signal.state === 'connected' && process.stderr.write(`error: ${error.code}: ${error.message}\n`));
   try {
     await signal.ready({ timeoutMs: CONNECT_TIMEOUT_MS }).catch((error: SignalClientError) => {
       const why = lastFailure ?? error;
@@ -89,6 +99,7 @@ async function tail(options: TailOptions): Promise<void> {
     if (options.channel !== undefined) {
       const channel = options.channel;
       const room = signal.join(channel, { presence: options.presence === true });
+      room.on('error', (error) => process.stderr.write(`error on ${channel}: ${error.code}: ${error.message}\n`));
       room.on('message', (m) => print.message(channel, m));
       room.on('participant', (p, op) => {
         print.participant(channel, OPS[op], p);
@@ -130,11 +141,8 @@ function untilStopped(signal: Signal): Promise<void> {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    signal.on('reconnecting', ({ error }) => process.stderr.write(`connection lost (${error.code}); reconnecting\n`));
-    signal.on('connected', ({ reconnected }) => reconnected && process.stderr.write('reconnected\n'));
     signal.on('disconnected', ({ code, reason, willReconnect }) => {
       if (!willReconnect) reject(new CliError(EXIT.failure, `the gateway closed the connection (${code}${reason ? `: ${reason}` : ''})`));
     });
-    signal.on('error', (error) => process.stderr.write(`error: ${error.code}: ${error.message}\n`));
   });
 }
