@@ -295,7 +295,7 @@ describe('signal tail', () => {
     writeFileSync(file, token);
     const refused = await runCli(['tail', '--channel', 'cli-locked', '--presence', '--token-file', file], { env });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/cannot join cli-locked: forbidden/);
+    expect(refused.stderr).toMatch(/^signal: cannot join cli-locked: forbidden.*\n$/);
   });
 
   it('a token the gateway refuses exits 1; neither --channel nor --user exits 2', async () => {

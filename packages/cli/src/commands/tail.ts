@@ -99,7 +99,9 @@ async function tail(options: TailOptions): Promise<void> {
     if (options.channel !== undefined) {
       const channel = options.channel;
       const room = signal.join(channel, { presence: options.presence === true });
-      room.on('error', (error) => process.stderr.write(`error on ${channel}: ${error.code}: ${error.message}\n`));
+      let joined = false;
+      // The first join's failure is reported once, as the exit message; later ones (a rejoin) here.
+      room.on('error', (error) => joined && process.stderr.write(`error on ${channel}: ${error.code}: ${error.message}\n`));
       room.on('message', (m) => print.message(channel, m));
       room.on('participant', (p, op) => {
         print.participant(channel, OPS[op], p);
@@ -108,6 +110,7 @@ async function tail(options: TailOptions): Promise<void> {
       await room.joined.catch((error: SignalClientError) => {
         throw new CliError(EXIT.failure, `cannot join ${channel}: ${error.code}: ${error.message}`);
       });
+      joined = true;
     }
     const what = [options.channel === undefined ? '' : `channel ${options.channel}${options.presence ? ' with presence' : ''}`, options.user ? 'direct messages' : '']
       .filter(Boolean)
