@@ -289,6 +289,18 @@ describe('signal tail', () => {
     expect(await tail.line('stdout', (l) => l.startsWith('(direct)'))).toBe('(direct) (backend): {"event":"ring","message":{"n":1}}');
   });
 
+  it('fails over to the next --gateway when its gateway dies, rejoins, and keeps printing', async () => {
+    const doomed = await startService({ entry: GATEWAY_ENTRY, name: 'gateway-doomed', env: serviceEnv(stack) });
+    const tail = new RunningCli(['tail', '--channel', 'cli-failover', '--gateway', `ws://127.0.0.1:${doomed.ready.port},${stack.gatewayUrl(0)}`], env);
+    running.push(tail);
+    await tail.line('stderr', (l) => l.startsWith(`listening to channel cli-failover as signal-cli/tail/${doomed.ready.node}-`));
+    await doomed.stop('SIGKILL');
+    await tail.line('stderr', (l) => l === 'reconnected');
+    expect((await runCli(['emit', '--channel', 'cli-failover', '--message', '{"after":"failover"}'], { env })).code).toBe(0);
+    expect(await tail.line('stdout', (l) => l.includes('failover'))).toBe('[cli-failover] (backend): {"event":"signal","message":{"after":"failover"}}');
+    expect(tail.stderrLines.some((l) => l.startsWith('connection lost ('))).toBe(true);
+  });
+
   it('a join the gateway refuses exits 1 with its code', async () => {
     const token = (await runCli(['token', '--identity', 'ivan', '--capability', '{"cli-locked":["subscribe"]}'], { env })).stdout.trim();
     const file = join(dir, 'ivan.jwt');

@@ -52,7 +52,7 @@ export function tailCommand(): Command {
       .option('--identity <identity>', 'the identity a minted token is for', 'signal-cli')
       .option('--device <device>', 'the device a minted token is for', 'tail')
       .option('--token-file <path>', 'connect with the user token in this file instead of minting one through emit-api')
-      .addOption(new Option('--gateway <url>', 'gateway base URL').env('SIGNAL_GATEWAY_URL').default(DEFAULT_GATEWAY_URL))
+      .addOption(new Option('--gateway <urls>', 'gateway base URL, or a comma-separated list to fail over through').env('SIGNAL_GATEWAY_URL').default(DEFAULT_GATEWAY_URL))
       .option('--json', 'one JSON object per line: {type:"message",channel?,from?,data} or {type:"join"|"rejoin"|"leave"|"state",channel,address,identity,device,state?}'),
   )
     .addHelpText(
@@ -65,7 +65,8 @@ reconnects) goes to stderr, events to stdout.
 Examples:
   $ signal tail --channel room-1 --presence
   $ signal tail --user --identity alice --json | jq .data
-  $ signal tail --channel room-1 --token-file alice.jwt --gateway wss://signal.example.com`,
+  $ signal tail --channel room-1 --token-file alice.jwt --gateway wss://signal.example.com
+  $ signal tail --channel room-1 --gateway ws://10.0.0.1:8080,ws://10.0.0.2:8080   # fails over`,
     )
     .action(async (options: TailOptions) => {
       if (options.channel === undefined && options.user !== true) throw usageError('say what to print: --channel <channel> (with --presence for joins and leaves) and/or --user');
@@ -76,7 +77,9 @@ Examples:
 
 async function tail(options: TailOptions): Promise<void> {
   const credentials = options.tokenFile !== undefined ? readTextFile(options.tokenFile, '--token-file').trim() : await minter(options);
-  const signal = new Signal(credentials, { url: options.gateway, WebSocket: WebSocket as never });
+  const urls = options.gateway.split(',').map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0) throw usageError('--gateway (SIGNAL_GATEWAY_URL) is empty');
+  const signal = new Signal(credentials, { url: urls, WebSocket: WebSocket as never });
   const print = printer(options.json === true);
   let lastFailure: SignalClientError | undefined;
   let connected = false;
