@@ -71,6 +71,11 @@ Emit to it from a backend:
 Mint more user tokens:
   curl -u ${secret}: -H 'content-type: application/json' -d '{"identity":"bob","device":"phone"}' http://127.0.0.1:${emitPort}/v1/tokens
 
+Or with the signal command line (pnpm exec signal --help):
+  export SIGNAL_SECRET_KEY=${secret} SIGNAL_EMIT_URL=http://127.0.0.1:${emitPort} SIGNAL_GATEWAY_URL=ws://127.0.0.1:${gatewayPort}
+  pnpm exec signal tail --channel room-1 --presence
+  pnpm exec signal emit --channel room-1 --event chat --message '{"text":"hello"}'
+
 Ctrl-C stops everything.
 `);
   const stop = async () => {

@@ -5,6 +5,7 @@ import { freePort } from '@signal/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/poll.js';
 import { RpcClient } from '../support/rpc-client.js';
+import { CLI_ENTRY } from '../cli/support.js';
 
 /**
  * The README's first command as a new user runs it: `pnpm start` (scripts/dev.mjs after the
@@ -81,6 +82,26 @@ describe('pnpm start', () => {
     bob.ws.send('_ping');
     await eventually(() => bob.raw.includes('_pong'), 'the Bit6 keepalive answer');
     bob.close();
+  });
+
+  it('prints signal commands that work as printed: tail shows what emit sends', async () => {
+    const exportLine = printed(/^\s*(export SIGNAL_SECRET_KEY=.*)$/m);
+    // As printed, but the built entry instead of `pnpm exec signal`, so the shell execs node itself and SIGINT reaches it.
+    const asPrinted = (pattern: RegExp) => printed(pattern).replace('pnpm exec signal', `${process.execPath} ${CLI_ENTRY}`);
+    const tail = spawn('sh', ['-c', `${exportLine}\nexec ${asPrinted(/^\s*(pnpm exec signal tail .*)$/m)}`], { cwd: root, env: { PATH: process.env.PATH } });
+    let tailOut = '';
+    tail.stdout.on('data', (chunk: Buffer) => (tailOut += String(chunk)));
+    tail.stderr.on('data', (chunk: Buffer) => (tailOut += String(chunk)));
+    try {
+      await eventually(() => tailOut.includes('listening to channel room-1'), `the printed tail command to listen: ${tailOut}`);
+      const emit = spawn('sh', ['-c', `${exportLine}\n${asPrinted(/^\s*(pnpm exec signal emit .*)$/m)}`], { cwd: root, env: { PATH: process.env.PATH } });
+      expect(await new Promise((resolve) => emit.once('exit', resolve))).toBe(0);
+      await eventually(() => tailOut.includes('[room-1] (backend): {"event":"chat","message":{"text":"hello"}}'), `tail to print the emit: ${tailOut}`);
+    } finally {
+      const exited = new Promise((resolve) => tail.once('exit', resolve));
+      tail.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
   });
 
   it('stops everything on Ctrl-C', async () => {

@@ -1,0 +1,41 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { loadAppsFile, type AppsFile, type Environment } from '@signal/core';
+import { CliError, EXIT } from '../exit-codes.js';
+
+/** A secret key entry as written in the file (no defaults filled in). */
+export interface RawSecretKey {
+  key?: string;
+  sha256?: string;
+  name?: string;
+  permissions?: string[];
+}
+
+export interface RawEnvironment {
+  publishableKeys: string[];
+  secretKeys: RawSecretKey[];
+  [field: string]: unknown;
+}
+
+/** The file as written: what the CLI edits and writes back, so that nothing else in it changes. */
+export interface RawAppsFile {
+  apps: Array<{ id: string; environments: Partial<Record<Environment, RawEnvironment>>; [field: string]: unknown }>;
+  [field: string]: unknown;
+}
+
+export interface LoadedAppsFile {
+  /** As the services see it (defaults filled in, maps turned into entries): for reading. */
+  parsed: AppsFile;
+  /** As written, with the same shape (the schema has validated it): for editing. */
+  raw: RawAppsFile;
+}
+
+/** The apps file, validated as the services validate it; a missing file is "not found" (exit 3). */
+export function readAppsFile(path: string): LoadedAppsFile {
+  if (!existsSync(path)) throw new CliError(EXIT.notFound, `apps file ${path}: no such file; create one with 'signal init --apps-file ${path}'`);
+  try {
+    const parsed = loadAppsFile(path);
+    return { parsed, raw: JSON.parse(readFileSync(path, 'utf8')) as RawAppsFile };
+  } catch (error) {
+    throw new CliError(EXIT.failure, (error as Error).message);
+  }
+}
