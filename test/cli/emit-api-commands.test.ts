@@ -47,18 +47,21 @@ describe('signal token', () => {
     connection.ws.close();
   });
 
-  it('--json prints { token, sub, expiresAt, env }, with the ttl, capability and send rule asked', async () => {
+  it('--json prints { token, sub, expiresAt, env, jti }, with the ttl, capability and send rule asked', async () => {
     const { code, stdout } = await runCli(
       ['token', '--identity', 'bob', '--ttl', '600', '--capability', '{"room-*":["subscribe","publish"]}', '--send', 'carol,dave-*', '--json'],
       { env },
     );
     expect(code).toBe(0);
-    const answer = JSON.parse(stdout) as { token: string; sub: string; expiresAt: number; env: string };
-    expect(Object.keys(answer).sort()).toEqual(['env', 'expiresAt', 'sub', 'token']);
+    const answer = JSON.parse(stdout) as { token: string; sub: string; expiresAt: number; env: string; jti: string };
+    expect(Object.keys(answer).sort()).toEqual(['env', 'expiresAt', 'jti', 'sub', 'token']);
     expect(answer).toMatchObject({ sub: 'bob', env: 'test' });
     const c = claims(answer.token);
     expect(c.exp).toBe(answer.expiresAt);
-    expect((c.exp as number) - (c.iat as number)).toBe(600);
+    expect(c.jti).toBe(answer.jti);
+    // iat has millisecond precision, exp whole seconds: the lifetime is the ttl, less under a second.
+    expect((c.exp as number) - (c.iat as number)).toBeGreaterThan(599);
+    expect((c.exp as number) - (c.iat as number)).toBeLessThanOrEqual(600);
     expect(c.capability).toEqual({ 'room-*': ['subscribe', 'publish'] });
     expect(c.send).toEqual(['carol', 'dave-*']);
   });

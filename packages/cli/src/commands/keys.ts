@@ -89,7 +89,7 @@ function addCommand(): Command {
     .option('--clear-secret', 'store a secret key in clear instead of its SHA-256')
     .addHelpText('after', `
 To rotate a key: add the new one, move every client or backend to it, then remove the old one.
-Running services read the apps file at start: restart them (one at a time) to pick up changes.
+Running services reload the apps file when it changes (or on SIGHUP): connections on a removed key are closed (4005).
 --json prints { app, env, kind, key, id }.
 
 Examples:
@@ -117,7 +117,7 @@ Examples:
       writeAppsFile(options.appsFile, file, { replace: true });
       if (options.json) return printJson({ app: app.id, env: options.env, kind: options.kind, key, id });
       printLines(key);
-      process.stderr.write(`added a ${options.env} ${options.kind} key to app '${app.id}' in ${options.appsFile}; restart the services to use it\n`);
+      process.stderr.write(`added a ${options.env} ${options.kind} key to app '${app.id}' in ${options.appsFile}; running services pick it up when they reload the file\n`);
     });
 }
 
@@ -152,7 +152,7 @@ Examples:
       list.splice(found[0]!, 1);
       writeAppsFile(options.appsFile, file, { replace: true });
       if (options.json) return printJson({ app: app.id, env: options.env, kind, id });
-      printLines(`removed ${options.env} ${kind} key ${id} from app '${app.id}'; restart the services for it to stop working`);
+      printLines(`removed ${options.env} ${kind} key ${id} from app '${app.id}'; running services stop accepting it when they reload the file`);
     });
 }
 

@@ -38,7 +38,7 @@ export function tokenCommand(): Command {
       .option('--ttl <seconds>', 'lifetime in seconds (emit-api default 3600, at most MAX_TOKEN_TTL_SECONDS)', intArg(10, 31_536_000))
       .option('--capability <json>', 'channel patterns to operations, e.g. \'{"room-*":["subscribe","publish","presence"]}\'')
       .option('--send <rule>', "whom it may send direct messages to: any, none, or comma-separated identity patterns")
-      .option('--json', 'print { token, sub, expiresAt, env } (expiresAt in seconds since the epoch)'),
+      .option('--json', 'print { token, sub, expiresAt, env, jti } (expiresAt in seconds since the epoch; jti is what revokes this token)'),
   )
     .addHelpText(
       'after',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CliError, EXIT } from '../exit-codes.js';
 
 /** emit-api's answers, checked so that a wrong --url (another server answering 200) fails clearly. */
-export const mintedTokenSchema = z.object({ token: z.string(), sub: z.string(), expiresAt: z.number(), env: z.string() });
+export const mintedTokenSchema = z.object({ token: z.string(), sub: z.string(), expiresAt: z.number(), env: z.string(), jti: z.string() });
 export const signalsAnswerSchema = z.object({ accepted: z.number(), deliveries: z.number() });
 export const participantsAnswerSchema = z.object({
   channel: z.string(),
