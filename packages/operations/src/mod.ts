@@ -13,4 +13,4 @@ export { startAdminServer, type AdminServer, type AdminServerOptions } from './a
 export { Shutdown, SHUTDOWN_STAGES, type ShutdownStage, type ShutdownHook, type ShutdownOptions } from './shutdown/shutdown.js';
 export { NatsLink, assertNatsConnected, type NatsLinkOptions } from './nats/nats-link.js';
 export { startOperations, type Operations } from './lifecycle/start-operations.js';
-export { AppsReloader, type AppsReloaderOptions, type ReloadResult, type ReloadTrigger } from './apps/apps-reloader.js';
+export { reloadAppsFile, type AppsReloaderOptions, type ReloadResult, type ReloadTrigger } from './apps/apps-reloader.js';

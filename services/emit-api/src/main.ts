@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
-import { AppsReloader, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
@@ -71,15 +71,7 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   addHttpShutdown(ops.shutdown, server);
-  const reloader = new AppsReloader({
-    path: config.APPS_FILE,
-    apps: registry,
-    watchFile: config.APPS_FILE_WATCH,
-    log,
-    count: (result) => metrics.appsReloads.inc({ result }),
-  });
-  reloader.start();
-  ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
+  reloadAppsFile(config, ops.shutdown, { apps: registry, log, count: (result) => metrics.appsReloads.inc({ result }) });
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, nats: nc.getServer() }, 'ready');
 }

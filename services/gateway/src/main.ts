@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
-import { AppsReloader, MessageGuard, connectNats, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
   NodeRegistry,
@@ -150,10 +150,8 @@ async function main(): Promise<void> {
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.
   ops.shutdown.add('release', 'presence entries', () => presence.drain());
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
-  const reloader = new AppsReloader({
-    path: config.APPS_FILE,
+  reloadAppsFile(config, ops.shutdown, {
     apps: registry,
-    watchFile: config.APPS_FILE_WATCH,
     log,
     count: (result) => metrics.appsReloads.inc({ result }),
     // The reload line says how many connections were closed with 4005.
@@ -162,8 +160,6 @@ async function main(): Promise<void> {
       return applyAppsReload(registry, hub.openSessions(), log);
     },
   });
-  reloader.start();
-  ops.shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
   ops.shutdown.add('stop-intake', 'jwks refreshes', () => jwks.stop());
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, node, nats: nc.getServer() }, 'ready');

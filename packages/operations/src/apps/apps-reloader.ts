@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { AppRegistry, loadAppsFile, type LiveApps } from '@signal/core';
 import type { Logger } from 'pino';
+import type { Shutdown } from '../shutdown/shutdown.js';
 
 /** `ok`: the new file is in use; `refused`: it was invalid (or unreadable) and the previous one is kept. */
 export type ReloadResult = 'ok' | 'refused';
@@ -107,4 +108,16 @@ export class AppsReloader {
     }, this.options.debounceMs ?? DEFAULT_DEBOUNCE_MS);
     this.timer.unref();
   }
+}
+
+/** Reloads a service's `APPS_FILE` from now on, until shutdown begins to stop intake. */
+export function reloadAppsFile(
+  config: { APPS_FILE: string; APPS_FILE_WATCH: boolean },
+  shutdown: Shutdown,
+  options: Omit<AppsReloaderOptions, 'path' | 'watchFile'>,
+): AppsReloader {
+  const reloader = new AppsReloader({ ...options, path: config.APPS_FILE, watchFile: config.APPS_FILE_WATCH });
+  reloader.start();
+  shutdown.add('stop-intake', 'apps file reloads', () => reloader.stop());
+  return reloader;
 }
