@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support.js';
 
-const COMMANDS = [[], ['init'], ['token'], ['emit'], ['presence'], ['occupancy'], ['tail'], ['keys'], ['keys', 'list'], ['keys', 'add'], ['keys', 'remove'], ['nodes']];
+const COMMANDS = [[], ['init'], ['token'], ['emit'], ['presence'], ['occupancy'], ['tail'], ['revoke'], ['disconnect'], ['keys'], ['keys', 'list'], ['keys', 'add'], ['keys', 'remove'], ['nodes']];
 
 describe('signal conventions', () => {
   it.each(COMMANDS.map((c) => [c.join(' ') || '(program)', c] as const))('%s --help exits 0 with examples, without colour', async (_name, command) => {
@@ -20,9 +20,9 @@ describe('signal conventions', () => {
     const bare = await runCli([]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/Commands:/);
-    const unknown = await runCli(['revoke']);
+    const unknown = await runCli(['publish']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command 'revoke'[\s\S]*--help/);
+    expect(unknown.stderr).toMatch(/unknown command 'publish'[\s\S]*--help/);
   });
 
   it('--version prints the package version', async () => {

@@ -208,6 +208,37 @@ describe('signal emit', () => {
   });
 });
 
+describe('signal revoke and disconnect', () => {
+  it('revoke --jti closes the connection of that token with 4003, and it is refused from then on', async () => {
+    const minted = JSON.parse((await runCli(['token', '--identity', 'rita', '--json'], { env })).stdout) as { token: string; jti: string };
+    const connection = await RpcClient.connect(`${stack.gatewayUrl(0)}/v1/connect?token=${minted.token}`);
+    const { code, stdout } = await runCli(['revoke', '--jti', minted.jti, '--json'], { env });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ revoked: 'token', jti: minted.jti, env: 'test' });
+    expect((await connection.closed).code).toBe(4003);
+    await expect(RpcClient.connect(`${stack.gatewayUrl(0)}/v1/connect?token=${minted.token}`)).rejects.toThrow(/^401 .*revoked/);
+  });
+
+  it('revoke --user says what it revoked; disconnect --user closes with 4004', async () => {
+    const token = (await runCli(['token', '--identity', 'sam'], { env })).stdout.trim();
+    const connection = await RpcClient.connect(`${stack.gatewayUrl(0)}/v1/connect?token=${token}`);
+    const disconnected = await runCli(['disconnect', '--user', 'sam'], { env });
+    expect(disconnected).toMatchObject({ code: 0, stdout: 'disconnecting user sam in test\n' });
+    expect((await connection.closed).code).toBe(4004);
+    const revoked = await runCli(['revoke', '--user', 'sam'], { env });
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(/^revoked every token of sam issued before \d{4}-.*; the entry expires at /);
+  });
+
+  it('refuses contradictory or missing flags with exit 2, before asking the emit-api', async () => {
+    for (const args of [['revoke'], ['revoke', '--jti', 'a', '--user', 'b'], ['revoke', '--jti', 'a', '--before', '1'], ['revoke', '--user', 'b', '--before', 'soon'], ['disconnect'], ['disconnect', '--user', 'a', '--device', 'a/b']]) {
+      const { code, stderr } = await runCli(args, { env: { ...env, SIGNAL_EMIT_URL: 'http://127.0.0.1:1' } });
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(/--jti|--user|--before|--device|--connection/);
+    }
+  });
+});
+
 describe('signal presence and occupancy', () => {
   it('list who is in a channel, with states, in text and --json', async () => {
     const erin = client(stack, 'erin', 'web');

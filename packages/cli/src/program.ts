@@ -8,6 +8,7 @@ import { tailCommand } from './commands/tail.js';
 import { tokenCommand } from './commands/token.js';
 import { emitCommand } from './commands/emit.js';
 import { occupancyCommand, presenceCommand } from './commands/channel-reads.js';
+import { disconnectCommand, revokeCommand } from './commands/access.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,7 +29,7 @@ Exit codes: 0 ok, 1 the server or network failed (or a file is invalid), 2 usage
 Environment: SIGNAL_SECRET_KEY, SIGNAL_EMIT_URL, SIGNAL_GATEWAY_URL, APPS_FILE, NATS_URL (…).
 Run 'signal <command> --help' for a command's options and examples.`,
     );
-  for (const command of [initCommand(), tokenCommand(), emitCommand(), presenceCommand(), occupancyCommand(), tailCommand(), keysCommand(), nodesCommand()]) addInheriting(program, command);
+  for (const command of [initCommand(), tokenCommand(), emitCommand(), presenceCommand(), occupancyCommand(), tailCommand(), revokeCommand(), disconnectCommand(), keysCommand(), nodesCommand()]) addInheriting(program, command);
   return program;
 }
 

@@ -3,6 +3,15 @@ import { CliError, EXIT } from '../exit-codes.js';
 
 /** emit-api's answers, checked so that a wrong --url (another server answering 200) fails clearly. */
 export const mintedTokenSchema = z.object({ token: z.string(), sub: z.string(), expiresAt: z.number(), env: z.string(), jti: z.string() });
+export const revocationAnswerSchema = z.object({
+  revoked: z.enum(['token', 'user']),
+  jti: z.string().optional(),
+  user: z.string().optional(),
+  before: z.number().optional(),
+  expiresAt: z.number(),
+  env: z.string(),
+});
+export const disconnectAnswerSchema = z.object({ disconnecting: z.record(z.string(), z.string()), env: z.string() });
 export const signalsAnswerSchema = z.object({ accepted: z.number(), deliveries: z.number() });
 export const participantsAnswerSchema = z.object({
   channel: z.string(),
