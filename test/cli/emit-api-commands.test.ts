@@ -363,18 +363,28 @@ describe('signal nodes', () => {
   it('lists the gateways beating, with --json shape; a gateway stopped cleanly is gone', async () => {
     const natsEnv = { NATS_URL: stack.nats.url };
     const extra = await startService({ entry: GATEWAY_ENTRY, name: 'gateway-extra', env: { ...serviceEnv(stack), NODE_ID: 'cliextra' } });
-    const json = await runCli(['nodes', '--json'], { env: natsEnv });
-    expect(json.code).toBe(0);
-    const nodes = (JSON.parse(json.stdout) as Array<Record<string, unknown>>).filter((n) => !killed.has(n.node));
+    // One client on the extra gateway: its record counts it from its next beat on.
+    const onExtra = await RpcClient.connect(`ws://127.0.0.1:${String(extra.ready.port)}/v1/connect?key=${keysOf(stack, 'alpha').publishableKey}`);
+    let nodes: Array<Record<string, unknown>> = [];
+    const list = async () => {
+      const json = await runCli(['nodes', '--json'], { env: natsEnv });
+      expect(json.code).toBe(0);
+      return (JSON.parse(json.stdout) as Array<Record<string, unknown>>).filter((n) => !killed.has(n.node));
+    };
+    // Each run of the CLI takes a few hundred ms, the heartbeat comes every second.
+    for (let tries = 0; tries < 50 && !nodes.some((n) => n.node === 'cliextra' && n.connections === 1); tries++) nodes = await list();
+    expect(nodes.find((n) => n.node === 'cliextra')).toMatchObject({ connections: 1 });
     expect(nodes.map((n) => n.node).sort()).toEqual(['cliextra', stack.gateways[0]!.ready.node].sort());
     for (const n of nodes) {
-      expect(Object.keys(n).sort()).toEqual(['ageMs', 'alive', 'beatAt', 'instance', 'node']);
-      expect(n).toMatchObject({ alive: true, instance: expect.any(String), beatAt: expect.any(Number) });
+      expect(Object.keys(n).sort()).toEqual(['ageMs', 'alive', 'beatAt', 'connections', 'instance', 'node', 'startedAt']);
+      expect(n).toMatchObject({ alive: true, instance: expect.any(String), beatAt: expect.any(Number), startedAt: expect.any(Number) });
+      expect(n.startedAt as number).toBeLessThanOrEqual(n.beatAt as number);
       expect(n.ageMs as number).toBeLessThan(5000);
     }
     const text = await runCli(['nodes'], { env: natsEnv });
-    expect(text.stdout.split('\n')[0]).toMatch(/^NODE\s+INSTANCE\s+LAST BEAT\s+AGE\s+STATUS$/);
-    expect(text.stdout).toMatch(/^cliextra\s+\S+\s+\d{4}-\d\d-\d\dT\S+\s+\d+\.\ds\s+alive$/m);
+    expect(text.stdout.split('\n')[0]).toMatch(/^NODE\s+INSTANCE\s+SINCE\s+CONNECTIONS\s+LAST BEAT\s+AGE\s+STATUS$/);
+    expect(text.stdout).toMatch(/^cliextra\s+\S+\s+\d{4}-\d\d-\d\dT\S+\s+1\s+\d{4}-\d\d-\d\dT\S+\s+\d+\.\ds\s+alive$/m);
+    onExtra.close();
 
     await extra.stop();
     const after = (JSON.parse((await runCli(['nodes', '--json', '--all'], { env: natsEnv })).stdout) as Array<Record<string, unknown>>).filter(

@@ -81,10 +81,10 @@ async function main(): Promise<void> {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
   const store = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
-  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId());
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
+  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size);
   const hub = new Hub(nc, app, node, guard);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);

@@ -25,6 +25,9 @@ export interface NodeView {
   node: string;
   instance: string;
   beatAt: number;
+  /** Since when the gateway process runs (ms since epoch), and its open connections at the last beat; absent from older gateways' records. */
+  startedAt?: number;
+  connections?: number;
   ageMs: number;
   /** Beat within PRESENCE_NODE_TIMEOUT_MS and not claimed by a sweeper. */
   alive: boolean;
@@ -62,6 +65,8 @@ async function readNodes(kv: KV, timeoutMs: number): Promise<NodeView[]> {
 function view(record: NodeRecord, now: number, timeoutMs: number): NodeView {
   const ageMs = Math.max(0, now - record.beatAt);
   const v: NodeView = { node: record.node, instance: record.instance, beatAt: record.beatAt, ageMs, alive: ageMs <= timeoutMs && record.sweptBy === undefined };
+  if (record.startedAt !== undefined) v.startedAt = record.startedAt;
+  if (record.connections !== undefined) v.connections = record.connections;
   if (record.sweptBy !== undefined) v.sweptBy = record.sweptBy;
   return v;
 }
@@ -70,7 +75,7 @@ export function nodesCommand(): Command {
   return new Command('nodes')
     .description('the gateways alive, from their presence heartbeats in NATS (JetStream KV <PRESENCE_BUCKET>_nodes)')
     .option('--all', 'also list records of gateways that stopped beating or were swept')
-    .option('--json', 'print [{ node, instance, beatAt, ageMs, alive, sweptBy? }] (beatAt in ms since the epoch)')
+    .option('--json', 'print [{ node, instance, beatAt, startedAt?, connections?, ageMs, alive, sweptBy? }] (times in ms since the epoch)')
     .addHelpText(
       'after',
       `
@@ -102,8 +107,16 @@ Examples:
         if (options.json) return printJson(nodes);
         if (nodes.length === 0) return printLines(options.all ? 'no gateway records' : 'no gateway alive');
         printTable(
-          ['NODE', 'INSTANCE', 'LAST BEAT', 'AGE', 'STATUS'],
-          nodes.map((n) => [n.node, n.instance, new Date(n.beatAt).toISOString(), `${(n.ageMs / 1000).toFixed(1)}s`, n.sweptBy ? `swept by ${n.sweptBy}` : n.alive ? 'alive' : 'late']),
+          ['NODE', 'INSTANCE', 'SINCE', 'CONNECTIONS', 'LAST BEAT', 'AGE', 'STATUS'],
+          nodes.map((n) => [
+            n.node,
+            n.instance,
+            n.startedAt === undefined ? '-' : new Date(n.startedAt).toISOString(),
+            n.connections === undefined ? '-' : String(n.connections),
+            new Date(n.beatAt).toISOString(),
+            `${(n.ageMs / 1000).toFixed(1)}s`,
+            n.sweptBy ? `swept by ${n.sweptBy}` : n.alive ? 'alive' : 'late',
+          ]),
         );
       } finally {
         await nc.close();

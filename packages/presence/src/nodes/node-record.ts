@@ -9,6 +9,10 @@ export const nodeRecordSchema = z.object({
   node: z.string(),
   instance: z.string(),
   beatAt: z.number(),
+  /** When this process registered (ms since epoch); absent in records of older gateways. */
+  startedAt: z.number().optional(),
+  /** Open client connections at the last beat, every surface; absent in records of older gateways. */
+  connections: z.number().int().nonnegative().optional(),
   sweptBy: z.string().optional(),
 });
 

@@ -14,11 +14,15 @@ export class NodeSwept extends Error {
 /** This node's own heartbeat record. */
 export class NodeRegistry {
   private revision = 0;
+  /** The process's start, kept when it registers again as a new instance after being swept. */
+  private readonly startedAt = Date.now();
 
+  /** `connections` is read at every beat, for operators (`signal nodes`); nothing decides on it. */
   constructor(
     private readonly kv: KV,
     readonly node: string,
     private currentInstance: string,
+    private readonly connections: () => number = () => 0,
   ) {}
 
   get instance(): string {
@@ -54,7 +58,7 @@ export class NodeRegistry {
   }
 
   private record(): NodeRecord {
-    return { node: this.node, instance: this.currentInstance, beatAt: Date.now() };
+    return { node: this.node, instance: this.currentInstance, beatAt: Date.now(), startedAt: this.startedAt, connections: this.connections() };
   }
 
   private async call<T>(op: () => Promise<T>): Promise<T> {
