@@ -94,7 +94,9 @@ describe('metrics and logs under real traffic', () => {
       expect(res.status).toBe(202);
     }
     await eventually(() => viewer.received('signal.publish').length === 2 * count, 'every message to arrive');
-    expect(allLines().length).toBe(linesBeforeTraffic);
+    // No line per message: 80 messages went through. (Background lines, such as a heartbeat
+    // that timed out on a loaded machine, may come at any time, so the bound is not zero.)
+    expect(allLines().length - linesBeforeTraffic).toBeLessThan(5);
 
     // HTTP answers of every kind.
     expect((await emit(stack, '/v1/signals', 'seck_test_wrongwrongwrongwrong', { to: { channel: 'room' } })).status).toBe(401);

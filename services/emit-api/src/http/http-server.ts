@@ -49,6 +49,11 @@ export function createHttpServer(limits: HttpServerLimits, listener: RequestList
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const response = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+  // Our own deadline (socket-deadlines.ts) answered first and counted it: nothing more to say.
+  if ((socket as Duplex & { writableEnded?: boolean }).writableEnded === true) {
+    socket.destroy();
+    return;
+  }
   const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
   if (status === 408) metrics.limitRefusals.inc({ limit: response ? 'http_request_timeout_ms' : 'http_headers_timeout_ms' });
   if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent === true) {

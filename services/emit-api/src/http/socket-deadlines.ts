@@ -40,7 +40,8 @@ export function enforceSocketDeadlines(server: Server, limits: SocketDeadlineLim
 }
 
 function expire(socket: Socket, limit: string): void {
-  if (socket.destroyed) return;
+  // Node's own timeout check may have answered first (it ends the socket): counted there.
+  if (socket.destroyed || socket.writableEnded) return;
   metrics.limitRefusals.inc({ limit });
   const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
   if (socket.writable && response?.headersSent !== true) {
