@@ -187,7 +187,8 @@ async function main() {
   let nextCycle = 0;
   const cycle = async (n) => {
     const identity = `soak-${n}`;
-    const { token } = await mintUserToken(scope, { identity, device: 'd', ttlSeconds: 3600 });
+    // Clients connect with tokens of every age, so each connection has its own time to expiry.
+    const { token } = await mintUserToken(scope, { identity, device: 'd', ttlSeconds: 3600 + (n % 3600) });
     const client = await Client.open(`ws://127.0.0.1:${gateways[n % 2].ready.port}/v1/connect?token=${token}`);
     try {
       const shared = `shared-${n % SHARED}`;
