@@ -85,6 +85,20 @@ describe('presence store on a real JetStream', () => {
     const records = await store.readChannel(scope, 'purge');
     expect(records).toEqual([{ present: true, participant: expect.objectContaining({ key: back, state: 'again' }) }]);
   });
+
+  it('purges every marker churn left, many at a time, in one pass', async () => {
+    // Every leave is a marker; a pass that purged fewer than churn leaves let them pile up.
+    const routes = Array.from({ length: 500 }, (_, i) => `nodeff-${i.toString(36)}`);
+    await Promise.all(
+      routes.map(async (r) => {
+        const key = participantKey(scope, 'churned', r);
+        await store.remove(key, await store.put(key, participant('churned', r)));
+      }),
+    );
+    expect(await store.readChannel(scope, 'churned')).toHaveLength(500);
+    await store.purgeRemoved(0);
+    expect(await store.readChannel(scope, 'churned')).toEqual([]);
+  });
 });
 
 /** The gateway passes its MessageGuard; here an exception from a handler should fail the test. */

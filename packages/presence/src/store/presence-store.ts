@@ -14,6 +14,8 @@ import { readLatest } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 
 const READ_TIMEOUT_MS = 5000;
+/** Marker purges the janitor keeps in flight at once. */
+const PURGES_IN_FLIGHT = 64;
 /** JetStream API error codes: the stream is at max_bytes; a message is over max_msg_size. */
 const JS_MAX_BYTES = 10077;
 const JS_VALUE_TOO_BIG = 10054;
@@ -126,13 +128,20 @@ export class PresenceStore {
   async purgeRemoved(olderThanMs: number): Promise<number> {
     const records = await readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS);
     const cutoff = Date.now() - olderThanMs;
+    const due = records.filter((record) => record.deleted && record.storedAt <= cutoff);
     let purged = 0;
-    for (const record of records) {
-      if (!record.deleted || record.storedAt > cutoff) continue;
-      // Bounded by the marker's sequence: a value written to the key since stays.
-      const request = { filter: `$KV.${this.bucket}.${record.key}`, seq: record.revision + 1 };
-      const reply = await this.guard(() => this.nc.request(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, JSON.stringify(request)));
-      purged += reply.json<{ purged?: number }>().purged ?? 0;
+    // Many purges in flight, not one at a time: one request per round trip purged fewer markers
+    // per pass than connection churn leaves (every leave is a marker), so they piled up without
+    // bound and every join, which reads its channel's markers too, got slower (bench/memory-soak.mjs).
+    for (let i = 0; i < due.length; i += PURGES_IN_FLIGHT) {
+      const replies = await Promise.all(
+        due.slice(i, i + PURGES_IN_FLIGHT).map((record) => {
+          // Bounded by the marker's sequence: a value written to the key since stays.
+          const request = { filter: `$KV.${this.bucket}.${record.key}`, seq: record.revision + 1 };
+          return this.guard(() => this.nc.request(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, JSON.stringify(request)));
+        }),
+      );
+      for (const reply of replies) purged += reply.json<{ purged?: number }>().purged ?? 0;
     }
     return purged;
   }
