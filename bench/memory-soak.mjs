@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import WebSocket from 'ws';
+import { RpcClient, intEnv } from './lib/rpc-client.mjs';
 
 const CYCLES = intEnv('CYCLES', 50_000);
 const WORKERS = intEnv('WORKERS', 40);
@@ -27,56 +28,8 @@ const ROOMS = 7;
 const SHARED = 50;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-/** A bare JSON-RPC client: requests resolve with their response; everything else is ignored. */
-class Client {
-  constructor(ws) {
-    this.ws = ws;
-    this.pending = new Map();
-    this.nextId = 1;
-    ws.on('message', (data) => {
-      const text = String(data);
-      if (!text.startsWith('{"jsonrpc":"2.0","id":')) return;
-      const frame = JSON.parse(text);
-      const waiter = this.pending.get(frame.id);
-      if (!waiter) return;
-      this.pending.delete(frame.id);
-      waiter(frame);
-    });
-  }
-
-  static async open(url) {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return new Client(ws);
-  }
-
-  request(method, params) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 30_000);
-      this.pending.set(id, (frame) => {
-        clearTimeout(timer);
-        if (frame.error) reject(new Error(`${method}: ${frame.error.message}`));
-        else resolve(frame.result);
-      });
-      this.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    });
-  }
-
-  notify(method, params) {
-    this.ws.send(JSON.stringify({ jsonrpc: '2.0', method, params }));
-  }
-
-  /** Resolves once the server has seen the close (its close frame came back). */
+/** Requests and notifications; `close` resolves once the server has seen it (its close frame came back). */
+class Client extends RpcClient {
   close() {
     return new Promise((resolve) => {
       this.ws.once('close', resolve);

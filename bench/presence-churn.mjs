@@ -12,7 +12,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
-import WebSocket from 'ws';
+import { RpcClient, intEnv } from './lib/rpc-client.mjs';
 
 const MEMBERS = intEnv('MEMBERS', 1000);
 const CHURNERS = intEnv('CHURNERS', 40);
@@ -21,58 +21,20 @@ const SAMPLES = intEnv('SAMPLES', 20);
 const CHANNEL = 'bench-room';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-/** A bare JSON-RPC client: requests resolve with their response; frames are counted, not kept. */
-class Client {
+/** Counts frames and leaves; `watch` sees every frame while a test sets it. */
+class Client extends RpcClient {
   constructor(ws) {
-    this.ws = ws;
-    this.pending = new Map();
-    this.nextId = 1;
+    super(ws);
     this.frames = 0;
     this.leaves = 0;
     this.watch = undefined;
-    ws.on('message', (data) => {
-      this.frames++;
-      const text = String(data);
-      if (text.startsWith('{"jsonrpc":"2.0","id":')) {
-        const frame = JSON.parse(text);
-        const waiter = this.pending.get(frame.id);
-        if (waiter) {
-          this.pending.delete(frame.id);
-          waiter(frame);
-        }
-        return;
-      }
-      if (text.includes('"method":"signal.leave"')) this.leaves++;
-      if (this.watch) this.watch(text);
-    });
   }
 
-  static async open(url) {
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return new Client(ws);
-  }
-
-  request(method, params) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 30_000);
-      this.pending.set(id, (frame) => {
-        clearTimeout(timer);
-        if (frame.error) reject(new Error(`${method}: ${frame.error.message}`));
-        else resolve(frame.result);
-      });
-      this.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    });
+  onFrame(text) {
+    this.frames++;
+    if (text.startsWith('{"jsonrpc":"2.0","id":')) return;
+    if (text.includes('"method":"signal.leave"')) this.leaves++;
+    if (this.watch) this.watch(text);
   }
 
   close() {
