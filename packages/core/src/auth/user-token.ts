@@ -285,7 +285,8 @@ export function verifyUserToken(registry: Pick<Apps, 'byPublishableKey' | 'byTok
     capability: capability?.data,
     send: send?.data,
     tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
-    issuedAt: payload.iat,
+    // A future iat counts as now, as for the lifetime cap: it cannot slip past a user revocation.
+    issuedAt: payload.iat === undefined ? undefined : Math.min(payload.iat, Date.now() / 1000),
   };
 }
 

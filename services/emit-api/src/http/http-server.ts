@@ -1,7 +1,7 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { metrics } from '../metrics/emit-metrics.js';
-import { enforceSocketDeadlines } from './socket-deadlines.js';
+import { endRaw, enforceSocketDeadlines, responseOf } from './socket-deadlines.js';
 
 export interface HttpServerLimits {
   /** Time a client has to send all request headers (HTTP_HEADERS_TIMEOUT_MS). */
@@ -48,18 +48,13 @@ export function createHttpServer(limits: HttpServerLimits, listener: RequestList
  * had arrived (a response exists) it was the request timeout, otherwise the headers timeout.
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  const response = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
   // Our own deadline (socket-deadlines.ts) answered first and counted it: nothing more to say.
   if ((socket as Duplex & { writableEnded?: boolean }).writableEnded === true) {
     socket.destroy();
     return;
   }
   const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  if (status === 408) metrics.limitRefusals.inc({ limit: response ? 'http_request_timeout_ms' : 'http_headers_timeout_ms' });
-  if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent === true) {
-    socket.destroy();
-    return;
-  }
-  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  if (status === 408) metrics.limitRefusals.inc({ limit: responseOf(socket) ? 'http_request_timeout_ms' : 'http_headers_timeout_ms' });
+  if (error.code === 'ECONNRESET') return void socket.destroy();
+  endRaw(socket, status, status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
 }

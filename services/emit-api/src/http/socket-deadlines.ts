@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { metrics } from '../metrics/emit-metrics.js';
 
 export interface SocketDeadlineLimits {
@@ -29,8 +30,13 @@ export function enforceSocketDeadlines(server: Server, limits: SocketDeadlineLim
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
-    arm(socket, limits.requestTimeoutMs, 'http_request_timeout_ms');
-    req.once('end', () => clearTimeout(timers.get(socket)));
+    clearTimeout(timers.get(socket));
+    // A request without a body is complete already, and 'end' fires only once someone reads it:
+    // its handler's own time (a presence read) is not the client's to account for.
+    if (!req.complete) {
+      arm(socket, limits.requestTimeoutMs, 'http_request_timeout_ms');
+      req.once('end', () => clearTimeout(timers.get(socket)));
+    }
     // The next request on a kept-alive connection: Node closes it after the keep-alive time when
     // nothing comes; once bytes come, its headers get the usual time.
     res.once('finish', () => {
@@ -43,12 +49,24 @@ function expire(socket: Socket, limit: string): void {
   // Node's own timeout check may have answered first (it ends the socket): counted there.
   if (socket.destroyed || socket.writableEnded) return;
   metrics.limitRefusals.inc({ limit });
-  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
-  if (socket.writable && response?.headersSent !== true) {
-    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    // A client that never reads cannot hold the socket open past the answer.
-    setTimeout(() => socket.destroy(), 1000).unref();
-  } else {
+  endRaw(socket, 408, 'Request Timeout');
+}
+
+/** The request in progress on a socket, if Node has made its response yet (a private field). */
+export function responseOf(socket: Duplex): ServerResponse | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/**
+ * Answers on the raw socket and closes it; a socket that cannot take an answer any more (its
+ * response begun, or not writable) is cut instead.
+ */
+export function endRaw(socket: Duplex, status: number, reason: string): void {
+  if (!socket.writable || responseOf(socket)?.headersSent === true) {
     socket.destroy();
+    return;
   }
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  // A client that never reads cannot hold the socket open past the answer.
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

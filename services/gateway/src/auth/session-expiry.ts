@@ -20,6 +20,7 @@ export class SessionExpiry {
 
   constructor(
     private readonly onExpired: (session: Session) => void,
+    private readonly onError: (error: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -63,7 +64,12 @@ export class SessionExpiry {
       if (expiresAt * 1000 > now) continue;
       for (const session of sessions) {
         this.forget(session);
-        this.onExpired(session);
+        // One shared interval for every connection: a close that throws must not skip the rest.
+        try {
+          this.onExpired(session);
+        } catch (error) {
+          this.onError(error);
+        }
       }
     }
   }

@@ -41,7 +41,10 @@ export function registerJsonRpcRoutes(
   log: Logger,
 ): void {
   const expiry =
-    tokenExpiry === 'close' ? new SessionExpiry((session) => session.ws?.end(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason)) : undefined;
+    tokenExpiry === 'close' ? new SessionExpiry(
+          (session) => session.ws?.end(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason),
+          (error) => log.error({ err: error }, 'closing a connection whose token expired failed'),
+        ) : undefined;
   for (const [path, dialect] of PATHS) {
     const handler = new RpcConnectionHandler(hub, presence, {
       maxFrameBytes: limits.maxFrameBytes,

@@ -120,7 +120,11 @@ export class StelaceSocket {
     try {
       this.onEnginePacket(text);
     } catch (error) {
-      if (!(error instanceof EngineProtocolError || error instanceof SocketProtocolError)) throw error;
+      if (!(error instanceof EngineProtocolError || error instanceof SocketProtocolError)) {
+        // A bug, not the client's fault; never thrown into uWS's loop.
+        this.context.log.error({ err: error, route: this.route }, 'socket.io packet handling failed');
+        return this.end(1011, 'internal error');
+      }
       if (error instanceof SocketProtocolError && error.limit !== undefined) metrics.limitRefusals.inc({ limit: error.limit });
       this.context.log.info({ route: this.route, reason: error.message }, 'socket.io protocol error');
       this.end(1002, error.message);
