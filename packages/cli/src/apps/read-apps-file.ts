@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { loadAppsFile, type AppsFile, type Environment } from '@signal/core';
+import { existsSync } from 'node:fs';
+import { parseAppsFile, readAppsJson, type AppsFile, type Environment } from '@signal/core';
 import { CliError, EXIT } from '../exit-codes.js';
 
 /** A secret key entry as written in the file (no defaults filled in). */
@@ -33,8 +33,9 @@ export interface LoadedAppsFile {
 export function readAppsFile(path: string): LoadedAppsFile {
   if (!existsSync(path)) throw new CliError(EXIT.notFound, `apps file ${path}: no such file; create one with 'signal init --apps-file ${path}'`);
   try {
-    const parsed = loadAppsFile(path);
-    return { parsed, raw: JSON.parse(readFileSync(path, 'utf8')) as RawAppsFile };
+    // One read: the file the services would see and the one edited are the same bytes.
+    const raw = readAppsJson(path);
+    return { parsed: parseAppsFile(raw, `apps file ${path}`), raw: raw as RawAppsFile };
   } catch (error) {
     throw new CliError(EXIT.failure, (error as Error).message);
   }

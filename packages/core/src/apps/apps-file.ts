@@ -237,6 +237,14 @@ function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
 }
 
 export function loadAppsFile(path: string): AppsFile {
+  return parseAppsFile(readAppsJson(path), `apps file ${path}`);
+}
+
+/**
+ * An apps file's JSON as written, read once with the file's size and depth caps, its parse
+ * errors scrubbed of the file's text; `parseAppsFile` validates it.
+ */
+export function readAppsJson(path: string): unknown {
   let text: string;
   try {
     const size = statSync(path).size;
@@ -257,5 +265,5 @@ export function loadAppsFile(path: string): AppsFile {
     const why = (cause as Error).message.replace(/, ".*$/s, '');
     throw new ConfigError(`apps file ${path} is not valid JSON: ${why}`);
   }
-  return parseAppsFile(raw, `apps file ${path}`);
+  return raw;
 }

@@ -14,15 +14,18 @@ export interface DisconnectCommand {
 
 export type ControlCommand = DisconnectCommand;
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 export function encodeControl(command: ControlCommand): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(command));
+  return encoder.encode(JSON.stringify(command));
 }
 
 /** Undefined for anything that is not a command (most messages: decoded only after an envelope failed). */
 export function decodeControl(data: Uint8Array): ControlCommand | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(data));
+    value = JSON.parse(decoder.decode(data));
   } catch {
     return undefined;
   }

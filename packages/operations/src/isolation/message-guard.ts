@@ -44,10 +44,11 @@ export class MessageGuard {
   }
 
   /** The handler, made safe to give to a subscription, watch or timer. */
-  wrap<A extends unknown[]>(source: string, handler: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
+  wrap<A = void, B = void>(source: string, handler: (a: A, b: B) => void): (a: A, b: B) => void {
+    // Two fixed parameters (a NATS callback's error and message, a watch entry): no rest array per call.
+    return (a: A, b: B) => {
       try {
-        handler(...args);
+        handler(a, b);
       } catch (error) {
         this.drop(source, 'failed', error);
       }

@@ -7,7 +7,7 @@ import { decodeNodeRecord, type NodeRecord } from './node-record.js';
  * matched by shape so this package needs no logger or metrics).
  */
 export interface EntryGuard {
-  wrap<A extends unknown[]>(source: string, handler: (...args: A) => void): (...args: A) => void;
+  wrap<A = void, B = void>(source: string, handler: (a: A, b: B) => void): (a: A, b: B) => void;
   drop(source: string, reason: 'invalid' | 'failed', error?: unknown): void;
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { SignalError, assertJsonValueDepth } from '@signal/core';
+import { SignalError, assertJsonValueDepth, jsonTextTooDeep } from '@signal/core';
 import { metrics } from '../metrics/emit-metrics.js';
 
 export interface BodyLimits {
@@ -16,7 +16,10 @@ export interface BodyLimits {
  * it for NATS would overflow the stack.
  */
 export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
-  const value = await parseBody(req, limits.maxBytes);
+  const { value, deep } = await parseBody(req, limits);
+  // The scan of the text costs nothing per value; only a body it finds too deep is walked, to
+  // name the field that holds the deep value.
+  if (!deep) return value;
   try {
     assertJsonValueDepth(value, limits.maxDepth, 'body');
   } catch (error) {
@@ -26,7 +29,8 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
   return value;
 }
 
-async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> {
+async function parseBody(req: IncomingMessage, limits: BodyLimits): Promise<{ value: unknown; deep: boolean }> {
+  const limit = limits.maxBytes;
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -42,27 +46,31 @@ async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> 
     if (error instanceof SignalError) throw error;
     throw new SignalError('bad_request', 'the request body ended before it was complete');
   }
-  if (size === 0) return undefined;
+  if (size === 0) return { value: undefined, deep: false };
   const text = Buffer.concat(chunks).toString('utf8');
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/x-www-form-urlencoded') return parseForm(text);
+  if (type === 'application/x-www-form-urlencoded') return parseForm(text, limits.maxDepth);
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new SignalError('bad_request', `content-type ${type} is not supported; send application/json`, { field: 'content-type' });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new SignalError('invalid_json', `body is not valid JSON: ${(error as Error).message}`);
   }
+  return { value, deep: jsonTextTooDeep(text, limits.maxDepth) };
 }
 
-/** Form fields are strings; `message` may hold JSON, as Stelace accepted it. */
-function parseForm(text: string): Record<string, unknown> {
+/** Form fields are strings; `message` may hold JSON, as Stelace accepted it (one level below the form). */
+function parseForm(text: string, maxDepth: number): { value: Record<string, unknown>; deep: boolean } {
   const out: Record<string, unknown> = {};
+  let deep = false;
   for (const [key, value] of new URLSearchParams(text)) {
     if (key === 'message') {
       try {
         out[key] = JSON.parse(value);
+        deep ||= jsonTextTooDeep(value, maxDepth - 1);
       } catch {
         out[key] = value;
       }
@@ -70,7 +78,7 @@ function parseForm(text: string): Record<string, unknown> {
       out[key] = value;
     }
   }
-  return out;
+  return { value: out, deep };
 }
 
 function tooLarge(limit: number): SignalError {

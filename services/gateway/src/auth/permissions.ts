@@ -1,6 +1,5 @@
 import {
   SignalError,
-  grantedOperations,
   matchesPattern,
   type Apps,
   type Capability,
@@ -81,7 +80,7 @@ export function refusal(permissions: Permissions, operation: Operation, channel:
   if (namespace && namespace.options[operation as 'presence' | 'publish'] === false) {
     return `namespace '${namespace.pattern}' does not allow ${operation} by clients`;
   }
-  if (permissions.channels === 'all' || grantedOperations(permissions.channels, channel).has(operation)) return undefined;
+  if (permissions.channels === 'all' || permissions.channels.some((rule) => rule.operations.includes(operation) && matchesPattern(rule.pattern, channel))) return undefined;
   const grant = permissions.channelGrants.get(channel);
   if (grant && grant.operations.includes(operation)) {
     if (nowMs < grant.expiresAt * 1000) return undefined;

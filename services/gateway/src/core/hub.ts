@@ -282,8 +282,13 @@ export class Hub {
       return;
     }
     let envelope: Envelope | undefined = decoded;
-    const filter = this.filter;
-    if (filter && !this.guard.run('presence', () => (envelope = filter(entry.scope, decoded)))) return;
+    if (this.filter) {
+      try {
+        envelope = this.filter(entry.scope, decoded);
+      } catch (error) {
+        return this.guard.drop('presence', 'failed', error);
+      }
+    }
     if (envelope) this.deliver(entry, envelope);
     if (msg.reply) msg.respond(DELIVERED);
     if (started !== undefined) metrics.fanOutSeconds.observe((performance.now() - started) / 1000);
@@ -295,8 +300,9 @@ export class Hub {
     const presence = this.isPresenceEvent(entry.scope, envelope);
     for (const surface of entry.surfaces.keys()) {
       // Each surface on its own: a render that throws (e.g. JSON.stringify overflowing on a
-      // deeply nested payload) costs only that surface this message.
-      this.guard.run('subject', () => {
+      // deeply nested payload) costs only that surface this message. Inline, not guard.run: no
+      // closure per surface per message on the fan-out path.
+      try {
         const frames = framesOf(surface.render(envelope, entry.scope));
         const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
         for (const frame of frames) {
@@ -305,7 +311,9 @@ export class Hub {
           this.stats.messagesOut++;
           this.stats.bytesOut += Buffer.byteLength(frame);
         }
-      });
+      } catch (error) {
+        this.guard.drop('subject', 'failed', error);
+      }
     }
   }
 

@@ -25,7 +25,7 @@ export function watchSlowConsumers(sockets: OpenSockets, maxBackpressureBytes: n
     for (const ws of sockets) {
       // One socket at a time: a socket uWS refuses to touch costs only its own check, not the
       // check of every other socket nor the timer (an exception here would end the process).
-      guard.run('timer', () => {
+      try {
         const queued = ws.getBufferedAmount();
         total += queued;
         if (queued > largest) largest = queued;
@@ -34,7 +34,9 @@ export function watchSlowConsumers(sockets: OpenSockets, maxBackpressureBytes: n
           log.warn({ queuedBytes: queued, thresholdBytes: threshold }, 'slow consumer disconnected');
           ws.end(CLOSE_SLOW_CONSUMER.code, CLOSE_SLOW_CONSUMER.reason);
         }
-      });
+      } catch (error) {
+        guard.drop('timer', 'failed', error);
+      }
     }
     socketStats.queuedBytes = total;
     socketStats.largestQueueBytes = largest;

@@ -37,6 +37,9 @@ export interface RpcHandlerOptions {
   expiry: SessionExpiry | undefined;
 }
 
+/** Errors a Bit6 client is told about even for a notification (see handle()). */
+const TOLD_TO_BIT6: ReadonlySet<string> = new Set(['bad_request', 'limit_exceeded', 'rate_limited', 'unauthorized', 'forbidden']);
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Translates JSON-RPC frames into hub calls; holds no state of its own. */
@@ -115,8 +118,7 @@ export class RpcConnectionHandler {
       // A Bit6 client is told about a refused join, a rate refusal, an expired token or a missing
       // permission too: the SDK ignores an error with `id: null`, but it shows in the app's network
       // log instead of the request vanishing without a trace.
-      const told = ['bad_request', 'limit_exceeded', 'rate_limited', 'unauthorized', 'forbidden'].includes(error.code);
-      if (id !== undefined || this.options.dialect === 'native' || told) {
+      if (id !== undefined || this.options.dialect === 'native' || TOLD_TO_BIT6.has(error.code)) {
         reply(session, rpcError(id ?? (caught as { rpcId?: RpcId }).rpcId, error));
       }
       if (error.code === 'rate_limited' && session.quota.flooding) this.closeFlooding(session);

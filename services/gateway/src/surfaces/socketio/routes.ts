@@ -1,12 +1,10 @@
-import { SignalError, type Apps, type TokenRules } from '@signal/core';
+import type { Apps, TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
 import type { RevocationList } from '../../auth/revocation-list.js';
 import type { Hub } from '../../core/hub.js';
 import type { Limits } from '../../limits/limits.js';
-import { metrics } from '../../metrics/gateway-metrics.js';
-import { clientIpOf } from '../../server/client-ip.js';
-import { refuseUpgrade } from '../../server/upgrade.js';
+import { upgradeWith } from '../../server/upgrade.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { ENGINE, engineVersionOf } from './engine-packets.js';
 import { createStelaceSurface } from './render.js';
@@ -42,24 +40,9 @@ export function registerSocketIoRoutes(
       const engine = engineVersionOf(new URLSearchParams(req.getQuery() ?? ''));
       if ('error' in engine) return refuse(res, engine.error);
       // Node and address are known now; app and identity only once the client authenticates.
-      const ip = clientIpOf(res, req, rules.addresses);
-      let ticket;
-      try {
-        ticket = rules.connections.admit(ip);
-      } catch (error) {
-        if (!(error instanceof SignalError)) throw error;
-        metrics.connectionsRefused.inc({ reason: error.code });
-        log.info({ path: url, ip, code: error.code, reason: error.message }, 'connection refused');
-        return refuseUpgrade(res, error);
-      }
-      const socket = new StelaceSocket(context, hub.nextRoute(), engine.version, ticket);
-      res.upgrade<SocketIoData>(
-        { socket },
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        uwsContext,
-      );
+      upgradeWith(res, req, uwsContext, { path: url, addresses: rules.addresses, log }, (request): SocketIoData => ({
+        socket: new StelaceSocket(context, hub.nextRoute(), engine.version, rules.connections.admit(request.ip)),
+      }));
     },
     open: (ws) => ws.getUserData().socket.onOpen(ws),
     message: (ws, message, isBinary) => ws.getUserData().socket.onMessage(message, isBinary),
