@@ -144,6 +144,9 @@ describe('lifetime cap and audience', () => {
     expect(await verdict({ iat: t, exp: t + 3601 })).toBe(
       'bad_claims: token lives 3601 s (exp - iat), over the 3600 s this gateway accepts (MAX_TOKEN_TTL_SECONDS); mint a shorter-lived one',
     );
+    // A millisecond iat (as emit-api mints) counts in whole seconds, the unit of the cap and its message.
+    expect(await verdict({ iat: t - 1 + 0.999, exp: t + 3600 })).toMatch(/^bad_claims: token lives 3601 s /);
+    expect(await verdict({ iat: t - 1 + 0.999, exp: t - 1 + 3600 })).toBe('accepted');
     expect(await verdict({ exp: t + 3500 })).toBe('accepted');
     expect(await verdict({ exp: t + 3700 })).toMatch(/^bad_claims: token lives 3[67]\d\d s/);
     // A future iat cannot shorten the lifetime: it counts from now.

@@ -175,7 +175,8 @@ export function verifySignedToken(registry: Pick<Apps, 'byPublishableKey' | 'byT
   if (payload.exp <= now) throw new TokenError('expired', 'token has expired; mint a new one');
   if (payload.nbf !== undefined && payload.nbf > now) throw new TokenError('bad_claims', 'token claim nbf is invalid');
   // A token without iat, or with one in the future, is judged from now: it cannot outlive the cap from the moment it is shown.
-  const lifetime = payload.exp - Math.min(payload.iat ?? now, now);
+  // Whole seconds: emit-api's iat carries milliseconds, and the cap and its error speak in seconds.
+  const lifetime = payload.exp - Math.floor(Math.min(payload.iat ?? now, now));
   if (lifetime > rules.maxTtlSeconds) {
     throw new TokenError(
       'bad_claims',
