@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import { ENTRY_OVERHEAD_BYTES, PresenceStore, openPresenceBuckets } from '@signal/presence';
+import { ENTRY_OVERHEAD_BYTES, JetStreamPresenceStore, openPresenceBuckets } from '@signal/presence';
 import { Bit6Client } from './bit6-client.js';
 import { RpcClient } from './rpc-client.js';
 import { connectNative, emit, keysOf, mintToken, type Stack } from './stack.js';
@@ -50,7 +50,7 @@ export async function bucketEntriesOfNode(stack: Stack, node: string) {
   const nc = await connect({ servers: stack.nats.url });
   try {
     const buckets = await openPresenceBuckets(nc, { bucket: 'signal_presence', replicas: 1, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES });
-    return await new PresenceStore(nc, buckets.participants, 'signal_presence').entriesOfNode(node);
+    return await new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence').entriesOfNode(node);
   } finally {
     await nc.close();
   }

@@ -20,7 +20,9 @@ export {
   type ParticipantView,
 } from './store/participant-entry.js';
 export { readLatest, type LatestRecord } from './store/read-latest.js';
-export { PresenceStore, RevisionConflict, type ChannelRecord } from './store/presence-store.js';
+export { RevisionConflict, type PresenceStore, type ChannelRecord, type ChannelFeed, type FeedListener } from './store/presence-store.js';
+export { JetStreamPresenceStore } from './store/jetstream-store.js';
+export { MemoryPresenceStore } from './store/memory-store.js';
 export { isWrongLastSequence } from './store/wrong-last-sequence.js';
 export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
 export { nodeRecordSchema, type NodeRecord } from './nodes/node-record.js';

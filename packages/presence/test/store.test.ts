@@ -6,7 +6,7 @@ import {
   ENTRY_OVERHEAD_BYTES,
   LivenessWatch,
   type EntryGuard,
-  PresenceStore,
+  JetStreamPresenceStore,
   RevisionConflict,
   Sweeper,
   openPresenceBuckets,
@@ -19,7 +19,7 @@ import {
 let nats: NatsServer;
 let nc: NatsConnection;
 let buckets: PresenceBuckets;
-let store: PresenceStore;
+let store: JetStreamPresenceStore;
 const BUCKET = 'presence_test';
 const LIMITS = { maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES };
 const scope = { app: 'acme', env: 'test' as const };
@@ -28,7 +28,7 @@ beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
   buckets = await openPresenceBuckets(nc, { ...LIMITS, bucket: BUCKET, replicas: 1, storage: 'memory' });
-  store = new PresenceStore(nc, buckets.participants, BUCKET);
+  store = new JetStreamPresenceStore(nc, buckets.participants, BUCKET);
 });
 afterAll(async () => {
   await nc?.close();

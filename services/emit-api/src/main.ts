@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
-import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
+import { JetStreamPresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
   const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
-  const presence = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
   const revocationBucket = await openRevocationBucket(nc, revocationSettingsFrom(config));
   if (revocationBucket.mismatches.length > 0) {
     log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');

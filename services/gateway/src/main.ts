@@ -5,7 +5,7 @@ import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, 
 import {
   LivenessWatch,
   NodeRegistry,
-  PresenceStore,
+  JetStreamPresenceStore,
   Sweeper,
   limitsFrom,
   openPresenceBuckets,
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   if (buckets.mismatches.length > 0) {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
-  const store = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const store = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);

@@ -1,5 +1,7 @@
 import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { SignalError } from '@signal/core';
+import { decodeParticipant } from './participant-entry.js';
+import type { ChannelRecord } from './presence-store.js';
 
 /** The latest record of one key: its value, or a delete marker. */
 export interface LatestRecord {
@@ -19,23 +21,14 @@ const OPERATION_HEADER = 'KV-Operation';
  * says how many to expect. Delete markers are returned too, with their revisions: a reader
  * that reconciles with live events needs them to know a key is gone, and since when.
  * (nats.js's own KV listing costs a stream-info round trip and leaves a consumer on the
- * server for five minutes; presence reads on every join, so this one cleans up at once.)
+ * server for five minutes; this one cleans up at once.) Joins do not read: they follow
+ * their channel (channel-feed.ts).
  */
-export interface ReadWindow {
-  /** Only writes from this revision on, instead of every key's latest. */
-  readonly from?: number;
-  /** Ignore writes after this revision. */
-  readonly until?: number;
-  /** Operations and revisions only: values come back empty. */
-  readonly headersOnly?: boolean;
-}
-
 export async function readLatest(
   nc: NatsConnection,
   bucket: string,
   filter: string,
   timeoutMs: number,
-  window: ReadWindow = {},
 ): Promise<LatestRecord[]> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
@@ -60,18 +53,8 @@ export async function readLatest(
       const delivery = deliveryOf(msg);
       if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
       const key = msg.subject.slice(subjectPrefix.length);
-      const operation = msg.headers?.get(OPERATION_HEADER);
       const previous = latest.get(key);
-      const inWindow = window.until === undefined || delivery.sequence <= window.until;
-      if (inWindow && (!previous || previous.revision < delivery.sequence)) {
-        latest.set(key, {
-          key,
-          revision: delivery.sequence,
-          deleted: operation === 'DEL' || operation === 'PURGE',
-          value: msg.data,
-          storedAt: delivery.storedAt,
-        });
-      }
+      if (!previous || previous.revision < delivery.sequence) latest.set(key, recordOf(key, msg, delivery));
       lastPending = delivery.pending;
       received++;
       check();
@@ -83,10 +66,7 @@ export async function readLatest(
       stream_name: stream,
       config: {
         deliver_subject: inbox,
-        ...(window.from === undefined
-          ? { deliver_policy: 'last_per_subject' }
-          : { deliver_policy: 'by_start_sequence', opt_start_seq: Math.max(1, window.from) }),
-        ...(window.headersOnly ? { headers_only: true } : {}),
+        deliver_policy: 'last_per_subject',
         filter_subject: `${subjectPrefix}${filter}`,
         ack_policy: 'none',
         replay_policy: 'instant',
@@ -121,18 +101,44 @@ export async function readLatest(
   }
 }
 
+/** What a JetStream delivery's reply subject says about it. */
+export interface Delivery {
+  /** Stream sequence: the record's revision. */
+  readonly sequence: number;
+  /** The consumer's own count of deliveries: a gap in it means a message was lost. */
+  readonly delivered: number;
+  readonly pending: number;
+  readonly storedAt: number;
+}
+
+/** A delivered message of the bucket as a record. */
+export function recordOf(key: string, msg: Msg, delivery: Delivery): LatestRecord {
+  const operation = msg.headers?.get(OPERATION_HEADER);
+  return { key, revision: delivery.sequence, deleted: operation === 'DEL' || operation === 'PURGE', value: msg.data, storedAt: delivery.storedAt };
+}
+
+/** A record as presence sees it; undefined for a value that is not a participant (a stray write must not break listing). */
+export function toChannelRecord(record: LatestRecord): ChannelRecord | undefined {
+  if (record.deleted) return { present: false, key: record.key, revision: record.revision };
+  const value = decodeParticipant(record.value);
+  return value ? { present: true, participant: { ...value, key: record.key, revision: record.revision } } : undefined;
+}
+
 /**
- * Stream sequence, timestamp and pending count from a JetStream delivery's reply subject, in both the
+ * Sequences, timestamp and pending count from a JetStream delivery's reply subject, in both the
  * old (`$JS.ACK.<stream>.<consumer>.<n>.<sseq>.<dseq>.<ts>.<pending>`) and the newer form
  * that adds domain and account hash after `ACK`.
  */
-function deliveryOf(msg: Msg): { sequence: number; pending: number; storedAt: number } | undefined {
+export function deliveryOf(msg: Msg): Delivery | undefined {
   const tokens = msg.reply?.split('.');
   if (!tokens || tokens[0] !== '$JS' || tokens[1] !== 'ACK') return undefined;
   const offset = tokens.length === 9 ? 0 : tokens.length >= 11 ? 2 : -1;
   if (offset < 0) return undefined;
   const sequence = Number(tokens[5 + offset]);
+  const delivered = Number(tokens[6 + offset]);
   const pending = Number(tokens[8 + offset]);
   const storedAt = Math.floor(Number(tokens[7 + offset]) / 1e6);
-  return Number.isSafeInteger(sequence) && Number.isSafeInteger(pending) ? { sequence, pending, storedAt } : undefined;
+  return Number.isSafeInteger(sequence) && Number.isSafeInteger(delivered) && Number.isSafeInteger(pending)
+    ? { sequence, delivered, pending, storedAt }
+    : undefined;
 }

@@ -13,6 +13,14 @@ interface Known {
   leftAt: number;
 }
 
+/** A connection's latest record as the feed brought it. */
+interface Stored {
+  rev: number;
+  present: boolean;
+  /** Other connections present in the store just before this record was written. */
+  othersBefore: number;
+}
+
 /**
  * This node's view of one presence channel, shared by all its local participants in it.
  *
@@ -25,6 +33,13 @@ interface Known {
  */
 export class ChannelView {
   private readonly known = new Map<string, Known>();
+  /**
+   * The store's own order, apart from `known` (which events may run ahead of): per connection,
+   * the latest record the feed brought and whether it is present. Counted for the limit.
+   */
+  private readonly stored = new Map<string, Stored>();
+  private storedPresent = 0;
+  private readonly waiters = new Map<string, { rev: number; resolve: (others: number) => void }>();
 
   constructor(
     readonly scope: Scope,
@@ -67,10 +82,33 @@ export class ChannelView {
     return envelope;
   }
 
-  /** Applies store records newer than what we know; returns the events that catch local participants up. */
+  /**
+   * Resolves, once the store's record of `route` at `rev` came through the feed, with how many
+   * other connections were present in the store just before it: the feed brings writes in the
+   * store's order, so this is exact, whatever events ran ahead.
+   */
+  othersWhenStored(route: string, rev: number): Promise<number> {
+    return new Promise((resolve) => {
+      const current = this.stored.get(route);
+      if (current?.rev === rev) resolve(current.othersBefore);
+      else if (current && current.rev > rev) resolve(this.storedOthers(route));
+      else this.waiters.set(route, { rev, resolve });
+    });
+  }
+
+  /** Forgets a wait that timed out. */
+  stopWaiting(route: string): void {
+    this.waiters.delete(route);
+  }
+
+  /**
+   * Applies records from the store's feed, in the store's order: what is newer than what we
+   * know changes the view; returns the events that catch local participants up.
+   */
   merge(records: readonly ChannelRecord[]): Envelope[] {
     const catchUp: Envelope[] = [];
     for (const record of records) {
+      this.noteStored(record);
       if (record.present) {
         const p = record.participant;
         const route = routeOf(p.address);
@@ -114,7 +152,34 @@ export class ChannelView {
   /** Forgets tombstones older than `ageMs`: no event can still be that late. */
   prune(ageMs: number): void {
     const limit = this.now() - ageMs;
-    for (const [route, k] of this.known) if (!k.present && k.leftAt < limit) this.known.delete(route);
+    for (const [route, k] of this.known) {
+      if (k.present || k.leftAt >= limit) continue;
+      this.known.delete(route);
+      if (this.stored.get(route)?.present === false) this.stored.delete(route);
+    }
+  }
+
+  private noteStored(record: ChannelRecord): void {
+    const route = record.present ? routeOf(record.participant.address) : routeOfKey(record.key);
+    if (route === undefined) return;
+    const rev = record.present ? record.participant.revision : record.revision;
+    const current = this.stored.get(route);
+    if (current && current.rev >= rev) return;
+    // The channel as it was just before this write, kept for a join that asks after its write came through.
+    const othersBefore = this.storedOthers(route);
+    const waiter = this.waiters.get(route);
+    if (waiter && waiter.rev <= rev) {
+      this.waiters.delete(route);
+      waiter.resolve(othersBefore);
+    }
+    if (current?.present) this.storedPresent--;
+    if (record.present) this.storedPresent++;
+    // A removed connection stays only while the view keeps its tombstone (see prune).
+    this.stored.set(route, { rev, present: record.present, othersBefore });
+  }
+
+  private storedOthers(route: string): number {
+    return this.storedPresent - (this.stored.get(route)?.present ? 1 : 0);
   }
 
   private isNewer(route: string, rev: number): boolean {

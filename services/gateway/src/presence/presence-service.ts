@@ -6,6 +6,7 @@ import {
   leaveEnvelope,
   scopeOfKey,
   type ParticipantValue,
+  type ChannelRecord,
   type ParticipantView,
   type PresenceLimits,
   type PresenceStore,
@@ -20,6 +21,8 @@ import { ChannelViews } from './channel-views.js';
 import { Membership } from './membership.js';
 
 const NONE: ReadonlyMap<string, unknown> = new Map();
+/** How long a join waits for its own write to come back through the channel's feed. */
+const STORED_TIMEOUT_MS = 5000;
 
 export interface PresenceServiceOptions {
   readonly node: string;
@@ -27,6 +30,9 @@ export interface PresenceServiceOptions {
   readonly instance: () => string;
   readonly limits: PresenceLimits;
 }
+
+/** What presence needs of the hub (an in-memory twin stands in for it in unit tests). */
+export type PresenceHub = Pick<Hub, 'setEnvelopeFilter' | 'join' | 'leave' | 'publish' | 'assertCanPublish' | 'publishEnvelope' | 'deliverLocally' | 'subscribePresence'>;
 
 /** Called with the participants already there, just before the newcomer starts getting presence events. */
 export type Welcome = (participants: ParticipantView[]) => void;
@@ -37,22 +43,23 @@ export type Welcome = (participants: ParticipantView[]) => void;
  * put everyone's events in order. Surfaces call it for join, leave and publish.
  */
 export class PresenceService {
-  readonly views = new ChannelViews();
+  readonly views: ChannelViews;
   private readonly memberships = new Map<Session, Map<string, Membership>>();
 
   constructor(
-    private readonly hub: Hub,
+    private readonly hub: PresenceHub,
     private readonly store: PresenceStore,
     private readonly options: PresenceServiceOptions,
     private readonly log: Logger,
   ) {
+    this.views = new ChannelViews(store, (view, record) => this.fromFeed(view, record));
     hub.setEnvelopeFilter(this.views.filter);
   }
 
   /**
-   * Joins a channel as a participant. The newcomer's view starts from the store (one read,
-   * merged into this node's view of the channel), gets `welcome` with everyone already
-   * there, then every change after that, in order.
+   * Joins a channel as a participant. The newcomer gets `welcome` with everyone already there
+   * (this node's view of the channel, which follows the store), then every change after that,
+   * in order.
    */
   join(session: Session, channel: string, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
     assertMay(session.permissions, 'subscribe', channel);
@@ -161,10 +168,9 @@ export class PresenceService {
   }
 
   /** Re-reads every local channel from the store and catches local participants up (after a NATS outage). */
-  async resync(): Promise<void> {
-    await Promise.all(
-      this.views.all().map(async (view) => this.catchUp(view, view.merge(await this.store.readChannel(view.scope, view.channel)))),
-    );
+  resync(): Promise<void> {
+    this.views.reopenAll();
+    return Promise.resolve();
   }
 
   /**
@@ -190,13 +196,12 @@ export class PresenceService {
     if (!session.ws) throw new SignalError('unavailable', 'the connection closed while joining');
     const { scope } = session;
     const joinedHere = this.hub.join(session, channel);
-    const view = this.views.acquire(scope, channel);
+    // Subscribed first, followed second: whatever the feed's first read misses arrives as an event.
+    const { view, feed } = this.views.acquire(scope, channel);
     membership.holdsView = true;
     membership.status = 'joining';
     try {
-      // Subscribed first, read second: whatever happens from now on arrives as an event.
-      const records = await this.store.readChannel(scope, channel);
-      this.catchUp(view, view.merge(records));
+      await feed.ready();
       const limit = participantLimit(session.permissions, channel, this.options.limits.maxParticipants);
       const maxParticipants = limit.most;
       if (view.count(session.route) >= maxParticipants) throw channelFull(channel, limit);
@@ -217,7 +222,8 @@ export class PresenceService {
       // Joins racing from other nodes all passed the check above; the store's order decides.
       // Whoever finds the limit reached before its own write withdraws. Nobody was told of its
       // join; the leave only matters to a reader that saw the entry in the store meanwhile.
-      if (await this.store.fullBefore(scope, channel, records, membership.key, membership.revision, maxParticipants)) {
+      const others = await this.othersWhenStored(view, session.route, membership.revision, membership.key, value);
+      if (others >= maxParticipants) {
         await this.removeEntry(scope, membership.key, membership.revision, value);
         throw channelFull(channel, limit);
       }
@@ -235,6 +241,33 @@ export class PresenceService {
       this.releaseView(session, channel, membership);
       if (joinedHere) this.hub.leave(session, channel);
       throw error;
+    }
+  }
+
+  /** Others present just before our write, from the channel's feed; the write is withdrawn if the feed does not bring it in time. */
+  private async othersWhenStored(view: ChannelView, route: string, revision: number, key: string, value: ParticipantValue): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SignalError('unavailable', `presence store did not confirm the join within ${STORED_TIMEOUT_MS} ms; try again`)), STORED_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([view.othersWhenStored(route, revision), late]);
+    } catch (error) {
+      view.stopWaiting(route);
+      await this.removeEntry(view.scope, key, revision, value);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A record from a channel's feed: merged into the view, what it changes delivered to local participants. */
+  private fromFeed(view: ChannelView, record: ChannelRecord): void {
+    try {
+      this.catchUp(view, view.merge([record]));
+    } catch (error) {
+      // Called from the store's delivery loop: nothing may escape into it.
+      this.log.warn({ err: error, channel: view.channel }, 'a presence record could not be applied');
     }
   }
 
