@@ -148,7 +148,7 @@ class JetStreamChannelFeed implements ChannelFeed {
         }
         this.delivered = delivery.delivered;
         const record = toChannelRecord(recordOf(msg.subject.slice(this.subjectPrefix.length), msg, delivery));
-        if (record) this.listener.record(record);
+        if (record) this.listener.record(record, expected === undefined || received < expected);
         received++;
         lastPending = delivery.pending;
         check();

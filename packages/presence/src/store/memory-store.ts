@@ -13,6 +13,8 @@ interface MemoryFeed {
   readonly listener: FeedListener;
   /** Records written but not delivered yet (deliveries are asynchronous, as from a server). */
   readonly queue: ChannelRecord[];
+  /** How many queued records at the front are the read made when the feed opened. */
+  initial: number;
   closed: boolean;
 }
 
@@ -108,7 +110,8 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   private open(prefix: string, listener: FeedListener): MemoryFeed {
-    const feed: MemoryFeed = { prefix, listener, queue: this.matching(prefix), closed: false };
+    const queue = this.matching(prefix);
+    const feed: MemoryFeed = { prefix, listener, queue, initial: queue.length, closed: false };
     this.feeds.add(feed);
     this.schedule(feed);
     return feed;
@@ -145,7 +148,10 @@ export class MemoryPresenceStore implements PresenceStore {
 
   private deliver(feed: MemoryFeed): void {
     if (this.held || feed.closed) return;
-    for (let record = feed.queue.shift(); record; record = feed.queue.shift()) feed.listener.record(record);
+    for (let record = feed.queue.shift(); record; record = feed.queue.shift()) {
+      feed.listener.record(record, feed.initial > 0);
+      if (feed.initial > 0) feed.initial--;
+    }
   }
 
   private async drained(feed: MemoryFeed): Promise<void> {

@@ -15,7 +15,8 @@ export class RevisionConflict extends Error {
 
 /** Where a followed channel's records go, in store order. Called from the store's delivery loop: must not throw. */
 export interface FeedListener {
-  record(record: ChannelRecord): void;
+  /** `initial`: part of the read of every key's latest record when the feed (re)opened; otherwise a write since. */
+  record(record: ChannelRecord, initial: boolean): void;
 }
 
 /**

@@ -40,6 +40,8 @@ export class ChannelView {
   private readonly stored = new Map<string, Stored>();
   private storedPresent = 0;
   private readonly waiters = new Map<string, { rev: number; resolve: (others: number) => void }>();
+  /** Live records from the feed not shown yet: the channel's events get a head start (see defer). */
+  private deferred: { record: ChannelRecord; at: number }[] = [];
 
   constructor(
     readonly scope: Scope,
@@ -130,6 +132,28 @@ export class ChannelView {
     return catchUp;
   }
 
+  /**
+   * A live record from the feed: counted at once (othersWhenStored), shown only once `graceMs`
+   * passed without the channel's event showing it first (takeDue). Events keep each
+   * connection's order (a message sent before a leave arrives before the leave); the feed
+   * comes by another path and could overtake them, so it only repairs what events missed.
+   */
+  defer(record: ChannelRecord): void {
+    this.noteStored(record);
+    this.deferred.push({ record, at: this.now() });
+  }
+
+  /** Deferred records whose grace is over, oldest first, and in how many ms the next one is due. */
+  takeDue(graceMs: number): { due: ChannelRecord[]; nextInMs: number | undefined } {
+    const cutoff = this.now() - graceMs;
+    let n = 0;
+    while (n < this.deferred.length && this.deferred[n]!.at <= cutoff) n++;
+    const due = this.deferred.slice(0, n).map((d) => d.record);
+    this.deferred = this.deferred.slice(n);
+    const next = this.deferred[0];
+    return { due, nextInMs: next === undefined ? undefined : Math.max(0, next.at - cutoff) };
+  }
+
   /** Everyone present, except `route` (the asker), earliest joiner first. */
   participants(exceptRoute?: string): ParticipantView[] {
     const out: ParticipantView[] = [];
@@ -147,6 +171,11 @@ export class ChannelView {
     let n = 0;
     for (const [route, k] of this.known) if (k.present && route !== exceptRoute) n++;
     return n;
+  }
+
+  /** Participants but `route` as the store's feed has them (events may be ahead or behind). */
+  storedCount(route: string): number {
+    return this.storedOthers(route);
   }
 
   /** Forgets tombstones older than `ageMs`: no event can still be that late. */

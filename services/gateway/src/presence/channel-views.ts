@@ -8,8 +8,11 @@ export interface FollowedChannel {
   readonly feed: ChannelFeed;
 }
 
-/** What becomes of a record from a feed: merged into `view`, catch-up events delivered locally. */
-export type FeedHandler = (view: ChannelView, record: ChannelRecord) => void;
+/** Delivers catch-up events to this node's local participants of the view's channel. */
+export type CatchUp = (view: ChannelView, envelopes: Envelope[]) => void;
+
+/** How long a live feed record waits for the channel's event to show it first (ChannelView.defer). */
+export const FEED_GRACE_MS = 200;
 
 /**
  * The channel views of this node: one per presence channel with at least one local
@@ -18,11 +21,11 @@ export type FeedHandler = (view: ChannelView, record: ChannelRecord) => void;
  * joins after the first on this node read nothing from the store.
  */
 export class ChannelViews {
-  private readonly views = new Map<string, FollowedChannel & { holders: number }>();
+  private readonly views = new Map<string, Entry>();
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly onRecord: FeedHandler,
+    private readonly catchUp: CatchUp,
   ) {}
 
   acquire(scope: Scope, channel: string): FollowedChannel {
@@ -30,8 +33,9 @@ export class ChannelViews {
     let entry = this.views.get(id);
     if (!entry) {
       const view = new ChannelView(scope, channel);
-      const feed = this.store.follow(scope, channel, { record: (record) => this.onRecord(view, record) });
-      entry = { view, feed, holders: 0 };
+      const created: Entry = { view, feed: undefined as unknown as ChannelFeed, holders: 0, flush: undefined };
+      created.feed = this.store.follow(scope, channel, { record: (record, initial) => this.fromFeed(created, record, initial) });
+      entry = created;
       this.views.set(id, entry);
     }
     entry.holders++;
@@ -45,6 +49,7 @@ export class ChannelViews {
     if (--entry.holders > 0) return;
     this.views.delete(id);
     entry.feed.close();
+    clearTimeout(entry.flush);
   }
 
   get(scope: Scope, channel: string): ChannelView | undefined {
@@ -60,12 +65,39 @@ export class ChannelViews {
     for (const entry of this.views.values()) entry.feed.reopen();
   }
 
+  /**
+   * A record from a channel's feed. What it read at (re)opening is shown at once: a newcomer's
+   * list is taken right after. Live records are shown after the grace, unless events did first.
+   */
+  private fromFeed(entry: Entry, record: ChannelRecord, initial: boolean): void {
+    if (initial) {
+      this.catchUp(entry.view, entry.view.merge([record]));
+      return;
+    }
+    entry.view.defer(record);
+    entry.flush ??= setTimeout(() => this.flush(entry), FEED_GRACE_MS);
+  }
+
+  private flush(entry: Entry): void {
+    entry.flush = undefined;
+    const { due, nextInMs } = entry.view.takeDue(FEED_GRACE_MS);
+    if (nextInMs !== undefined) entry.flush = setTimeout(() => this.flush(entry), nextInMs);
+    this.catchUp(entry.view, entry.view.merge(due));
+  }
+
   /** The hub's envelope filter: channel events pass through the channel's view, if this node has one. */
   readonly filter = (scope: Scope, envelope: Envelope): Envelope | undefined => {
     if (envelope.ch === undefined || envelope.t === 'send') return envelope;
     const view = this.views.get(viewId(scope, envelope.ch))?.view;
     return view ? view.accept(envelope) : envelope;
   };
+}
+
+interface Entry extends FollowedChannel {
+  feed: ChannelFeed;
+  holders: number;
+  /** Shows deferred feed records when their grace is over. */
+  flush: NodeJS.Timeout | undefined;
 }
 
 function viewId(scope: Scope, channel: string): string {

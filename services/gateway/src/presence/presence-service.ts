@@ -6,7 +6,6 @@ import {
   leaveEnvelope,
   scopeOfKey,
   type ParticipantValue,
-  type ChannelRecord,
   type ParticipantView,
   type PresenceLimits,
   type PresenceStore,
@@ -52,7 +51,7 @@ export class PresenceService {
     private readonly options: PresenceServiceOptions,
     private readonly log: Logger,
   ) {
-    this.views = new ChannelViews(store, (view, record) => this.fromFeed(view, record));
+    this.views = new ChannelViews(store, (view, envelopes) => this.fromFeed(view, envelopes));
     hub.setEnvelopeFilter(this.views.filter);
   }
 
@@ -204,7 +203,8 @@ export class PresenceService {
       await feed.ready();
       const limit = participantLimit(session.permissions, channel, this.options.limits.maxParticipants);
       const maxParticipants = limit.most;
-      if (view.count(session.route) >= maxParticipants) throw channelFull(channel, limit);
+      // Events and the feed may each lag the other: refused before writing only when both say full.
+      if (Math.min(view.count(session.route), view.storedCount(session.route)) >= maxParticipants) throw channelFull(channel, limit);
       const value: ParticipantValue = {
         channel,
         address: session.address,
@@ -261,13 +261,13 @@ export class PresenceService {
     }
   }
 
-  /** A record from a channel's feed: merged into the view, what it changes delivered to local participants. */
-  private fromFeed(view: ChannelView, record: ChannelRecord): void {
+  /** What a channel's feed changed in the view, delivered to local participants. */
+  private fromFeed(view: ChannelView, envelopes: Envelope[]): void {
     try {
-      this.catchUp(view, view.merge([record]));
+      this.catchUp(view, envelopes);
     } catch (error) {
-      // Called from the store's delivery loop: nothing may escape into it.
-      this.log.warn({ err: error, channel: view.channel }, 'a presence record could not be applied');
+      // Called from the store's delivery loop or a timer: nothing may escape into it.
+      this.log.warn({ err: error, channel: view.channel }, 'presence catch-up could not be delivered');
     }
   }
 
