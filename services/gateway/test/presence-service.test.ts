@@ -205,7 +205,7 @@ describe('PresenceService on the in-memory store', () => {
   });
 
   it('catches a node up from the store feed when an event to it is lost', async () => {
-    const { store, bus, a, b } = cluster();
+    const { bus, a, b } = cluster();
     const watcher = b.client('watcher');
     await b.enter(watcher, 'room');
     bus.drop = (envelope, to) => to === b && envelope.t === 'join';
