@@ -9,6 +9,8 @@ import { Kvm } from '@nats-io/kv';
 const IN_FLIGHT = 40;
 const BUCKET = 'bench_store_ops';
 const STREAM = `KV_${BUCKET}`;
+/** Generous: the machine is shared, and one late answer must not end the run. */
+const TIMEOUT = { timeout: 30_000 };
 
 /** Runs `op` with `inFlight` (IN_FLIGHT) in flight for `seconds`; operations per second. */
 async function rate(seconds, op, inFlight = IN_FLIGHT) {
@@ -41,20 +43,20 @@ async function readByConsumer(nc, filter) {
     },
   });
   const config = { deliver_subject: inbox, deliver_policy: 'last_per_subject', filter_subject: `$KV.${BUCKET}.${filter}`, ack_policy: 'none', mem_storage: true, num_replicas: 1 };
-  const reply = (await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM}`, JSON.stringify({ stream_name: STREAM, config }))).json();
+  const reply = (await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM}`, JSON.stringify({ stream_name: STREAM, config }), TIMEOUT)).json();
   expected = reply.num_pending;
   if (received >= expected) finish();
   await done;
   sub.unsubscribe();
-  await nc.request(`$JS.API.CONSUMER.DELETE.${STREAM}.${reply.name}`);
+  await nc.request(`$JS.API.CONSUMER.DELETE.${STREAM}.${reply.name}`, undefined, TIMEOUT);
   return received;
 }
 
 /** Stream info with subjects_filter lists the keys; a direct get per key fetches each. */
 async function readByDirectGets(nc, filter) {
-  const info = (await nc.request(`$JS.API.STREAM.INFO.${STREAM}`, JSON.stringify({ subjects_filter: `$KV.${BUCKET}.${filter}` }))).json();
+  const info = (await nc.request(`$JS.API.STREAM.INFO.${STREAM}`, JSON.stringify({ subjects_filter: `$KV.${BUCKET}.${filter}` }), TIMEOUT)).json();
   const subjects = Object.keys(info.state.subjects ?? {});
-  await Promise.all(subjects.map((subject) => nc.request(`$JS.API.DIRECT.GET.${STREAM}`, JSON.stringify({ last_by_subj: subject }))));
+  await Promise.all(subjects.map((subject) => nc.request(`$JS.API.DIRECT.GET.${STREAM}`, JSON.stringify({ last_by_subj: subject }), TIMEOUT)));
   return subjects.length;
 }
 
@@ -73,12 +75,12 @@ async function followChannel(nc, filter) {
     },
   });
   const config = { deliver_subject: inbox, deliver_policy: 'new', filter_subject: `$KV.${BUCKET}.${filter}`, ack_policy: 'none', mem_storage: true, num_replicas: 1 };
-  const reply = (await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM}`, JSON.stringify({ stream_name: STREAM, config }))).json();
+  const reply = (await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM}`, JSON.stringify({ stream_name: STREAM, config }), TIMEOUT)).json();
   return {
     echo: (key) => new Promise((resolve) => waiters.set(key, resolve)),
     close: async () => {
       sub.unsubscribe();
-      await nc.request(`$JS.API.CONSUMER.DELETE.${STREAM}.${reply.name}`);
+      await nc.request(`$JS.API.CONSUMER.DELETE.${STREAM}.${reply.name}`, undefined, TIMEOUT);
     },
   };
 }
@@ -86,7 +88,8 @@ async function followChannel(nc, filter) {
 /** Every figure, `seconds` each. */
 export async function measureStoreOps(natsUrl, seconds = 2) {
   const nc = await connect({ servers: natsUrl });
-  const kvm = new Kvm(jetstream(nc));
+  const js = jetstream(nc, TIMEOUT);
+  const kvm = new Kvm(js);
   const kv = await kvm.create(BUCKET, { history: 1, storage: 'memory' });
   const value = new TextEncoder().encode(JSON.stringify({ channel: 'c', address: 'a/b/n-c', identity: 'a', device: 'b', node: 'n', instance: 'i', joinedAt: 0 }));
   const fill = async (channel, n) => {
@@ -99,7 +102,7 @@ export async function measureStoreOps(natsUrl, seconds = 2) {
   out.kvGet = await rate(seconds, (i) => kv.get(`app.env.put.n.${i % 5000}`));
   const h = headers();
   h.set('KV-Operation', 'DEL');
-  out.kvDelete = await rate(seconds, (i) => jetstream(nc).publish(`$KV.${BUCKET}.app.env.put.n.${i % 5000}`, undefined, { headers: h }));
+  out.kvDelete = await rate(seconds, (i) => js.publish(`$KV.${BUCKET}.app.env.put.n.${i % 5000}`, undefined, { headers: h }));
   out.consumerCreateDelete = await rate(seconds, () => readByConsumer(nc, 'app.env.small.*.*'));
   out.readSmallByDirectGets = await rate(seconds, () => readByDirectGets(nc, 'app.env.small.*.*'));
   // A large channel's read is already 1000 records: 4 in flight, not 40.

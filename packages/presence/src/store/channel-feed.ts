@@ -194,16 +194,19 @@ class JetStreamChannelFeed implements ChannelFeed {
     }
   }
 
-  /** Flow control is answered; an idle heartbeat that reports more deliveries than we took means some were lost. */
+  /**
+   * Flow control is answered (a reply, which the gateway's NATS permissions allow). An idle
+   * heartbeat that reports more deliveries than we took means some were lost; one that says the
+   * consumer stalled (a flow-control answer lost) too: either way the feed reads again.
+   */
   private control(msg: Msg): void {
     if (msg.reply) {
       msg.respond();
       return;
     }
     const stalled = msg.headers?.get('Nats-Consumer-Stalled');
-    if (stalled) this.nc.publish(stalled);
     const last = Number(msg.headers?.get('Nats-Last-Consumer'));
-    if (this.opened && Number.isSafeInteger(last) && last > this.delivered) this.reopen();
+    if (this.opened && (stalled || (Number.isSafeInteger(last) && last > this.delivered))) this.reopen();
   }
 
   private teardown(): void {
