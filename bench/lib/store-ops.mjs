@@ -7,6 +7,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 
 const IN_FLIGHT = 40;
+/** Consumers open on the stream while puts are measured once more. */
+const IDLE_FEEDS = 1000;
 const BUCKET = 'bench_store_ops';
 const STREAM = `KV_${BUCKET}`;
 /** Generous: the machine is shared, and one late answer must not end the run. */
@@ -116,6 +118,14 @@ export async function measureStoreOps(natsUrl, seconds = 2) {
     await echoed;
   });
   await follower.close();
+  // Every followed channel is a consumer on the stream, and nats-server 2.9 checks each new
+  // message against every consumer's filter: what that costs a write.
+  const idle = [];
+  for (let i = 0; i < IDLE_FEEDS; i += 50) {
+    idle.push(...(await Promise.all(Array.from({ length: 50 }, (_, k) => followChannel(nc, `app.env.idle${i + k}.*.*`)))));
+  }
+  out[`kvPutWith${IDLE_FEEDS}Feeds`] = await rate(seconds, (i) => kv.put(`app.env.put.n.${i % 5000}`, value));
+  await Promise.all(idle.map((feed) => feed.close()));
   await kv.destroy();
   await nc.close();
   return out;

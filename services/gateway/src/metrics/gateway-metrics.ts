@@ -102,6 +102,11 @@ export const metrics = {
     help: 'Dead gateway nodes whose presence entries this node swept',
     registers: [registry],
   }),
+  presenceFeeds: new Gauge({
+    name: 'signal_gateway_presence_feeds',
+    help: 'Presence channels this node follows in the store (one JetStream consumer each): those with a local participant',
+    registers: [registry],
+  }),
   presenceSweptEntries: new Counter({
     name: 'signal_gateway_presence_swept_entries_total',
     help: 'Presence entries removed (with leave events) by sweeps of dead nodes',

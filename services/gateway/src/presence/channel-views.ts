@@ -1,5 +1,6 @@
 import type { Envelope, Scope } from '@signal/core';
 import type { ChannelFeed, ChannelRecord, PresenceStore } from '@signal/presence';
+import { metrics } from '../metrics/gateway-metrics.js';
 import { ChannelView } from './channel-view.js';
 
 /** A channel this node follows: its view, and the store feed that keeps the view in the store's order. */
@@ -37,6 +38,7 @@ export class ChannelViews {
       created.feed = this.store.follow(scope, channel, { record: (record, initial) => this.fromFeed(created, record, initial) });
       entry = created;
       this.views.set(id, entry);
+      metrics.presenceFeeds.set(this.views.size);
     }
     entry.holders++;
     return entry;
@@ -48,6 +50,7 @@ export class ChannelViews {
     if (!entry) return;
     if (--entry.holders > 0) return;
     this.views.delete(id);
+    metrics.presenceFeeds.set(this.views.size);
     entry.feed.close();
     clearTimeout(entry.flush);
   }
