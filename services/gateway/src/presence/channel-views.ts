@@ -9,8 +9,12 @@ export interface FollowedChannel {
   readonly feed: ChannelFeed;
 }
 
-/** Delivers catch-up events to this node's local participants of the view's channel. */
-export type CatchUp = (view: ChannelView, envelopes: Envelope[]) => void;
+/**
+ * Applies feed records to a view (`apply`, which returns the catch-up events) and delivers the
+ * events to this node's local participants of the channel. Runs in the store's delivery loop or
+ * a timer, so it must contain its own failures.
+ */
+export type CatchUp = (view: ChannelView, apply: () => Envelope[]) => void;
 
 /** How long a live feed record waits for the channel's event to show it first (ChannelView.defer). */
 export const FEED_GRACE_MS = 200;
@@ -74,7 +78,7 @@ export class ChannelViews {
    */
   private fromFeed(entry: Entry, record: ChannelRecord, initial: boolean): void {
     if (initial) {
-      this.catchUp(entry.view, entry.view.merge([record]));
+      this.catchUp(entry.view, () => entry.view.merge([record]));
       return;
     }
     entry.view.defer(record);
@@ -85,7 +89,7 @@ export class ChannelViews {
     entry.flush = undefined;
     const { due, nextInMs } = entry.view.takeDue(FEED_GRACE_MS);
     if (nextInMs !== undefined) entry.flush = setTimeout(() => this.flush(entry), nextInMs);
-    this.catchUp(entry.view, entry.view.merge(due));
+    this.catchUp(entry.view, () => entry.view.merge(due));
   }
 
   /** The hub's envelope filter: channel events pass through the channel's view, if this node has one. */

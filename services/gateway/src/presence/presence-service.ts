@@ -51,7 +51,7 @@ export class PresenceService {
     private readonly options: PresenceServiceOptions,
     private readonly log: Logger,
   ) {
-    this.views = new ChannelViews(store, (view, envelopes) => this.fromFeed(view, envelopes));
+    this.views = new ChannelViews(store, (view, apply) => this.fromFeed(view, apply));
     hub.setEnvelopeFilter(this.views.filter);
   }
 
@@ -261,10 +261,10 @@ export class PresenceService {
     }
   }
 
-  /** What a channel's feed changed in the view, delivered to local participants. */
-  private fromFeed(view: ChannelView, envelopes: Envelope[]): void {
+  /** Records from a channel's feed applied to its view, what they changed delivered to local participants. */
+  private fromFeed(view: ChannelView, apply: () => Envelope[]): void {
     try {
-      this.catchUp(view, envelopes);
+      this.catchUp(view, apply());
     } catch (error) {
       // Called from the store's delivery loop or a timer: nothing may escape into it.
       this.log.warn({ err: error, channel: view.channel }, 'presence catch-up could not be delivered');
