@@ -98,7 +98,7 @@ export class JetStreamPresenceStore implements PresenceStore {
     let purged = 0;
     // Many purges in flight, not one at a time: one request per round trip purged fewer markers
     // per pass than connection churn leaves (every leave is a marker), so they piled up without
-    // bound and every join, which reads its channel's markers too, got slower (bench/memory-soak.mjs).
+    // bound and every read of a channel, which returns its markers too, got slower (bench/memory-soak.mjs).
     for (let i = 0; i < due.length; i += PURGES_IN_FLIGHT) {
       const replies = await Promise.all(
         due.slice(i, i + PURGES_IN_FLIGHT).map((record) => {
