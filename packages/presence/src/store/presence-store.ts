@@ -12,6 +12,7 @@ import {
 } from './participant-entry.js';
 import { readLatest } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryPolicy } from '../faults/transient.js';
 
 const READ_TIMEOUT_MS = 5000;
 /** Marker purges the janitor keeps in flight at once. */
@@ -35,13 +36,17 @@ export class RevisionConflict extends Error {
 /** Every write and read of participant entries. */
 export class PresenceStore {
   private readonly js: JetStreamClient;
+  private readonly retry: RetryPolicy;
 
+  /** `retryDeadlineMs`: how long each operation retries transient JetStream errors (PRESENCE_RETRY_DEADLINE_MS). */
   constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly bucket: string,
+    retryDeadlineMs = 0,
   ) {
     this.js = jetstream(nc);
+    this.retry = { deadlineMs: retryDeadlineMs, ...DEFAULT_RETRY_DELAYS };
   }
 
   keyOf(scope: Scope, channel: string, route: string): string {
@@ -55,7 +60,11 @@ export class PresenceStore {
 
   /** Rewrites an entry only if it is still at `revision`; RevisionConflict otherwise. */
   async update(key: string, value: ParticipantValue, revision: number): Promise<number> {
-    return this.guard(() => this.kv.update(key, encodeParticipant(value), revision), key);
+    const data = encodeParticipant(value);
+    return this.guard(() => this.kv.update(key, data, revision), key, async () => {
+      const latest = await this.kv.get(key);
+      return latest?.operation === 'PUT' && sameBytes(latest.value, data) ? latest.revision : undefined;
+    });
   }
 
   /**
@@ -71,7 +80,10 @@ export class PresenceStore {
         expect: { lastSubjectSequence: revision },
       });
       return ack.seq;
-    }, key);
+    }, key, async () => {
+      const latest = await this.kv.get(key);
+      return latest && latest.operation !== 'PUT' && latest.revision > revision ? latest.revision : undefined;
+    });
   }
 
   /** The latest record of every key of a channel, removed ones included (with their revisions). */
@@ -97,11 +109,13 @@ export class PresenceStore {
     const countPresent = () => [...present.values()].filter(Boolean).length;
     const writesSince = revision - seen - 1;
     if (countPresent() + writesSince < limit) return false;
-    const since = await readLatest(this.nc, this.bucket, channelKeyFilter(scope, channel), READ_TIMEOUT_MS, {
-      from: seen + 1,
-      until: revision - 1,
-      headersOnly: true,
-    });
+    const since = await this.retrying(() =>
+      readLatest(this.nc, this.bucket, channelKeyFilter(scope, channel), READ_TIMEOUT_MS, {
+        from: seen + 1,
+        until: revision - 1,
+        headersOnly: true,
+      }),
+    );
     for (const record of since) if (record.key !== key) present.set(record.key, !record.deleted);
     return countPresent() >= limit;
   }
@@ -126,7 +140,7 @@ export class PresenceStore {
    * still be in flight somewhere; kept forever they would grow the bucket by one per join.
    */
   async purgeRemoved(olderThanMs: number): Promise<number> {
-    const records = await readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS);
+    const records = await this.retrying(() => readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS));
     const cutoff = Date.now() - olderThanMs;
     const due = records.filter((record) => record.deleted && record.storedAt <= cutoff);
     let purged = 0;
@@ -147,7 +161,7 @@ export class PresenceStore {
   }
 
   private async read(filter: string): Promise<ChannelRecord[]> {
-    const records = await readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS);
+    const records = await this.retrying(() => readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS));
     const out: ChannelRecord[] = [];
     for (const record of records) {
       if (record.deleted) {
@@ -160,11 +174,26 @@ export class PresenceStore {
     return out;
   }
 
-  private async guard<T>(write: () => Promise<T>, key?: string): Promise<T> {
+  private retrying<T>(operation: () => Promise<T>): Promise<T> {
+    return retryTransient(operation, this.retry);
+  }
+
+  /**
+   * Runs a write with retries of transient errors and turns JetStream's refusals into ours.
+   * A compare-and-set write retried after a transient failure may find its own earlier attempt
+   * landed (the answer was lost, not the write): `recover` then tells, from the key's latest
+   * record, the revision that attempt got, and the write counts as done instead of conflicting.
+   */
+  private async guard<T>(write: () => Promise<T>, key?: string, recover?: () => Promise<T | undefined>): Promise<T> {
+    let retried = false;
     try {
-      return await write();
+      return await retryTransient(write, this.retry, () => (retried = true));
     } catch (error) {
-      if (key !== undefined && isWrongLastSequence(error)) throw new RevisionConflict(key);
+      if (key !== undefined && isWrongLastSequence(error)) {
+        const recovered = retried && recover ? await recover().catch(() => undefined) : undefined;
+        if (recovered !== undefined) return recovered;
+        throw new RevisionConflict(key);
+      }
       if (error instanceof JetStreamApiError && error.code === JS_MAX_BYTES) {
         throw new SignalError('limit_exceeded', 'presence storage is full (PRESENCE_MAX_BYTES); try again later', { cause: error, data: { limit: 'PRESENCE_MAX_BYTES' } });
       }
@@ -178,6 +207,10 @@ export class PresenceStore {
       throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function present(records: ChannelRecord[]): StoredParticipant[] {
