@@ -17,8 +17,8 @@ const CHANNELS = ['hall-0', 'hall-1', 'hall-2'];
 const CHURNERS_PER_GATEWAY = 3;
 /** Joins that must succeed after the kill, per churner, before the churn stops. */
 const JOINS_AFTER_KILL = 4;
-/** A join may wait out a leader election: the gateway answers within PRESENCE_RETRY_DEADLINE_MS (20 s) plus one attempt (5 s). */
-const JOIN_WAIT_MS = 30_000;
+/** A join may wait out a leader election: the gateway answers within PRESENCE_RETRY_DEADLINE_MS (30 s) plus one attempt (5 s). */
+const JOIN_WAIT_MS = 40_000;
 
 interface ClusterStack {
   cluster: NatsCluster;

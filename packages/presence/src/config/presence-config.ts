@@ -21,10 +21,10 @@ export const presenceStoreVars = {
   PRESENCE_MAX_STATE_BYTES: intVar(2, 64 * 1024, 1024),
   /**
    * How long a presence operation retries a transient JetStream error (a leader election after
-   * a NATS node died: 10-20 s measured on nats-server 2.9) before the client gets `unavailable`;
+   * a NATS node died: 5-25 s measured on nats-server 2.9) before the client gets `unavailable`;
    * 0 turns retries off.
    */
-  PRESENCE_RETRY_DEADLINE_MS: intVar(0, 120_000, 20_000),
+  PRESENCE_RETRY_DEADLINE_MS: intVar(0, 120_000, 30_000),
 };
 
 /** Timing and limits a gateway node applies. */
