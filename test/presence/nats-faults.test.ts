@@ -16,7 +16,7 @@ import { EMIT_API_ENTRY, GATEWAY_ENTRY } from '../support/stack.js';
 const CHANNELS = ['hall-0', 'hall-1', 'hall-2'];
 const CHURNERS_PER_GATEWAY = 3;
 /** Joins that must succeed after the kill, per churner, before the churn stops. */
-const JOINS_AFTER_KILL = 4;
+const JOINS_AFTER_KILL = 2;
 /** A join may wait out a leader election: the gateway answers within PRESENCE_RETRY_DEADLINE_MS (30 s) plus one attempt (5 s). */
 const JOIN_WAIT_MS = 40_000;
 
@@ -94,7 +94,7 @@ describe.each(['the one gateway-0 is connected to', 'the presence stream leader'
     await stack?.stop();
   });
 
-  it('costs no failed join: every join succeeds, every list converges with the store, nobody is swept', { timeout: 120_000 }, async () => {
+  it('costs no failed join: every join succeeds, every list converges with the store, nobody is swept', { timeout: 180_000 }, async () => {
     // Observers hold the list of each channel on each gateway.
     const observers: { c: RpcClient; channel: string }[] = [];
     for (const gateway of [0, 1]) {
