@@ -6,6 +6,8 @@ import type { BeatWorkerData, BeatWorkerEvent } from './beat-worker.js';
 const WORKER_ENTRY = new URL('./beat-worker.js', import.meta.url);
 /** Pause before a beat worker that died (it should not) is started again. */
 const RESTART_DELAY_MS = 1000;
+/** How long a stopping worker may take to close its NATS connection before it is terminated. */
+const STOP_GRACE_MS = 2000;
 
 export interface BeatThreadOptions {
   nats: NatsEnv;
@@ -43,7 +45,10 @@ export class BeatThread {
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
     worker.postMessage('stop');
+    // A worker still connecting (NATS down) would not close in time: it holds nothing to hand over.
+    const grace = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
     await exited;
+    clearTimeout(grace);
   }
 
   private spawn(): void {
@@ -59,6 +64,7 @@ export class BeatThread {
     });
     worker.on('error', (error) => log.error({ err: error }, 'presence beat worker failed'));
     worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
       if (this.stopped) return;
       log.warn({ restartInMs: RESTART_DELAY_MS }, 'presence beat worker exited; starting it again');
       setTimeout(() => {
