@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   // Every route holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
   const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
   const ops = await startOperations(config, log, metricsRegistry);
-  const nc = await connectNats(config, 'signal-emit-api');
+  const nc = await connectNats(config, 'signal-emit-api', {}, log);
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
   const storeSettings = storeSettingsFrom(config);

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     // 20-30 s, before the self-check's liveness failure (NATS_STALL_TIMEOUT_MS, then the
     // probe's failureThreshold) restarts the process: a reconnect keeps the clients.
     pingInterval: NATS_PING_INTERVAL_MS,
-  });
+  }, log);
   log.info({ server: nc.getServer() }, 'nats connected');
   const link = ops.watchNats(nc);
   const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
