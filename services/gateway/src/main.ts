@@ -28,7 +28,7 @@ import { Hub } from './core/hub.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
 import { Limits } from './limits/limits.js';
-import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.js';
+import { metrics, registry as metricsRegistry, type PRESENCE_RETRY_OPERATIONS } from './metrics/gateway-metrics.js';
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { BeatThread } from './presence/beat-thread.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
@@ -94,11 +94,12 @@ async function main(): Promise<void> {
   if (buckets.mismatches.length > 0) {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
-  const store = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
+  const retried = (operation: (typeof PRESENCE_RETRY_OPERATIONS)[number]) => () => metrics.presenceRetries.inc({ operation });
+  const store = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs, retried('store'));
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
-  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs);
+  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs, retried('heartbeat'));
   const hub = new Hub(nc, app, node, guard);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
     watch: new LivenessWatch(buckets.nodes, guard),
     beats: new BeatListener(nc, config.PRESENCE_BUCKET, guard),
     beatThread: new BeatThread({ nats: config, node, subject: beatSubject(config.PRESENCE_BUCKET, node), beatMs: timing.beatMs, maxStallMs: timing.maxStallMs, log }),
-    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs),
+    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim')),
     store,
     presence,
     timing,

@@ -3,7 +3,7 @@ import { SignalError } from '@signal/core';
 import { RevisionConflict } from '../store/presence-store.js';
 import { decodeNodeRecord, encodeNodeRecord, type NodeRecord } from './node-record.js';
 import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
-import { DEFAULT_RETRY_DELAYS, retryTransient } from '../faults/transient.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver } from '../faults/transient.js';
 
 /** Thrown by `beat()` when another node has claimed this one: it was declared dead and swept. */
 export class NodeSwept extends Error {
@@ -21,7 +21,7 @@ export class NodeRegistry {
   /**
    * `connections` is read at every beat, for operators (`signal nodes`); nothing decides on it.
    * `retryMs`: how long one beat retries transient JetStream errors (at most a beat interval,
-   * so beats never pile up).
+   * so beats never pile up); `onRetry` is told of each retry, for metrics.
    */
   constructor(
     private readonly kv: KV,
@@ -29,6 +29,7 @@ export class NodeRegistry {
     private currentInstance: string,
     private readonly connections: () => number = () => 0,
     private readonly retryMs = 0,
+    private readonly onRetry?: RetryObserver,
   ) {}
 
   get instance(): string {
@@ -53,7 +54,10 @@ export class NodeRegistry {
     const data = encodeNodeRecord(this.record());
     let retried = false;
     try {
-      this.revision = await retryTransient(() => this.kv.update(this.node, data, this.revision), { deadlineMs: this.retryMs, ...DEFAULT_RETRY_DELAYS }, () => (retried = true));
+      this.revision = await retryTransient(() => this.kv.update(this.node, data, this.revision), { deadlineMs: this.retryMs, ...DEFAULT_RETRY_DELAYS }, (error, attempt) => {
+        retried = true;
+        this.onRetry?.(error, attempt);
+      });
     } catch (error) {
       if (!isWrongLastSequence(error)) throw error;
       // A retried beat may conflict with its own earlier attempt, which landed but whose answer was lost.

@@ -12,7 +12,7 @@ import {
 } from './participant-entry.js';
 import { readLatest } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
-import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryPolicy } from '../faults/transient.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPolicy } from '../faults/transient.js';
 
 const READ_TIMEOUT_MS = 5000;
 /** Marker purges the janitor keeps in flight at once. */
@@ -38,12 +38,16 @@ export class PresenceStore {
   private readonly js: JetStreamClient;
   private readonly retry: RetryPolicy;
 
-  /** `retryDeadlineMs`: how long each operation retries transient JetStream errors (PRESENCE_RETRY_DEADLINE_MS). */
+  /**
+   * `retryDeadlineMs`: how long each operation retries transient JetStream errors
+   * (PRESENCE_RETRY_DEADLINE_MS); `onRetry` is told of each retry, for metrics.
+   */
   constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly bucket: string,
     retryDeadlineMs = 0,
+    private readonly onRetry?: RetryObserver,
   ) {
     this.js = jetstream(nc);
     this.retry = { deadlineMs: retryDeadlineMs, ...DEFAULT_RETRY_DELAYS };
@@ -175,7 +179,7 @@ export class PresenceStore {
   }
 
   private retrying<T>(operation: () => Promise<T>): Promise<T> {
-    return retryTransient(operation, this.retry);
+    return retryTransient(operation, this.retry, this.onRetry);
   }
 
   /**
@@ -187,7 +191,10 @@ export class PresenceStore {
   private async guard<T>(write: () => Promise<T>, key?: string, recover?: () => Promise<T | undefined>): Promise<T> {
     let retried = false;
     try {
-      return await retryTransient(write, this.retry, () => (retried = true));
+      return await retryTransient(write, this.retry, (error, attempt) => {
+        retried = true;
+        this.onRetry?.(error, attempt);
+      });
     } catch (error) {
       if (key !== undefined && isWrongLastSequence(error)) {
         const recovered = retried && recover ? await recover().catch(() => undefined) : undefined;
