@@ -71,6 +71,7 @@ const ROWS = [
     graph('Dead gateways swept', 'none', 'Dead gateway nodes whose presence entries a node swept: each is a gateway that died without leaving.', [`sum by (pod) (increase(signal_gateway_presence_sweeps_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence channels followed', 'none', 'Channels each gateway follows in the presence store (one JetStream consumer each). Every write to the participants stream is checked against every consumer, so this sum is part of the write cost (docs/presence.md "Capacity").', [`sum by (pod) (signal_gateway_presence_feeds{S})`, '{{pod}}']),
+    graph('Presence retries / s by operation', 'ops', 'Presence operations retried after a transient JetStream error (a leader election, a timeout); a burst is an election, a steady rate a JetStream in trouble (docs/presence.md "Faults of NATS itself").', [rate('signal_gateway_presence_retries_total', 'operation'), '{{operation}}']),
   ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bit6Client } from '../support/bit6-client.js';
-import { addressesIn, bit6, bucketEntriesOfNode, native } from '../support/presence.js';
+import { INSPECTABLE, holdMainThread } from '../support/hold-main-thread.js';
+import { addressesIn, bit6, bucketEntriesOfNode, native, nodeRecord } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -8,8 +9,11 @@ function identityOf(address: string): string {
   return address.split('/')[0]!;
 }
 
-/** The default timing (1 s heartbeat, 5 s timeout) must deliver leaves within this of a SIGKILL. */
-const LEAVE_TARGET_MS = 10_000;
+/**
+ * The default timing (beats every 250 ms, 1 s node timeout) must deliver leaves within this of
+ * a SIGKILL: detection after 1-1.25 s, then one claim, one read and the removals (docs/presence.md).
+ */
+const LEAVE_TARGET_MS = 2000;
 
 describe('a gateway killed with participants on it (Bit6 case 7)', () => {
   let stack: Stack;
@@ -124,5 +128,73 @@ describe('a gateway frozen past the timeout, then resumed', () => {
     expect(frozen.lines().some((l) => l.includes('announcing its participants again'))).toBe(true);
     for (const c of [a, f]) c.close();
     g.close();
+  });
+});
+
+describe('a gateway whose main thread is busy', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ gateways: 2, gatewayEnv: INSPECTABLE });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is not swept while its main thread is held for 3 s with the default timing (its beat worker goes on)', async () => {
+    const busy = stack.gateways[1]!;
+    const busyNode = String(busy.ready.node);
+    const a = await native(stack, 'anna', 'app', 0);
+    const b = await native(stack, 'bert', 'app', 1);
+    await b.call('signal.join', { id: 'lobby', presence: true });
+    await a.call('signal.join', { id: 'lobby', presence: true });
+    const before = (await nodeRecord(stack, busyNode))!;
+
+    await holdMainThread(busy, 3000);
+    // Its next heartbeat after the hold moves its record on as the same instance, unclaimed: a
+    // claim during the hold would have made that compare-and-set fail (and a new instance register).
+    const after = await passes(async () => {
+      const now = (await nodeRecord(stack, busyNode))!;
+      expect(now.revision).toBeGreaterThan(before.revision);
+      return now;
+    });
+    expect(after.record).toMatchObject({ instance: before.record.instance });
+    expect(after.record.sweptBy).toBeUndefined();
+    expect(a.received('signal.leave')).toEqual([]);
+    expect(stack.gateways[0]!.lines().some((l) => l.includes('swept a dead gateway node'))).toBe(false);
+    expect(busy.lines().some((l) => l.includes('declared dead and swept'))).toBe(false);
+    // Its participant is still there, for everyone.
+    await b.call('signal.publish', { id: 'lobby', text: 'still here' });
+    expect((await a.next((f) => f.method === 'signal.publish' && f.params?.text === 'still here')).params!.from).toBe(b.address);
+    expect((await addressesIn(stack, 'lobby')).sort()).toEqual([a.address, b.address].sort());
+    a.close();
+    b.close();
+  });
+});
+
+describe('a gateway whose main thread is held past PRESENCE_MAX_STALL_MS', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ gateways: 2, gatewayEnv: { ...INSPECTABLE, PRESENCE_MAX_STALL_MS: '1000' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('stops beating, is swept like a dead one, then announces its participants again', async () => {
+    const stuck = stack.gateways[1]!;
+    const a = await native(stack, 'anna', 'app', 0);
+    const b = await native(stack, 'bert', 'app', 1);
+    await b.call('signal.join', { id: 'lobby', presence: true, state: { v: 1 } });
+    await a.call('signal.join', { id: 'lobby', presence: true });
+
+    const held = holdMainThread(stuck, 4000);
+    // Swept during the hold: the beat worker gave up on the main thread after 1 s.
+    expect((await a.next((f) => f.method === 'signal.leave', 4000)).params).toEqual({ from: b.address, id: 'lobby' });
+    await held;
+    expect((await a.next((f) => f.method === 'signal.join' && f.params?.from === b.address)).params).toMatchObject({ id: 'lobby', state: { v: 1 } });
+    await passes(async () => expect((await addressesIn(stack, 'lobby')).sort()).toEqual([a.address, b.address].sort()));
+    expect(stuck.lines().some((l) => l.includes('main thread stalled past PRESENCE_MAX_STALL_MS'))).toBe(true);
+    a.close();
+    b.close();
   });
 });

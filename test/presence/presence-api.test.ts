@@ -184,9 +184,9 @@ describe('configuration and shutdown', () => {
     const start = startService({
       entry: GATEWAY_ENTRY,
       name: 'misconfigured gateway',
-      env: { ...serviceEnv(stack), PRESENCE_HEARTBEAT_MS: '1000', PRESENCE_NODE_TIMEOUT_MS: '2000' },
+      env: { ...serviceEnv(stack), PRESENCE_HEARTBEAT_MS: '1000', PRESENCE_NODE_TIMEOUT_MS: '1500' },
     });
-    await expect(start).rejects.toThrow(/PRESENCE_NODE_TIMEOUT_MS="2000": must be at least 3 × PRESENCE_HEARTBEAT_MS \(3000\)/);
+    await expect(start).rejects.toThrow(/PRESENCE_NODE_TIMEOUT_MS="1500": must be at least 2 × PRESENCE_HEARTBEAT_MS \(2000\)/);
   });
 
   it('a gateway stopped with SIGTERM takes its participants out of the store before it exits', async () => {

@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import { ENTRY_OVERHEAD_BYTES, JetStreamPresenceStore, openPresenceBuckets } from '@signal/presence';
+import { ENTRY_OVERHEAD_BYTES, JetStreamPresenceStore, nodeRecordSchema, openPresenceBuckets, type NodeRecord } from '@signal/presence';
 import { Bit6Client } from './bit6-client.js';
 import { RpcClient } from './rpc-client.js';
 import { connectNative, emit, keysOf, mintToken, type Stack } from './stack.js';
@@ -45,12 +45,26 @@ export async function addressesIn(stack: Stack, channel: string, app: App = 'alp
 
 export { emit };
 
+const DEFAULT_BUCKETS = { bucket: 'signal_presence', replicas: 1, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 0 } as const;
+
 /** Reads the presence bucket directly: the entries a gateway node holds. */
 export async function bucketEntriesOfNode(stack: Stack, node: string) {
   const nc = await connect({ servers: stack.nats.url });
   try {
-    const buckets = await openPresenceBuckets(nc, { bucket: 'signal_presence', replicas: 1, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES });
+    const buckets = await openPresenceBuckets(nc, DEFAULT_BUCKETS);
     return await new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence').entriesOfNode(node);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A gateway node's heartbeat record as stored (`signal_presence_nodes`), with its revision; undefined when absent. */
+export async function nodeRecord(stack: Stack, node: string): Promise<{ revision: number; record: NodeRecord } | undefined> {
+  const nc = await connect({ servers: stack.nats.url });
+  try {
+    const entry = await (await openPresenceBuckets(nc, DEFAULT_BUCKETS)).nodes.get(node);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    return { revision: entry.revision, record: nodeRecordSchema.parse(entry.json()) };
   } finally {
     await nc.close();
   }

@@ -21,7 +21,7 @@ let nc: NatsConnection;
 let buckets: PresenceBuckets;
 let store: JetStreamPresenceStore;
 const BUCKET = 'presence_test';
-const LIMITS = { maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES };
+const LIMITS = { maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 0 };
 const scope = { app: 'acme', env: 'test' as const };
 
 beforeAll(async () => {

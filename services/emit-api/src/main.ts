@@ -1,7 +1,16 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
-import { JetStreamPresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
+import {
+  JetStreamPresenceStore,
+  RevocationWriter,
+  openPresenceBuckets,
+  openRevocationBucket,
+  requireJetStream,
+  revocationSettingsFrom,
+  storeSettingsFrom,
+  waitAtStart,
+} from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -24,12 +33,21 @@ async function main(): Promise<void> {
   // Every route holds `registry` (LiveApps); a reload swaps the file inside it, in one place.
   const registry = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
   const ops = await startOperations(config, log, metricsRegistry);
-  const nc = await connectNats(config, 'signal-emit-api');
+  const nc = await connectNats(config, 'signal-emit-api', {}, log);
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
-  const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
-  const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
-  const revocationBucket = await openRevocationBucket(nc, revocationSettingsFrom(config));
+  const storeSettings = storeSettingsFrom(config);
+  // A fresh NATS cluster may still be electing leaders: wait (not ready) instead of exiting.
+  const buckets = await waitAtStart(
+    'the presence buckets',
+    async () => {
+      await requireJetStream(nc);
+      return openPresenceBuckets(nc, storeSettings);
+    },
+    log,
+  );
+  const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
+  const revocationBucket = await waitAtStart('the revocation bucket', () => openRevocationBucket(nc, revocationSettingsFrom(config)), log);
   if (revocationBucket.mismatches.length > 0) {
     log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
   }

@@ -3,15 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import {
+  BeatListener,
   LivenessWatch,
   NodeRegistry,
   JetStreamPresenceStore,
   Sweeper,
+  beatSubject,
   limitsFrom,
   openPresenceBuckets,
+  requireJetStream,
   revocationSettingsFrom,
   storeSettingsFrom,
   timingFrom,
+  waitAtStart,
 } from '@signal/presence';
 import uWS from 'uWebSockets.js';
 import { applyAppsReload } from './auth/apps-reload.js';
@@ -24,8 +28,9 @@ import { Hub } from './core/hub.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
 import { Limits } from './limits/limits.js';
-import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.js';
+import { metrics, registry as metricsRegistry, type PRESENCE_RETRY_OPERATIONS } from './metrics/gateway-metrics.js';
 import { exportHubStats } from './metrics/hub-metrics.js';
+import { BeatThread } from './presence/beat-thread.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
 import { CLOSE_GOING_AWAY } from './server/close-codes.js';
@@ -59,7 +64,7 @@ async function main(): Promise<void> {
     // 20-30 s, before the self-check's liveness failure (NATS_STALL_TIMEOUT_MS, then the
     // probe's failureThreshold) restarts the process: a reconnect keeps the clients.
     pingInterval: NATS_PING_INTERVAL_MS,
-  });
+  }, log);
   log.info({ server: nc.getServer() }, 'nats connected');
   const link = ops.watchNats(nc);
   const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
@@ -76,15 +81,25 @@ async function main(): Promise<void> {
   ops.shutdown.add('release', 'nats self-check', () => selfCheck.stop());
 
   const storeSettings = storeSettingsFrom(config);
-  const buckets = await openPresenceBuckets(nc, storeSettings);
+  const timing = timingFrom(config);
+  // A fresh NATS cluster may still be electing leaders: wait (not ready) instead of exiting.
+  const buckets = await waitAtStart(
+    'the presence buckets',
+    async () => {
+      await requireJetStream(nc);
+      return openPresenceBuckets(nc, storeSettings);
+    },
+    log,
+  );
   if (buckets.mismatches.length > 0) {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
-  const store = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const retried = (operation: (typeof PRESENCE_RETRY_OPERATIONS)[number]) => () => metrics.presenceRetries.inc({ operation });
+  const store = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs, retried('store'));
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
-  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size);
+  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs, retried('heartbeat'));
   const hub = new Hub(nc, app, node, guard);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
@@ -105,14 +120,16 @@ async function main(): Promise<void> {
     node,
     registry: nodeRegistry,
     watch: new LivenessWatch(buckets.nodes, guard),
-    sweeper: new Sweeper(nc, store, buckets.nodes, node),
+    beats: new BeatListener(nc, config.PRESENCE_BUCKET, guard),
+    beatThread: new BeatThread({ nats: config, node, subject: beatSubject(config.PRESENCE_BUCKET, node), beatMs: timing.beatMs, maxStallMs: timing.maxStallMs, log }),
+    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim')),
     store,
     presence,
-    timing: timingFrom(config),
+    timing,
     log,
     ensureBuckets: async () => void (await openPresenceBuckets(nc, storeSettings)),
   });
-  await presenceNode.start();
+  await waitAtStart('presence node registration', () => presenceNode.start(), log);
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
   registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);

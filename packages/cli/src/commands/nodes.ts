@@ -82,7 +82,7 @@ export function nodesCommand(): Command {
 NATS is reached as the services reach it: NATS_URL (default nats://127.0.0.1:4222), NATS_USER and
 NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE, NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE, NATS_TLS_KEY_FILE.
 PRESENCE_BUCKET names the bucket (default signal_presence); a gateway whose last beat is older than
-PRESENCE_NODE_TIMEOUT_MS (default 5000) is not alive. A gateway that stops cleanly removes its record.
+PRESENCE_NODE_TIMEOUT_MS (default 1000) is not alive. A gateway that stops cleanly removes its record.
 
 Examples:
   $ signal nodes

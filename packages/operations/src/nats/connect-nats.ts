@@ -70,19 +70,50 @@ function checkCredsFile(path: string): void {
   }
 }
 
+/** Socket errors that mean "nobody answers there yet", not "wrong address": waited out at start. */
+const NOT_YET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const FIRST_WAIT_MS = 200;
+const MAX_WAIT_MS = 5000;
+
+/** The log call `connectNats` needs to say what it waits for (pino's, by shape). */
+export interface WaitLog {
+  warn(fields: object, message: string): void;
+}
+
 /**
  * Connects, or fails start-up saying which variables to look at: a refused login names the
- * credentials variables (never their values), anything else is passed on.
+ * credentials variables (never their values), anything else is passed on. With `waitLog`
+ * (services, not the CLI), NATS not accepting connections yet (refused, unreachable: a NATS
+ * server starting after the service) is waited out with backoff up to 5 s and logged, while
+ * /readyz says "starting"; a wrong host name, TLS or credentials still fail at once.
  */
-export async function connectNats(env: NatsEnv, name: string, tuning: Pick<NodeConnectionOptions, 'pingInterval'> = {}): Promise<NatsConnection> {
-  try {
-    return await connect({ ...natsConnectOptions(env, name), ...tuning });
-  } catch (error) {
-    if (error instanceof errors.AuthorizationError || error instanceof errors.UserAuthenticationExpiredError) {
-      throw new ConfigError(`NATS refused the credentials (${error.message}): check ${credentialsInUse(env)}`, { cause: error });
+export async function connectNats(
+  env: NatsEnv,
+  name: string,
+  tuning: Pick<NodeConnectionOptions, 'pingInterval'> = {},
+  waitLog?: WaitLog,
+): Promise<NatsConnection> {
+  let wait = FIRST_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect({ ...natsConnectOptions(env, name), ...tuning });
+    } catch (error) {
+      if (error instanceof errors.AuthorizationError || error instanceof errors.UserAuthenticationExpiredError) {
+        throw new ConfigError(`NATS refused the credentials (${error.message}): check ${credentialsInUse(env)}`, { cause: error });
+      }
+      if (!waitLog || !notYetReachable(error)) throw error;
+      waitLog.warn({ err: error, waitingFor: 'NATS', attempt, retryInMs: wait }, 'waiting for NATS: no server accepts connections yet');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(MAX_WAIT_MS, wait * 2);
     }
-    throw error;
   }
+}
+
+/** A connection error whose socket error code (not its text) says the server is not there yet. */
+function notYetReachable(error: unknown): boolean {
+  if (!(error instanceof errors.ConnectionError)) return false;
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && NOT_YET_CODES.has(code);
 }
 
 function credentialsInUse(env: NatsEnv): string {

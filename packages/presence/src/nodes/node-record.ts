@@ -14,6 +14,11 @@ export const nodeRecordSchema = z.object({
   /** Open client connections at the last beat, every surface; absent in records of older gateways. */
   connections: z.number().int().nonnegative().optional(),
   sweptBy: z.string().optional(),
+  /**
+   * Set by gateways that also beat on plain NATS (`beat-listener.ts`); a record without it is
+   * from an older gateway, judged on its record alone, with the longer timeout of that time.
+   */
+  beats: z.boolean().optional(),
 });
 
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;

@@ -3,6 +3,7 @@ import { SignalError } from '@signal/core';
 import { RevisionConflict } from '../store/presence-store.js';
 import { decodeNodeRecord, encodeNodeRecord, type NodeRecord } from './node-record.js';
 import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver } from '../faults/transient.js';
 
 /** Thrown by `beat()` when another node has claimed this one: it was declared dead and swept. */
 export class NodeSwept extends Error {
@@ -17,12 +18,18 @@ export class NodeRegistry {
   /** The process's start, kept when it registers again as a new instance after being swept. */
   private readonly startedAt = Date.now();
 
-  /** `connections` is read at every beat, for operators (`signal nodes`); nothing decides on it. */
+  /**
+   * `connections` is read at every beat, for operators (`signal nodes`); nothing decides on it.
+   * `retryMs`: how long one beat retries transient JetStream errors (at most a beat interval,
+   * so beats never pile up); `onRetry` is told of each retry, for metrics.
+   */
   constructor(
     private readonly kv: KV,
     readonly node: string,
     private currentInstance: string,
     private readonly connections: () => number = () => 0,
+    private readonly retryMs = 0,
+    private readonly onRetry?: RetryObserver,
   ) {}
 
   get instance(): string {
@@ -44,11 +51,22 @@ export class NodeRegistry {
 
   /** Moves the record on, only if nobody else changed it since the last beat. */
   async beat(): Promise<void> {
+    const data = encodeNodeRecord(this.record());
+    let retried = false;
     try {
-      this.revision = await this.kv.update(this.node, encodeNodeRecord(this.record()), this.revision);
+      this.revision = await retryTransient(() => this.kv.update(this.node, data, this.revision), { deadlineMs: this.retryMs, ...DEFAULT_RETRY_DELAYS }, (error, attempt) => {
+        retried = true;
+        this.onRetry?.(error, attempt);
+      });
     } catch (error) {
-      if (isWrongLastSequence(error)) throw new NodeSwept(this.node);
-      throw error;
+      if (!isWrongLastSequence(error)) throw error;
+      // A retried beat may conflict with its own earlier attempt, which landed but whose answer was lost.
+      const latest = retried ? await this.kv.get(this.node).catch(() => null) : null;
+      if (latest?.operation === 'PUT' && new TextDecoder().decode(latest.value) === new TextDecoder().decode(data)) {
+        this.revision = latest.revision;
+        return;
+      }
+      throw new NodeSwept(this.node);
     }
   }
 
@@ -58,7 +76,7 @@ export class NodeRegistry {
   }
 
   private record(): NodeRecord {
-    return { node: this.node, instance: this.currentInstance, beatAt: Date.now(), startedAt: this.startedAt, connections: this.connections() };
+    return { node: this.node, instance: this.currentInstance, beatAt: Date.now(), startedAt: this.startedAt, connections: this.connections(), beats: true };
   }
 
   private async call<T>(op: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import { RevisionConflict, type PresenceStore } from '../store/presence-store.js
 import { encodeNodeRecord } from './node-record.js';
 import type { ObservedNode } from './liveness-watch.js';
 import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver } from '../faults/transient.js';
 
 const PARALLEL_REMOVALS = 64;
 
@@ -21,6 +22,9 @@ export class Sweeper {
     private readonly store: PresenceStore,
     private readonly nodes: KV,
     private readonly self: string,
+    /** How long a claim retries transient JetStream errors; the entries' removals retry in the store. */
+    private readonly retryMs = 0,
+    private readonly onRetry?: RetryObserver,
   ) {}
 
   /**
@@ -29,10 +33,10 @@ export class Sweeper {
    */
   async claim(observed: ObservedNode): Promise<number | undefined> {
     try {
-      return await this.nodes.update(
-        observed.record.node,
-        encodeNodeRecord({ ...observed.record, sweptBy: this.self }),
-        observed.revision,
+      return await retryTransient(
+        () => this.nodes.update(observed.record.node, encodeNodeRecord({ ...observed.record, sweptBy: this.self }), observed.revision),
+        { deadlineMs: this.retryMs, ...DEFAULT_RETRY_DELAYS },
+        this.onRetry,
       );
     } catch (error) {
       if (isWrongLastSequence(error)) return undefined;

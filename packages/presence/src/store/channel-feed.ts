@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, errors, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
 import { SignalError } from '@signal/core';
 import type { ChannelFeed, FeedListener } from './presence-store.js';
 import { deliveryOf, recordOf, toChannelRecord } from './read-latest.js';
@@ -170,13 +171,15 @@ class JetStreamChannelFeed implements ChannelFeed {
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SignalError('unavailable', `presence store did not answer within ${OPEN_TIMEOUT_MS} ms; try again`)), OPEN_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new SignalError('unavailable', `presence store did not answer within ${OPEN_TIMEOUT_MS} ms; try again`, { cause: new errors.TimeoutError() })), OPEN_TIMEOUT_MS);
     });
     try {
       const reply = await Promise.race([this.nc.request(`$JS.API.CONSUMER.CREATE.${this.stream}`, JSON.stringify(request), { timeout: OPEN_TIMEOUT_MS }), timeout]);
-      const answer = reply.json<{ name?: string; num_pending?: number; error?: { description?: string } }>();
+      const answer = reply.json<{ name?: string; num_pending?: number; error?: ApiError }>();
       if (answer.error || answer.name === undefined) {
-        throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}; try again`);
+        // The API error as its typed cause, so retries decide on its code (faults/transient.ts).
+        const cause = answer.error ? new JetStreamApiError(answer.error) : undefined;
+        throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}; try again`, { cause });
       }
       if (generation !== this.generation) {
         this.deleteConsumer(answer.name);

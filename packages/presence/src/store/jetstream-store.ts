@@ -9,6 +9,7 @@ import { followChannel } from './channel-feed.js';
 import { RevisionConflict, byJoinOrder, presentIn, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
 import { readLatest, toChannelRecord } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
+import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPolicy } from '../faults/transient.js';
 
 const READ_TIMEOUT_MS = 5000;
 /** Marker purges the janitor keeps in flight at once. */
@@ -20,13 +21,21 @@ const JS_VALUE_TOO_BIG = 10054;
 /** The presence store on a JetStream KV bucket: what the services run on. */
 export class JetStreamPresenceStore implements PresenceStore {
   private readonly js: JetStreamClient;
+  private readonly retry: RetryPolicy;
 
+  /**
+   * `retryDeadlineMs`: how long each operation retries transient JetStream errors
+   * (PRESENCE_RETRY_DEADLINE_MS); `onRetry` is told of each retry, for metrics.
+   */
   constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly bucket: string,
+    retryDeadlineMs = 0,
+    private readonly onRetry?: RetryObserver,
   ) {
     this.js = jetstream(nc);
+    this.retry = { deadlineMs: retryDeadlineMs, ...DEFAULT_RETRY_DELAYS };
   }
 
   keyOf(scope: Scope, channel: string, route: string): string {
@@ -40,7 +49,11 @@ export class JetStreamPresenceStore implements PresenceStore {
 
   /** Rewrites an entry only if it is still at `revision`; RevisionConflict otherwise. */
   async update(key: string, value: ParticipantValue, revision: number): Promise<number> {
-    return this.guard(() => this.kv.update(key, encodeParticipant(value), revision), key);
+    const data = encodeParticipant(value);
+    return this.guard(() => this.kv.update(key, data, revision), key, async () => {
+      const latest = await this.kv.get(key);
+      return latest?.operation === 'PUT' && sameBytes(latest.value, data) ? latest.revision : undefined;
+    });
   }
 
   /**
@@ -56,7 +69,10 @@ export class JetStreamPresenceStore implements PresenceStore {
         expect: { lastSubjectSequence: revision },
       });
       return ack.seq;
-    }, key);
+    }, key, async () => {
+      const latest = await this.kv.get(key);
+      return latest && latest.operation !== 'PUT' && latest.revision > revision ? latest.revision : undefined;
+    });
   }
 
   /** The latest record of every key of a channel, removed ones included (with their revisions). */
@@ -69,7 +85,9 @@ export class JetStreamPresenceStore implements PresenceStore {
    * latest record, then every write as it is stored, until `close`.
    */
   follow(scope: Scope, channel: string, listener: FeedListener): ChannelFeed {
-    return followChannel(this.nc, this.bucket, channelKeyFilter(scope, channel), listener);
+    const feed = followChannel(this.nc, this.bucket, channelKeyFilter(scope, channel), listener);
+    // A failed opening is opened again by the next ready(): retrying it rides out an election.
+    return { ready: () => this.retrying(() => feed.ready()), reopen: () => feed.reopen(), close: () => feed.close() };
   }
 
   /** The participants of a channel, earliest joiner first. */
@@ -92,7 +110,7 @@ export class JetStreamPresenceStore implements PresenceStore {
    * still be in flight somewhere; kept forever they would grow the bucket by one per join.
    */
   async purgeRemoved(olderThanMs: number): Promise<number> {
-    const records = await readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS);
+    const records = await this.retrying(() => readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS));
     const cutoff = Date.now() - olderThanMs;
     const due = records.filter((record) => record.deleted && record.storedAt <= cutoff);
     let purged = 0;
@@ -113,14 +131,32 @@ export class JetStreamPresenceStore implements PresenceStore {
   }
 
   private async read(filter: string): Promise<ChannelRecord[]> {
-    return (await readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS)).flatMap((record) => toChannelRecord(record) ?? []);
+    return (await this.retrying(() => readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS))).flatMap((record) => toChannelRecord(record) ?? []);
   }
 
-  private async guard<T>(write: () => Promise<T>, key?: string): Promise<T> {
+  private retrying<T>(operation: () => Promise<T>): Promise<T> {
+    return retryTransient(operation, this.retry, this.onRetry);
+  }
+
+  /**
+   * Runs a write with retries of transient errors and turns JetStream's refusals into ours.
+   * A compare-and-set write retried after a transient failure may find its own earlier attempt
+   * landed (the answer was lost, not the write): `recover` then tells, from the key's latest
+   * record, the revision that attempt got, and the write counts as done instead of conflicting.
+   */
+  private async guard<T>(write: () => Promise<T>, key?: string, recover?: () => Promise<T | undefined>): Promise<T> {
+    let retried = false;
     try {
-      return await write();
+      return await retryTransient(write, this.retry, (error, attempt) => {
+        retried = true;
+        this.onRetry?.(error, attempt);
+      });
     } catch (error) {
-      if (key !== undefined && isWrongLastSequence(error)) throw new RevisionConflict(key);
+      if (key !== undefined && isWrongLastSequence(error)) {
+        const recovered = retried && recover ? await recover().catch(() => undefined) : undefined;
+        if (recovered !== undefined) return recovered;
+        throw new RevisionConflict(key);
+      }
       if (error instanceof JetStreamApiError && error.code === JS_MAX_BYTES) {
         throw new SignalError('limit_exceeded', 'presence storage is full (PRESENCE_MAX_BYTES); try again later', { cause: error, data: { limit: 'PRESENCE_MAX_BYTES' } });
       }
@@ -134,4 +170,8 @@ export class JetStreamPresenceStore implements PresenceStore {
       throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
 import { SignalError } from '@signal/core';
 import { decodeParticipant } from './participant-entry.js';
 import type { ChannelRecord } from './presence-store.js';
@@ -77,16 +78,18 @@ export async function readLatest(
       },
     };
     const reply = await nc.request(`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify(request), { timeout: timeoutMs });
-    const answer = reply.json<{ name?: string; num_pending?: number; error?: { description?: string } }>();
+    const answer = reply.json<{ name?: string; num_pending?: number; error?: ApiError }>();
     if (answer.error || answer.name === undefined) {
-      throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}`);
+      // The API error as its typed cause, so retries decide on its code (faults/transient.ts).
+      const cause = answer.error ? new JetStreamApiError(answer.error) : undefined;
+      throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}`, { cause });
     }
     consumer = answer.name;
     expected = answer.num_pending ?? 0;
     check();
     await done;
     if (!complete()) {
-      throw new SignalError('unavailable', `presence store did not answer within ${timeoutMs} ms; try again`);
+      throw new SignalError('unavailable', `presence store did not answer within ${timeoutMs} ms; try again`, { cause: new errors.TimeoutError() });
     }
     return [...latest.values()];
   } catch (error) {

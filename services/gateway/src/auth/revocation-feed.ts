@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { MessageGuard } from '@signal/operations';
-import { RevocationWatch, openRevocationBucket, type Revocation, type RevocationStoreSettings } from '@signal/presence';
+import { RevocationWatch, openRevocationBucket, waitAtStart, type Revocation, type RevocationStoreSettings } from '@signal/presence';
 import type { Logger } from 'pino';
 import { RevocationList } from './revocation-list.js';
 
@@ -25,7 +25,7 @@ export async function startRevocationFeed(deps: {
   onRevoked: (revocation: Revocation) => void;
 }): Promise<RevocationFeed> {
   const { nc, settings, guard, log } = deps;
-  const bucket = await openRevocationBucket(nc, settings);
+  const bucket = await waitAtStart('the revocation bucket', () => openRevocationBucket(nc, settings), log);
   if (bucket.mismatches.length > 0) {
     log.warn({ bucket: settings.bucket, differences: bucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
   }

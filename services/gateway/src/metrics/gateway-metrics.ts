@@ -107,6 +107,12 @@ export const metrics = {
     help: 'Presence channels this node follows in the store (one JetStream consumer each): those with a local participant',
     registers: [registry],
   }),
+  presenceRetries: new Counter({
+    name: 'signal_gateway_presence_retries_total',
+    help: 'Presence operations retried after a transient JetStream error (a leader election, a timeout, no responders), by what was retried: store, heartbeat, claim',
+    labelNames: ['operation'],
+    registers: [registry],
+  }),
   presenceSweptEntries: new Counter({
     name: 'signal_gateway_presence_swept_entries_total',
     help: 'Presence entries removed (with leave events) by sweeps of dead nodes',
@@ -119,6 +125,10 @@ export const metrics = {
     registers: [registry],
   }),
 };
+
+/** What a presence retry is counted under; each starts at 0, so a rate is defined before the first election. */
+export const PRESENCE_RETRY_OPERATIONS = ['store', 'heartbeat', 'claim'] as const;
+for (const operation of PRESENCE_RETRY_OPERATIONS) metrics.presenceRetries.inc({ operation }, 0);
 
 const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4003, 4004, 4005, 4008, 4029]);
 

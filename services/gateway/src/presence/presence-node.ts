@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   NodeSwept,
+  type BeatListener,
   type LivenessWatch,
   type NodeRegistry,
   type ObservedNode,
@@ -12,12 +13,23 @@ import {
 import type { Logger } from 'pino';
 import { metrics } from '../metrics/gateway-metrics.js';
 import type { PresenceService } from './presence-service.js';
+import type { BeatThread } from './beat-thread.js';
+
+/**
+ * Records of gateways from before plain-NATS beats carry no `beats` flag; they are judged on
+ * their record alone, with the node timeout of that time, so a rolling upgrade sweeps nobody.
+ */
+const RECORD_ONLY_TIMEOUT_MS = 5000;
 
 export interface PresenceNodeDeps {
   nc: NatsConnection;
   node: string;
   registry: NodeRegistry;
   watch: LivenessWatch;
+  /** Everyone's plain-NATS beats, as heard here. */
+  beats: BeatListener;
+  /** This node's own plain-NATS beat. */
+  beatThread: BeatThread;
   sweeper: Sweeper;
   store: PresenceStore;
   presence: PresenceService;
@@ -48,6 +60,7 @@ export class PresenceNode {
   private lastBeatOk = performance.now();
   private beatFailing = false;
   private watchStartedAt = performance.now();
+  private lastJudgedAt = performance.now();
   private stopped = false;
 
   constructor(private readonly deps: PresenceNodeDeps) {}
@@ -60,6 +73,10 @@ export class PresenceNode {
     if (leftovers > 0) log.info({ removed: leftovers }, 'removed presence entries left by an earlier process with this node id');
     await watch.start();
     this.watchStartedAt = performance.now();
+    this.deps.beats.start();
+    this.deps.beatThread.start();
+    this.lastJudgedAt = performance.now();
+    this.every(timing.beatMs, async () => this.judge());
     this.every(timing.heartbeatMs, () => this.tick());
     this.every(timing.janitorMs, () => this.janitor());
     void this.followConnection();
@@ -77,6 +94,8 @@ export class PresenceNode {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.deps.watch.stop();
+    this.deps.beats.stop();
+    await this.deps.beatThread.stop();
     await this.deps.registry.deregister();
   }
 
@@ -104,17 +123,35 @@ export class PresenceNode {
       await presence.resync();
     }
     await this.checkWatch();
-    this.sweepSilentNodes();
   }
 
-  /** Only a node that can itself reach the store judges others: a cut-off node must not sweep the cluster. */
-  private sweepSilentNodes(): void {
-    const { watch, timing, node } = this.deps;
+  /**
+   * The failure detector, every beat interval: a node is dead when it has been neither heard
+   * (plain-NATS beats, from its worker thread) nor seen (its record's revision moving) for the
+   * node timeout. Only a node that can itself reach the store and hear its own beat judges
+   * others: a cut-off node must not sweep the cluster. And a judge whose own event loop was
+   * just held up judges nobody on what it could not read meanwhile.
+   */
+  private judge(): void {
+    const { watch, beats, timing, node } = this.deps;
     const now = performance.now();
-    if (now - this.lastBeatOk > timing.heartbeatMs * 2) return;
+    const late = now - this.lastJudgedAt - timing.beatMs;
+    this.lastJudgedAt = now;
+    if (late > timing.nodeTimeoutMs / 2) {
+      beats.forgiveAll();
+      watch.forgiveAll();
+      return;
+    }
+    beats.prune(timing.nodeTimeoutMs);
+    if (now - this.lastBeatOk > timing.heartbeatMs * 2 || beats.silentFor(node) >= timing.nodeTimeoutMs) return;
     for (const observed of watch.observed()) {
       const other = observed.record.node;
-      if (other === node || this.sweeping.has(other) || now - observed.changedAt < timing.nodeTimeoutMs) continue;
+      if (other === node || this.sweeping.has(other)) continue;
+      const unseenMs = now - observed.changedAt;
+      const dead = observed.record.beats
+        ? unseenMs >= timing.nodeTimeoutMs && beats.silentFor(other) >= timing.nodeTimeoutMs
+        : unseenMs >= Math.max(timing.nodeTimeoutMs, RECORD_ONLY_TIMEOUT_MS);
+      if (!dead) continue;
       this.sweeping.add(other);
       void this.sweep(observed).finally(() => this.sweeping.delete(other));
     }
@@ -178,6 +215,7 @@ export class PresenceNode {
         await this.deps.ensureBuckets();
         await watch.restart();
         watch.forgiveAll();
+        this.deps.beats.forgiveAll();
         this.watchStartedAt = performance.now();
         await presence.resync();
       } catch (error) {
