@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AppRegistry, generateApp, mintUserToken, parseAppsFile, type AppsFile } from '@signal/core';
 import { freePort, startNatsCluster, startService, writeTempFile, type NatsCluster, type ServiceProcess } from '@signal/harness';
-import { ENTRY_OVERHEAD_BYTES, PresenceStore, openPresenceBuckets } from '@signal/presence';
+import { ENTRY_OVERHEAD_BYTES, JetStreamPresenceStore, openPresenceBuckets } from '@signal/presence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sample, scrape } from '../support/admin.js';
 import { nativeView } from '../support/native-view.js';
@@ -67,7 +67,7 @@ async function slowRequest(c: RpcClient, method: string, params: Record<string, 
 async function storeAddresses(nc: NatsConnection, channel: string): Promise<string[]> {
   const settings = { bucket: 'signal_presence', replicas: 3, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 10_000 } as const;
   const buckets = await openPresenceBuckets(nc, settings);
-  const store = new PresenceStore(nc, buckets.participants, 'signal_presence', settings.retryDeadlineMs);
+  const store = new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence', settings.retryDeadlineMs);
   const scope = { app: 'alpha', env: 'test' as const };
   return (await store.participants(scope, channel)).map((p) => p.address).sort();
 }

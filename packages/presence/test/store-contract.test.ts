@@ -25,7 +25,7 @@ const stores: Record<string, () => PresenceStore> = {};
 beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
-  const buckets = await openPresenceBuckets(nc, { bucket: BUCKET, replicas: 1, storage: 'memory', maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES });
+  const buckets = await openPresenceBuckets(nc, { bucket: BUCKET, replicas: 1, storage: 'memory', maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 0 });
   const jetstream = new JetStreamPresenceStore(nc, buckets.participants, BUCKET);
   stores.jetstream = () => jetstream;
   const memory = new MemoryPresenceStore();
