@@ -1,7 +1,18 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
-import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
-import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
+import { MessageGuard, connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import {
+  LivenessWatch,
+  PresenceStore,
+  RevocationWriter,
+  liveInstances,
+  occupancySettingsFrom,
+  openOccupancyBucket,
+  openPresenceBuckets,
+  openRevocationBucket,
+  revocationSettingsFrom,
+  storeSettingsFrom,
+} from '@signal/presence';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -12,6 +23,7 @@ import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
 import { disconnectRoute } from './routes/disconnect.js';
+import { occupancyRoute } from './routes/occupancy.js';
 import { participantsRoute } from './routes/participants.js';
 import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
@@ -27,8 +39,15 @@ async function main(): Promise<void> {
   const nc = await connectNats(config, 'signal-emit-api');
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
-  const buckets = await openPresenceBuckets(nc, storeSettingsFrom(config));
+  const storeSettings = storeSettingsFrom(config);
+  const buckets = await openPresenceBuckets(nc, storeSettings);
   const presence = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const occupancy = await openOccupancyBucket(nc, occupancySettingsFrom(config, storeSettings));
+  // Which gateway processes are live (heartbeat records nobody claimed): only their counts are summed.
+  const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
+  const liveness = new LivenessWatch(buckets.nodes, guard);
+  await liveness.start();
+  ops.shutdown.add('release', 'heartbeat watch', () => liveness.stop());
   const revocationBucket = await openRevocationBucket(nc, revocationSettingsFrom(config));
   if (revocationBucket.mismatches.length > 0) {
     log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
@@ -40,6 +59,7 @@ async function main(): Promise<void> {
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
+    .on('GET', '/v1/channels/:channel/occupancy', occupancyRoute(keys, occupancy.kv, () => liveInstances(liveness.observed())))
     .on('POST', '/v1/signals', signalsRoute(nc, keys, { body, maxBatch: config.MAX_BATCH }))
     .on('POST', '/signal', stelaceSignalRoute(nc, keys, { body, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
     .on(

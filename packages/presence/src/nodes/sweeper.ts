@@ -10,6 +10,12 @@ import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
 
 const PARALLEL_REMOVALS = 64;
 
+/** What else a gateway process keeps in NATS that must go when it is swept (its occupancy counts). */
+export interface NodeLeftovers {
+  /** Removes what process `instance` of `node` left; resolves to how many records were removed. */
+  removeOf(node: string, instance: string): Promise<number>;
+}
+
 /**
  * Removes the entries of gateway processes that are gone and announces their `leave`s.
  * Every removal is a compare-and-set on the entry's revision, so two sweepers never both
@@ -21,6 +27,7 @@ export class Sweeper {
     private readonly store: PresenceStore,
     private readonly nodes: KV,
     private readonly self: string,
+    private readonly leftovers: readonly NodeLeftovers[] = [],
   ) {}
 
   /**
@@ -44,6 +51,7 @@ export class Sweeper {
   async sweepClaimed(observed: ObservedNode, claimRevision: number): Promise<number> {
     const { node, instance } = observed.record;
     const removed = await this.sweepNode(node, (entry) => entry.instance === instance);
+    for (const leftover of this.leftovers) await leftover.removeOf(node, instance);
     await this.nodes.delete(node, { previousSeq: claimRevision }).catch(() => undefined);
     return removed;
   }
