@@ -71,6 +71,13 @@ const ROWS = [
     graph('Dead gateways swept', 'none', 'Dead gateway nodes whose presence entries a node swept: each is a gateway that died without leaving.', [`sum by (pod) (increase(signal_gateway_presence_sweeps_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
   ]],
+  ['Occupancy', [
+    graph('Channels with local connections', 'none', 'Channels with connections on each gateway, one key each in the occupancy bucket (docs/presence.md "Occupancy").', ['sum by (pod) (signal_gateway_occupancy_channels{S})', '{{pod}}']),
+    graph('Occupancy writes / s', 'ops', 'Puts and deletes of each gateway\'s counts; result="failed" means counts are stale until NATS answers again (retried once per second per channel).', [rate('signal_gateway_occupancy_writes_total', 'op, result'), '{{op}} {{result}}']),
+    graph('Occupancy followed', 'none', 'Occupancy subscriptions of connections, and the channels watched for them (one KV watch each).', ['sum by (pod) (signal_gateway_occupancy_subscriptions{S})', '{{pod}} subscriptions'], ['sum by (pod) (signal_gateway_occupancy_feeds{S})', '{{pod}} channels watched']),
+    graph('Occupancy updates / s', 'ops', 'signal.occupancy notifications published, at most one per second per channel per gateway.', [rate('signal_gateway_occupancy_updates_total', 'pod'), '{{pod}}']),
+    graph('emit-api NATS messages dropped / s', 'ops', 'Heartbeat records the emit-api could not read (it sums only live gateways\' counts).', [rate('signal_emit_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+  ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),
     graph('Requests / s by route', 'reqps', 'Responses by registered route and method ("unmatched" for unknown paths).', [rate('signal_emit_requests_total', 'route, method'), '{{method}} {{route}}']),

@@ -144,6 +144,7 @@ async function main(): Promise<void> {
   const localOccupancy = new LocalOccupancy((scope, channel, counts) => occupancyWriter.changed(scope, channel, counts));
   hub.setMembershipListener(localOccupancy);
   const occupancy = new OccupancyFeeds({
+    nc,
     kv: occupancyBucket.kv,
     node,
     app,

@@ -1,4 +1,4 @@
-import type { QueuedIterator } from '@nats-io/transport-node';
+import type { NatsConnection, QueuedIterator } from '@nats-io/transport-node';
 import { SignalError, channelSubject, type Scope } from '@signal/core';
 import type { MessageGuard } from '@signal/operations';
 import {
@@ -27,6 +27,7 @@ const TICK_MS = 100;
 const SOURCE = 'occupancy';
 
 export interface OccupancyFeedsDeps {
+  nc: NatsConnection;
   kv: KV;
   node: string;
   app: TemplatedApp;
@@ -65,6 +66,7 @@ export class OccupancyFeeds {
   private readonly feeds = new Map<string, Feed>();
   private readonly bySession = new Map<Session, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly apply: (feed: Feed, entry: KvWatchEntry) => void;
 
   constructor(private readonly deps: OccupancyFeedsDeps) {
@@ -73,9 +75,11 @@ export class OccupancyFeeds {
 
   startTicking(): void {
     this.timer = setInterval(() => this.deps.guard.run(SOURCE, () => this.tick()), TICK_MS);
+    void this.followConnection();
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     for (const feed of this.feeds.values()) this.close(feed);
   }
@@ -102,10 +106,10 @@ export class OccupancyFeeds {
       this.feeds.set(key, feed);
       occupancyStats.feeds = this.feeds.size;
     }
-    if (!feed.subscribers.has(session)) {
-      feed.subscribers.set(session, false);
-      let channels = this.bySession.get(session);
-      if (!channels) this.bySession.set(session, (channels = new Set()));
+    if (!feed.subscribers.has(session)) feed.subscribers.set(session, false);
+    let channels = this.bySession.get(session);
+    if (!channels) this.bySession.set(session, (channels = new Set()));
+    if (!channels.has(channel)) {
       channels.add(channel);
       occupancyStats.subscriptions++;
     }
@@ -125,7 +129,7 @@ export class OccupancyFeeds {
     const feed = this.feeds.get(keyOf(session.scope, channel));
     if (!feed || !feed.subscribers.has(session) || !session.ws) return NO_OCCUPANCY;
     if (feed.subscribers.get(session)) return feed.sent;
-    if (![...feed.subscribers.values()].some(Boolean)) {
+    if (!hasListeners(feed)) {
       feed.sent = this.total(feed, this.deps.live());
       feed.sentAt = performance.now();
     }
@@ -189,7 +193,30 @@ export class OccupancyFeeds {
       throw error instanceof SignalError ? error : new SignalError('unavailable', `occupancy store is unreachable: ${(error as Error).message}`, { cause: error });
     }
     feed.loaded = true;
-    feed.sent = this.total(feed, this.deps.live());
+    // On a reload the followers keep what was announced, so the next notification is a change from it.
+    if (!hasListeners(feed)) feed.sent = this.total(feed, this.deps.live());
+  }
+
+  /**
+   * After a NATS outage every watch is opened again and the other gateways' keys read again: a
+   * watch may have lost its consumer, and the bucket may have been recreated. Until a feed is
+   * loaded again it keeps its counts and announces nothing.
+   */
+  private async followConnection(): Promise<void> {
+    for await (const status of this.deps.nc.status()) {
+      if (this.stopped) return;
+      if (status.type !== 'reconnect') continue;
+      for (const feed of [...this.feeds.values()]) {
+        feed.watch?.stop();
+        feed.watch = undefined;
+        feed.loaded = false;
+        // Revisions start again in a recreated bucket: nothing read before may outrank them.
+        feed.remote.clear();
+        feed.ready = this.load(feed);
+        // A feed that cannot be loaded is closed: its subscribers keep their last counts.
+        feed.ready.catch((error: unknown) => this.deps.guard.drop(SOURCE, 'failed', error));
+      }
+    }
   }
 
   private applyEntry(feed: Feed, entry: KvWatchEntry): void {
@@ -236,6 +263,12 @@ export class OccupancyFeeds {
     if (this.feeds.get(key) === feed) this.feeds.delete(key);
     occupancyStats.feeds = this.feeds.size;
   }
+}
+
+/** Whether any subscriber of the feed already gets its notifications. */
+function hasListeners(feed: Feed): boolean {
+  for (const listening of feed.subscribers.values()) if (listening) return true;
+  return false;
 }
 
 function keyOf(scope: Scope, channel: string): string {
