@@ -5,7 +5,8 @@ import { passes } from '../support/poll.js';
 import { native } from '../support/presence.js';
 import type { RpcClient } from '../support/rpc-client.js';
 import { RpcClient as Rpc } from '../support/rpc-client.js';
-import { keysOf, mintToken, startStack, type Stack } from '../support/stack.js';
+import { startService } from '@signal/harness';
+import { GATEWAY_ENTRY, keysOf, mintToken, serviceEnv, startStack, type Stack } from '../support/stack.js';
 
 /** Default heartbeat 1 s and node timeout 5 s: the sweep of a killed gateway comes within this. */
 const SWEEP_WITHIN_MS = 12_000;
@@ -156,5 +157,39 @@ describe('occupancy when a gateway dies', () => {
     // Joining again a channel it follows costs nothing.
     await watcher.call('signal.join', { id: 'second', occupancy: true });
     watcher.close();
+  });
+});
+
+describe('occupancy when a gateway restarts with the same NODE_ID', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ gateways: 1 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("removes its earlier process's keys before it is ready, so readers never count them again", async () => {
+    const env = { ...serviceEnv(stack), NODE_ID: 'reborn01' };
+    const first = await startService({ entry: GATEWAY_ENTRY, name: 'reborn-1', env });
+    const url = `ws://127.0.0.1:${String(first.ready.port)}`;
+    const tokens = await Promise.all(['r1', 'r2'].map((identity) => mintToken(stack, 'alpha', identity, 'd')));
+    const clients = await Promise.all(tokens.map((token) => Rpc.connect(`${url}/v1/connect?token=${token}`)));
+    for (const c of clients) await c.call('signal.join', { id: 'arena', presence: true });
+    const watcher = await native(stack, 'watcher', 'd', 0);
+    await watcher.call('signal.join', { id: 'arena', occupancy: true });
+    await passes(async () => expect((await getOccupancy(stack, 'arena')).body).toEqual({ channel: 'arena', connections: 3, participants: 2 }));
+
+    await first.kill();
+    const second = await startService({ entry: GATEWAY_ENTRY, name: 'reborn-2', env });
+    try {
+      // Before any sweep could have come (PRESENCE_NODE_TIMEOUT_MS is 5 s): the restart itself cleaned up.
+      expect((await occupancyKeys(stack)).filter((k) => k.endsWith('.reborn01'))).toEqual([]);
+      expect((await getOccupancy(stack, 'arena')).body).toEqual({ channel: 'arena', connections: 1, participants: 0 });
+      await passes(() => expect(occupancyFrames(watcher, 'arena').at(-1)?.params).toEqual({ id: 'arena', connections: 1, participants: 0 }));
+    } finally {
+      watcher.close();
+      await second.stop();
+    }
   });
 });
