@@ -141,4 +141,25 @@ describe('occupancy writer', () => {
     await advance(600);
     expect(kv.writes.map((w) => [w.op, w.at])).toEqual([['delete', 1000]]);
   });
+
+  it('on shutdown waits for the writes in flight, then deletes each key still written, once', async () => {
+    writer.changed(scope, 'room', counts(1));
+    writer.changed(scope, 'other', counts(2));
+    await advance(0);
+    kv.holding = true;
+    writer.changed(scope, 'room', counts(0));
+    await advance(0);
+    const drained = writer.drain();
+    await advance(0);
+    expect(kv.writes.map((w) => `${w.op} ${w.key}`)).toEqual(['put acme.test.room.n1', 'put acme.test.other.n1', 'delete acme.test.room.n1']);
+    kv.holding = false;
+    kv.release();
+    await drained;
+    expect(kv.writes.map((w) => `${w.op} ${w.key}`)).toEqual([
+      'put acme.test.room.n1',
+      'put acme.test.other.n1',
+      'delete acme.test.room.n1',
+      'delete acme.test.other.n1',
+    ]);
+  });
 });

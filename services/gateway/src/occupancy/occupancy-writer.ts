@@ -61,7 +61,7 @@ export class OccupancyWriter {
   private readonly slots = new Map<string, Slot>();
   private readonly dirty = new Set<Slot>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private inFlight = 0;
+  private readonly writes = new Set<Promise<void>>();
   private writtenInstance: string;
   private failing = false;
   private stopped = false;
@@ -93,11 +93,15 @@ export class OccupancyWriter {
     this.schedule(slot);
   }
 
-  /** On shutdown, after every socket closed: removes every key still written and stops. */
+  /**
+   * On shutdown, after every socket closed: waits for the writes in flight (the deletes of the
+   * channels those closes vacated), then removes every key still written, once, and stops.
+   */
   async drain(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    const held = [...this.slots.values()].filter((slot) => slot.written !== undefined || slot.writing);
+    await Promise.allSettled(this.writes);
+    const held = [...this.slots.values()].filter((slot) => slot.written !== undefined);
     await Promise.all(held.map((slot) => this.deps.kv.delete(slot.key).catch(() => undefined)));
   }
 
@@ -111,7 +115,7 @@ export class OccupancyWriter {
     }
     if (occupied !== (slot.written !== undefined) && !this.failing) {
       this.dirty.delete(slot);
-      void this.write(slot);
+      this.write(slot);
       return;
     }
     if (slot.written === undefined || !sameCounts(slot.desired, slot.written)) this.dirty.add(slot);
@@ -122,20 +126,25 @@ export class OccupancyWriter {
     if (this.deps.instance() !== this.writtenInstance) this.rewriteAll();
     const now = performance.now();
     for (const slot of this.dirty) {
-      if (this.inFlight >= MAX_IN_FLIGHT) return;
+      if (this.writes.size >= MAX_IN_FLIGHT) return;
       if (slot.writing || now - slot.lastWriteAt < OCCUPANCY_THROTTLE_MS) continue;
       this.dirty.delete(slot);
-      void this.write(slot);
+      this.write(slot);
     }
   }
 
-  private async write(slot: Slot): Promise<void> {
+  /** Starts a write, tracked until it settles (drain waits for it). */
+  private write(slot: Slot): void {
+    const done = this.perform(slot).finally(() => this.writes.delete(done));
+    this.writes.add(done);
+  }
+
+  private async perform(slot: Slot): Promise<void> {
     const { kv, node, log } = this.deps;
     const target = slot.desired;
     const instance = this.deps.instance();
     const op = isEmpty(target) ? 'delete' : 'put';
     slot.writing = true;
-    this.inFlight++;
     try {
       if (op === 'delete') await kv.delete(slot.key);
       else await kv.put(slot.key, encodeOccupancy({ node, instance, ...target, updatedAt: Date.now() }));
@@ -153,7 +162,6 @@ export class OccupancyWriter {
     } finally {
       slot.writing = false;
       slot.lastWriteAt = performance.now();
-      this.inFlight--;
     }
     if (this.failing) this.dirty.add(slot);
     else this.schedule(slot);
