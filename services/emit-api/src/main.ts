@@ -48,6 +48,13 @@ async function main(): Promise<void> {
   const liveness = new LivenessWatch(buckets.nodes, guard);
   await liveness.start();
   ops.shutdown.add('release', 'heartbeat watch', () => liveness.stop());
+  // After a NATS outage the watch is opened again: its consumer may be gone, records changed meanwhile.
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect') continue;
+      await liveness.restart().catch((error: unknown) => log.warn({ err: error }, 'heartbeat watch could not be reopened after a reconnect; occupancy reads may count stale gateways'));
+    }
+  })();
   const revocationBucket = await openRevocationBucket(nc, revocationSettingsFrom(config));
   if (revocationBucket.mismatches.length > 0) {
     log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
