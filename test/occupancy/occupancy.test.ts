@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeToken } from '@signal/core';
 import { getOccupancy, occupancyFrames, occupancyKeys, recordOccupancy } from '../support/occupancy.js';
+import { connectStelace } from '../support/stelace-client.js';
 import { passes } from '../support/poll.js';
 import { native } from '../support/presence.js';
 import type { RpcClient } from '../support/rpc-client.js';
@@ -72,6 +73,19 @@ describe('occupancy across two gateways', () => {
     await passes(async () => expect((await getOccupancy(stack, 'stage')).body).toEqual({ channel: 'stage', connections: 0, participants: 0 }));
     const token = encodeToken('stage');
     await passes(async () => expect((await occupancyKeys(stack)).filter((k) => k.startsWith(`alpha.test.${token}.`))).toEqual([]));
+  });
+
+  it('counts connections of every surface: a Stelace socket is one too', async () => {
+    const watcher = await client('sw', 0);
+    await watcher.call('signal.join', { id: 'mixed', occupancy: true });
+    const { client: socket } = await connectStelace(stack, 'v4', { publishableKey: keysOf(stack, 'alpha').publishableKey, channels: 'mixed' }, { gateway: 1 });
+    try {
+      await passes(() => expect(occupancyFrames(watcher, 'mixed').at(-1)?.params).toEqual({ id: 'mixed', connections: 2, participants: 0 }));
+      expect((await getOccupancy(stack, 'mixed')).body).toEqual({ channel: 'mixed', connections: 2, participants: 0 });
+    } finally {
+      socket.close();
+    }
+    await passes(async () => expect((await getOccupancy(stack, 'mixed')).body).toEqual({ channel: 'mixed', connections: 1, participants: 0 }));
   });
 
   it('announces a changing count at most once per second per channel, and only changes', async () => {
