@@ -144,7 +144,7 @@ describe('occupancy across two gateways', () => {
 describe('occupancy when a gateway dies', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ gateways: 2, gatewayEnv: { MAX_OCCUPANCY_CHANNELS_PER_CONNECTION: '2' } });
+    stack = await startStack({ gateways: 2, gatewayEnv: { MAX_OCCUPANCY_CHANNELS_PER_CONNECTION: '2', MAX_CHANNELS_PER_CONNECTION: '4' } });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -176,6 +176,28 @@ describe('occupancy when a gateway dies', () => {
     // Joining again a channel it follows costs nothing.
     await watcher.call('signal.join', { id: 'second', occupancy: true });
     watcher.close();
+  });
+
+  it('holds both per-connection limits for joins sent back to back, before any is answered', async () => {
+    const eager = await native(stack, 'eager', 'd', 0);
+    const answers = await Promise.all([
+      eager.request('signal.join', { id: 'p1', occupancy: true }),
+      eager.request('signal.join', { id: 'p2', occupancy: true }),
+      eager.request('signal.join', { id: 'p3', occupancy: true }),
+      eager.request('signal.join', { id: 'p4' }),
+      eager.request('signal.join', { id: 'p5' }),
+      eager.request('signal.join', { id: 'p6' }),
+    ]);
+    expect(answers.map((a) => a.error?.message.match(/MAX_\w+/)?.[0] ?? 'ok')).toEqual([
+      'ok',
+      'ok',
+      'MAX_OCCUPANCY_CHANNELS_PER_CONNECTION',
+      'ok',
+      'ok',
+      // p1 and p2 were still being joined when p6 came: they count.
+      'MAX_CHANNELS_PER_CONNECTION',
+    ]);
+    eager.close();
   });
 });
 

@@ -25,6 +25,7 @@ import { OCCUPANCY_THROTTLE_MS } from './occupancy-writer.js';
 /** How often feeds are looked at for a change to announce. */
 const TICK_MS = 100;
 const SOURCE = 'occupancy';
+const NONE: ReadonlySet<string> = new Set();
 
 export interface OccupancyFeedsDeps {
   nc: NatsConnection;
@@ -84,13 +85,9 @@ export class OccupancyFeeds {
     for (const feed of this.feeds.values()) this.close(feed);
   }
 
-  /** How many channels' occupancy a session is subscribed to, for MAX_OCCUPANCY_CHANNELS_PER_CONNECTION. */
-  countOf(session: Session): number {
-    return this.bySession.get(session)?.size ?? 0;
-  }
-
-  has(session: Session, channel: string): boolean {
-    return this.bySession.get(session)?.has(channel) === true;
+  /** The channels whose occupancy a session follows or is about to, for the per-connection limits. */
+  channelsOf(session: Session): ReadonlySet<string> {
+    return this.bySession.get(session) ?? NONE;
   }
 
   /**

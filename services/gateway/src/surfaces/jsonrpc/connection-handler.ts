@@ -135,13 +135,15 @@ export class RpcConnectionHandler {
       case 'signal.join': {
         session.quota.take('join');
         const participating = this.presence.channelsOf(session);
+        // Joins still on their way (presence, occupancy) count as held: limits hold for pipelined frames.
+        const following = this.options.occupancy.channelsOf(session);
+        const pending = (channel: string) => session.channels.has(channel) || participating.has(channel) || following.has(channel);
         let held = session.channels.size;
         for (const channel of participating.keys()) if (!session.channels.has(channel)) held++;
-        const adds = !session.channels.has(call.channel) && !participating.has(call.channel);
+        for (const channel of following) if (!session.channels.has(channel) && !participating.has(channel)) held++;
         const addsPresence = call.presence && !participating.has(call.channel);
-        this.options.requests.checkJoin(held, adds, addsPresence ? participating.size : undefined);
-        const { occupancy } = this.options;
-        if (call.occupancy && !occupancy.has(session, call.channel)) this.options.requests.checkOccupancy(occupancy.countOf(session));
+        this.options.requests.checkJoin(held, !pending(call.channel), addsPresence ? participating.size : undefined);
+        if (call.occupancy && !following.has(call.channel)) this.options.requests.checkOccupancy(following.size);
         return;
       }
       case 'signal.publish':
@@ -172,9 +174,11 @@ export class RpcConnectionHandler {
         if (call.token !== undefined) this.acceptChannelToken(session, call.channel, call.token);
         if (!call.occupancy) return this.join(session, call);
         const { occupancy } = this.options;
-        const subscribed = occupancy.has(session, call.channel);
+        const subscribed = occupancy.channelsOf(session).has(call.channel);
         // The feed is read before joining, so a join never stands while its occupancy could not be read.
         await occupancy.open(session, call.channel);
+        // Closed meanwhile: joining now would hold the channel (and its count) for a connection that is gone.
+        if (!session.ws) throw new SignalError('unavailable', 'the connection closed while joining');
         let result: Record<string, unknown>;
         try {
           result = await this.join(session, call);
