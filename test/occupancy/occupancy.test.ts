@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { encodeToken } from '@signal/core';
 import { getOccupancy, occupancyFrames, occupancyKeys, recordOccupancy } from '../support/occupancy.js';
 import { connectStelace } from '../support/stelace-client.js';
@@ -86,6 +87,21 @@ describe('occupancy across two gateways', () => {
       socket.close();
     }
     await passes(async () => expect((await getOccupancy(stack, 'mixed')).body).toEqual({ channel: 'mixed', connections: 1, participants: 0 }));
+  });
+
+  it('ignores what no live gateway wrote into the bucket: garbage, and counts of a node that is not live', async () => {
+    const watcher = await client('pw', 0);
+    await watcher.call('signal.join', { id: 'poisoned', occupancy: true });
+    const raw = await connect({ servers: stack.nats.url });
+    const prefix = `$KV.signal_occupancy.alpha.test.${encodeToken('poisoned')}`;
+    raw.publish(`${prefix}.${String(stack.gateways[1]!.ready.node)}`, 'not json');
+    raw.publish(`${prefix}.ghost`, JSON.stringify({ node: 'ghost', instance: 'x', connections: 500, participants: 5, updatedAt: 1 }));
+    await raw.flush();
+    await raw.close();
+    const other = await client('pw2', 1);
+    await other.call('signal.join', { id: 'poisoned' });
+    await passes(() => expect(occupancyFrames(watcher, 'poisoned').at(-1)?.params).toEqual({ id: 'poisoned', connections: 2, participants: 0 }));
+    expect((await getOccupancy(stack, 'poisoned')).body).toEqual({ channel: 'poisoned', connections: 2, participants: 0 });
   });
 
   it('announces a changing count at most once per second per channel, and only changes', async () => {
