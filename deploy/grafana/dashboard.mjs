@@ -73,6 +73,13 @@ const ROWS = [
     graph('Presence channels followed', 'none', 'Channels each gateway follows in the presence store (one JetStream consumer each). Every write to the participants stream is checked against every consumer, so this sum is part of the write cost (docs/presence.md "Capacity").', [`sum by (pod) (signal_gateway_presence_feeds{S})`, '{{pod}}']),
     graph('Presence retries / s by operation', 'ops', 'Presence operations retried after a transient JetStream error (a leader election, a timeout); a burst is an election, a steady rate a JetStream in trouble (docs/presence.md "Faults of NATS itself").', [rate('signal_gateway_presence_retries_total', 'operation'), '{{operation}}']),
   ]],
+  ['Occupancy', [
+    graph('Channels with local connections', 'none', 'Channels with connections on each gateway, one key each in the occupancy bucket (docs/presence.md "Occupancy").', ['sum by (pod) (signal_gateway_occupancy_channels{S})', '{{pod}}']),
+    graph('Occupancy writes / s', 'ops', 'Puts and deletes of each gateway\'s counts; result="failed" means counts are stale until NATS answers again (retried once per second per channel).', [rate('signal_gateway_occupancy_writes_total', 'op, result'), '{{op}} {{result}}']),
+    graph('Occupancy followed', 'none', 'Occupancy subscriptions of connections, and the channels watched for them (one KV watch each).', ['sum by (pod) (signal_gateway_occupancy_subscriptions{S})', '{{pod}} subscriptions'], ['sum by (pod) (signal_gateway_occupancy_feeds{S})', '{{pod}} channels watched']),
+    graph('Occupancy updates / s', 'ops', 'signal.occupancy notifications published, at most one per second per channel per gateway.', [rate('signal_gateway_occupancy_updates_total', 'pod'), '{{pod}}']),
+    graph('emit-api NATS messages dropped / s', 'ops', 'Heartbeat records the emit-api could not read (it sums only live gateways\' counts).', [rate('signal_emit_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+  ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),
     graph('Requests / s by route', 'reqps', 'Responses by registered route and method ("unmatched" for unknown paths).', [rate('signal_emit_requests_total', 'route, method'), '{{method}} {{route}}']),

@@ -257,12 +257,15 @@ describe('signal presence and occupancy', () => {
     expect(text.stdout).toContain('{"mood":"calm"}');
 
     expect(await runCli(['occupancy', 'cli-lobby'], { env })).toMatchObject({ code: 0, stdout: '1\n' });
-    expect(JSON.parse((await runCli(['occupancy', 'cli-lobby', '--json'], { env })).stdout)).toEqual({ channel: 'cli-lobby', occupancy: 1 });
+    expect(JSON.parse((await runCli(['occupancy', 'cli-lobby', '--json'], { env })).stdout)).toEqual({ channel: 'cli-lobby', connections: 1, participants: 1 });
   });
 
   it('an empty channel has nobody and occupancy 0; a bad channel name exits 1 with emit-api\'s message', async () => {
     expect(await runCli(['presence', 'cli-empty'], { env })).toMatchObject({ code: 0, stdout: 'nobody in cli-empty\n' });
     expect(await runCli(['occupancy', 'cli-empty'], { env })).toMatchObject({ code: 0, stdout: '0\n' });
+    const badOccupancy = await runCli(['occupancy', 'x'.repeat(257)], { env });
+    expect(badOccupancy.code).toBe(1);
+    expect(badOccupancy.stderr).toMatch(/400 bad_request: channel: must be at most 256 characters/);
     const bad = await runCli(['presence', 'x'.repeat(257)], { env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/400 bad_request: channel: must be at most 256 characters/);

@@ -70,6 +70,8 @@ async function driveTraffic(): Promise<void> {
   await ben.closed;
   const raw = await connect({ servers: stack.nats.url, name: 'dashboards-test' });
   raw.publish(channelSubject({ app: 'alpha', env: 'test' }, 'room'), 'not an envelope');
+  // A heartbeat record nobody can read: the emit-api's heartbeat watch (occupancy reads) drops it.
+  raw.publish('$KV.signal_presence_nodes.garbage', 'not a record');
   await raw.flush();
   await raw.close();
 }
@@ -90,6 +92,8 @@ beforeAll(async () => {
     ['emit-api', stack.emitApi, 'signal_emit_apps_reloads_total{result='],
     ['emit-api', stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
     ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
+    ['emit-api', stack.emitApi, 'signal_emit_dropped_messages_total{source='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_occupancy_writes_total{op='],
   ];
   for (const [name, service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${name}`);
   for (const gateway of stack.gateways) addScrape(exported, 'gateway', await metricsText(gateway));

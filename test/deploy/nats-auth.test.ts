@@ -8,6 +8,7 @@ import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NATS_CONF } from '../support/nats-conf.js';
+import { getOccupancy } from '../support/occupancy.js';
 import { getParticipants } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
@@ -113,6 +114,10 @@ describe('both services on NATS with the shipped authorization', () => {
     const { status, body } = await getParticipants(stack, 'room');
     expect(status).toBe(200);
     expect(body.participants!.map((p) => p.address).sort()).toEqual([ann.address, ben.address].sort());
+    // Occupancy: each gateway's key (puts), a follower's watch and direct gets, the emit-api's reads.
+    // (ben's gateway wrote its key at ben's join and writes his presence within the next second.)
+    expect(await ann.call('signal.join', { id: 'room', presence: true, occupancy: true })).toMatchObject({ occupancy: { connections: 2 } });
+    await passes(async () => expect((await getOccupancy(stack, 'room')).body).toEqual({ channel: 'room', connections: 2, participants: 2 }));
 
     // A gateway that dies is swept by the other: heartbeat watch and KV deletes are permitted.
     await stack.gateways[1]!.kill();
@@ -121,6 +126,9 @@ describe('both services on NATS with the shipped authorization', () => {
       const after = await getParticipants(stack, 'room');
       expect(after.body.participants!.map((p) => p.address)).toEqual([ann.address]);
     });
+    // Its occupancy key is swept too (listing a node's keys, compare-and-set deletes).
+    expect((await ann.next((f) => f.method === 'signal.occupancy' && f.params?.connections === 1, 15_000)).params).toEqual({ id: 'room', connections: 1, participants: 1 });
+    await passes(async () => expect((await getOccupancy(stack, 'room')).body).toEqual({ channel: 'room', connections: 1, participants: 1 }));
     // The janitor purges the delete markers once they are older than PRESENCE_JANITOR_MS.
     await stack.gateways[0]!.waitForLine((l) => l.includes('"msg":"presence janitor"') && /"markersPurged":[1-9]/.test(l), 15_000);
     ann.close();

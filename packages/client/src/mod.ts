@@ -3,6 +3,7 @@ export type { SignalOptions } from './options.js';
 export { Channel, LocalParticipant, type ChannelEvents, type JoinOptions, type ChannelTokenProvider } from './channels/channel.js';
 export { Participant, type ParticipantEvents, type State } from './channels/participant.js';
 export type { ParticipantOp } from './channels/participant-list.js';
+export type { Occupancy } from './rpc/server-frames.js';
 export {
   SignalClientError,
   type SignalErrorCode,

@@ -28,10 +28,27 @@ export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } 
 export { nodeRecordSchema, type NodeRecord } from './nodes/node-record.js';
 export { NodeRegistry, NodeSwept } from './nodes/node-registry.js';
 export { LivenessWatch, type ObservedNode, type EntryGuard } from './nodes/liveness-watch.js';
-export { Sweeper } from './nodes/sweeper.js';
 export { BeatListener, beatSubject } from './nodes/beat-listener.js';
 export { isTransient, retryTransient, DEFAULT_RETRY_DELAYS, type RetryPolicy, type RetryObserver } from './faults/transient.js';
 export { waitAtStart, requireJetStream, type StartLog } from './faults/wait-at-start.js';
+export { Sweeper, type NodeLeftovers } from './nodes/sweeper.js';
+export { occupancyStoreVars, occupancySettingsFrom, type OccupancySettings } from './occupancy/occupancy-config.js';
+export { openOccupancyBucket, OCCUPANCY_MAX_AGE_MS, OCCUPANCY_REFRESH_MS, type OccupancyBucket } from './occupancy/occupancy-bucket.js';
+export { occupancyKey, occupancyChannelFilter, occupancyNodeFilter, nodeOfOccupancyKey } from './occupancy/occupancy-keys.js';
+export {
+  occupancyValueSchema,
+  encodeOccupancy,
+  decodeOccupancy,
+  sameCounts,
+  isEmpty,
+  NO_OCCUPANCY,
+  type OccupancyValue,
+  type OccupancyCounts,
+} from './occupancy/occupancy-entry.js';
+export { liveInstances, readNodeOccupancy, readOccupancy, sumLive, type NodeOccupancy } from './occupancy/occupancy-reader.js';
+export { OccupancyCleanup } from './occupancy/occupancy-cleanup.js';
+/** The KV types the occupancy API takes and gives, for services that do not depend on @nats-io/kv. */
+export type { KV, KvWatchEntry } from '@nats-io/kv';
 export { checkStateSize } from './limits/state-size.js';
 export { revocationStoreVars, revocationSettingsFrom, type RevocationStoreSettings } from './revocations/revocation-config.js';
 export { openRevocationBucket, type RevocationBucket } from './revocations/revocation-bucket.js';

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
-import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
+import { MessageGuard, connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
   JetStreamPresenceStore,
+  LivenessWatch,
   RevocationWriter,
+  liveInstances,
+  occupancySettingsFrom,
+  openOccupancyBucket,
   openPresenceBuckets,
   openRevocationBucket,
   requireJetStream,
@@ -21,6 +25,7 @@ import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
 import { disconnectRoute } from './routes/disconnect.js';
+import { occupancyRoute } from './routes/occupancy.js';
 import { participantsRoute } from './routes/participants.js';
 import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
@@ -47,6 +52,19 @@ async function main(): Promise<void> {
     log,
   );
   const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
+  const occupancy = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettingsFrom(config, storeSettings)), log);
+  // Which gateway processes are live (heartbeat records nobody claimed): only their counts are summed.
+  const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
+  const liveness = new LivenessWatch(buckets.nodes, guard);
+  await liveness.start();
+  ops.shutdown.add('release', 'heartbeat watch', () => liveness.stop());
+  // After a NATS outage the watch is opened again: its consumer may be gone, records changed meanwhile.
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect') continue;
+      await liveness.restart().catch((error: unknown) => log.warn({ err: error }, 'heartbeat watch could not be reopened after a reconnect; occupancy reads may count stale gateways'));
+    }
+  })();
   const revocationBucket = await waitAtStart('the revocation bucket', () => openRevocationBucket(nc, revocationSettingsFrom(config)), log);
   if (revocationBucket.mismatches.length > 0) {
     log.warn({ bucket: config.REVOCATION_BUCKET, differences: revocationBucket.mismatches }, 'revocation bucket exists with other settings; using it as it is');
@@ -58,6 +76,7 @@ async function main(): Promise<void> {
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
+    .on('GET', '/v1/channels/:channel/occupancy', occupancyRoute(keys, occupancy.kv, () => liveInstances(liveness.observed())))
     .on('POST', '/v1/signals', signalsRoute(nc, keys, { body, maxBatch: config.MAX_BATCH }))
     .on('POST', '/signal', stelaceSignalRoute(nc, keys, { body, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
     .on(

@@ -7,9 +7,13 @@ import {
   LivenessWatch,
   NodeRegistry,
   JetStreamPresenceStore,
+  OccupancyCleanup,
   Sweeper,
   beatSubject,
   limitsFrom,
+  liveInstances,
+  occupancySettingsFrom,
+  openOccupancyBucket,
   openPresenceBuckets,
   requireJetStream,
   revocationSettingsFrom,
@@ -31,12 +35,16 @@ import { Limits } from './limits/limits.js';
 import { metrics, registry as metricsRegistry, type PRESENCE_RETRY_OPERATIONS } from './metrics/gateway-metrics.js';
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { BeatThread } from './presence/beat-thread.js';
+import { LocalOccupancy } from './occupancy/local-occupancy.js';
+import { OccupancyFeeds } from './occupancy/occupancy-feeds.js';
+import { OccupancyWriter } from './occupancy/occupancy-writer.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
 import { CLOSE_GOING_AWAY } from './server/close-codes.js';
 import { instrumentWebSockets } from './server/instrument-websockets.js';
 import { watchSlowConsumers } from './server/slow-consumers.js';
 import { websocketLimits } from './server/websocket-limits.js';
+import { notification } from './surfaces/jsonrpc/render.js';
 import { registerJsonRpcRoutes } from './surfaces/jsonrpc/routes.js';
 import { registerSocketIoRoutes } from './surfaces/socketio/routes.js';
 
@@ -96,6 +104,12 @@ async function main(): Promise<void> {
   }
   const retried = (operation: (typeof PRESENCE_RETRY_OPERATIONS)[number]) => () => metrics.presenceRetries.inc({ operation });
   const store = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs, retried('store'));
+  const occupancySettings = occupancySettingsFrom(config, storeSettings);
+  const occupancyBucket = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettings), log);
+  if (occupancyBucket.mismatches.length > 0) {
+    log.warn({ bucket: config.OCCUPANCY_BUCKET, differences: occupancyBucket.mismatches }, 'occupancy bucket exists with other settings; using it as it is');
+  }
+  const occupancyCleanup = new OccupancyCleanup(occupancyBucket.kv);
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
@@ -115,14 +129,15 @@ async function main(): Promise<void> {
   });
   ops.shutdown.add('release', 'revocation watch', () => revocations.stop());
   const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config) }, log);
+  const liveness = new LivenessWatch(buckets.nodes, guard);
   const presenceNode = new PresenceNode({
     nc,
     node,
     registry: nodeRegistry,
-    watch: new LivenessWatch(buckets.nodes, guard),
+    watch: liveness,
     beats: new BeatListener(nc, config.PRESENCE_BUCKET, guard),
     beatThread: new BeatThread({ nats: config, node, subject: beatSubject(config.PRESENCE_BUCKET, node), beatMs: timing.beatMs, maxStallMs: timing.maxStallMs, log }),
-    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim')),
+    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim'), [occupancyCleanup]),
     store,
     presence,
     timing,
@@ -131,8 +146,33 @@ async function main(): Promise<void> {
   });
   await waitAtStart('presence node registration', () => presenceNode.start(), log);
   ops.readiness.register('presence', () => presenceNode.readiness());
+  // Occupancy (docs/presence.md#occupancy): this node's counts per channel in the bucket, and
+  // connections' subscriptions to channels' cluster-wide counts.
+  const occupancyWriter = new OccupancyWriter({
+    nc,
+    kv: occupancyBucket.kv,
+    node,
+    instance: () => nodeRegistry.instance,
+    cleanup: occupancyCleanup,
+    ensureBucket: async () => void (await openOccupancyBucket(nc, occupancySettings)),
+    log,
+  });
+  await occupancyWriter.start();
+  const localOccupancy = new LocalOccupancy((scope, channel, counts) => occupancyWriter.changed(scope, channel, counts));
+  hub.setMembershipListener(localOccupancy);
+  const occupancy = new OccupancyFeeds({
+    nc,
+    kv: occupancyBucket.kv,
+    node,
+    app,
+    local: localOccupancy,
+    live: () => liveInstances(liveness.observed()),
+    render: (channel, counts) => notification('signal.occupancy', { id: channel, ...counts }),
+    guard,
+  });
+  occupancy.startTicking();
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  registerJsonRpcRoutes(app, hub, presence, occupancy, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
   registerSocketIoRoutes(
     app,
     hub,
@@ -166,6 +206,10 @@ async function main(): Promise<void> {
   ops.shutdown.add('close-clients', 'websockets', () => sockets.closeAll(CLOSE_GOING_AWAY.code, CLOSE_GOING_AWAY.reason));
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.
   ops.shutdown.add('release', 'presence entries', () => presence.drain());
+  ops.shutdown.add('release', 'occupancy counts', async () => {
+    occupancy.stop();
+    await occupancyWriter.drain();
+  });
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
   reloadAppsFile(config, ops.shutdown, {
     apps: registry,

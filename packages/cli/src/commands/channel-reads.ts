@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { expectAnswer, participantsAnswerSchema } from '../http/answers.js';
+import { expectAnswer, occupancyAnswerSchema, participantsAnswerSchema } from '../http/answers.js';
 import { callEmitApi } from '../http/emit-api.js';
 import { emitApiTarget, withEmitApiOptions, type EmitApiOptions } from '../http/emit-api-options.js';
 import { printJson, printLines, printTable } from '../output/print.js';
@@ -39,17 +39,20 @@ Examples:
 export function occupancyCommand(): Command {
   return withEmitApiOptions(
     new Command('occupancy')
-      .description('how many connections are in a presence channel')
+      .description('how many connections are in a channel, cluster-wide (GET /v1/channels/:channel/occupancy)')
       .argument('<channel>', 'the channel')
-      .option('--json', 'print { channel, occupancy }'),
+      .option('--json', 'print { channel, connections, participants } (participants: those in it with presence)'),
   )
     .addHelpText('after', `
 Examples:
   $ signal occupancy room-1
-  $ [ "$(signal occupancy room-1)" -gt 0 ] && echo busy`)
+  $ [ "$(signal occupancy room-1)" -gt 0 ] && echo busy
+  $ signal occupancy room-1 --json | jq .participants`)
     .action(async (channel: string, options: ReadOptions) => {
-      const occupancy = (await participants(channel, options)).length;
-      if (options.json) printJson({ channel, occupancy });
-      else printLines(String(occupancy));
+      const target = emitApiTarget(options);
+      const path = `/v1/channels/${encodeURIComponent(channel)}/occupancy`;
+      const answer = expectAnswer(occupancyAnswerSchema, await callEmitApi(target, 'GET', path), `GET ${path}`, target.url);
+      if (options.json) printJson({ channel, connections: answer.connections, participants: answer.participants });
+      else printLines(String(answer.connections));
     });
 }

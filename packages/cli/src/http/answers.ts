@@ -19,6 +19,7 @@ export const participantsAnswerSchema = z.object({
     z.object({ address: z.string(), identity: z.string(), device: z.string(), joinedAt: z.number(), state: z.unknown().optional() }),
   ),
 });
+export const occupancyAnswerSchema = z.object({ channel: z.string(), connections: z.number(), participants: z.number() });
 
 export type MintedToken = z.infer<typeof mintedTokenSchema>;
 

@@ -3,7 +3,7 @@ import { SignalClientError } from '../errors/signal-client-error.js';
 import { Emitter } from '../events/emitter.js';
 import type { Incoming, Payload, SendOptions } from '../messages.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { presenceParams, readJoinResult, readParams, type JoinedParticipant } from '../rpc/server-frames.js';
+import { occupancyParams, presenceParams, readJoinResult, readParams, type JoinedParticipant, type Occupancy } from '../rpc/server-frames.js';
 import type { ChannelHost } from './channel-host.js';
 import { Participant, type State } from './participant.js';
 import { ParticipantList, type ParticipantChange, type ParticipantOp } from './participant-list.js';
@@ -13,6 +13,11 @@ export interface JoinOptions<S extends State = State> {
   presence?: boolean;
   /** Your initial participant state (with presence). */
   state?: S;
+  /**
+   * Follow the channel's occupancy, cluster-wide: `channel.occupancy` and `occupancy` events,
+   * at most one per second, only when the counts changed.
+   */
+  occupancy?: boolean;
   /**
    * A channel token for this channel (from your backend, which mints it with
    * POST /v1/channel-tokens), or a function that fetches one. With a function, the client asks
@@ -29,6 +34,8 @@ export interface ChannelEvents<M extends Payload, S extends State> {
   message: (message: Incoming<M>) => void;
   /** Someone joined (op 1), joined again while known (op 0) or left (op -1). */
   participant: (participant: Participant<S>, op: ParticipantOp) => void;
+  /** The channel's occupancy changed (with `{ occupancy: true }`); at most one per second. */
+  occupancy: (occupancy: Occupancy) => void;
   /** The channel could not be (re)joined, or a message to it failed with nobody waiting for the answer. */
   error: (error: SignalClientError) => void;
 }
@@ -70,6 +77,8 @@ export class LocalParticipant<S extends State = State> extends Participant<S> {
 export class Channel<M extends Payload = Payload, S extends State = State> extends Emitter<ChannelEvents<M, S>> {
   readonly name: string;
   readonly presence: boolean;
+  /** Whether it follows the channel's occupancy. */
+  readonly followsOccupancy: boolean;
   readonly me: LocalParticipant<S>;
   /** Resolves once joined, with the participants (empty without presence); rejects if the join fails. */
   readonly joined: Promise<Participant<S>[]>;
@@ -86,6 +95,7 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   private joinWaiters: Array<{ resolve(): void; reject(error: SignalClientError): void }> = [];
   private settleJoined!: { resolve(list: Participant<S>[]): void; reject(error: SignalClientError): void };
   private readonly tokens: TokenSource | undefined;
+  private currentOccupancy: Occupancy | undefined;
 
   /** @internal Created by `signal.join()`. */
   constructor(
@@ -96,6 +106,7 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     super();
     this.name = name;
     this.presence = options.presence === true;
+    this.followsOccupancy = options.occupancy === true;
     this.me = new LocalParticipant<S>(options.state, this);
     this.pending = host.outbox(`channel '${name}' to be joined`);
     this.joined = new Promise((resolve, reject) => {
@@ -117,6 +128,11 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   /** Everyone else in the channel, by address (with presence). */
   get participants(): ReadonlyMap<string, Participant<S>> {
     return this.list.map;
+  }
+
+  /** The channel's last known occupancy (with `{ occupancy: true }`, once joined). */
+  get occupancy(): Occupancy | undefined {
+    return this.currentOccupancy;
   }
 
   /** True while the channel is joined on the current connection. */
@@ -161,6 +177,7 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     this.stateSentWithJoin = this.me.state;
     const params: Record<string, unknown> = { id: this.name };
     if (this.presence) params.presence = true;
+    if (this.followsOccupancy) params.occupancy = true;
     if (this.presence && this.me.state !== undefined) params.state = this.me.state;
     let result: unknown;
     try {
@@ -175,7 +192,9 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     }
     if (epoch !== this.epoch) return;
     try {
-      this.joinedWith(readJoinResult(result).participants);
+      const joined = readJoinResult(result);
+      this.joinedWith(joined.participants);
+      if (this.followsOccupancy && joined.occupancy) this.setOccupancy(joined.occupancy);
     } catch (error) {
       this.fail(error as SignalClientError);
     }
@@ -211,6 +230,9 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
       case 'signal.join_back':
       case 'signal.leave':
         if (this.presence) this.receivePresence(method, params);
+        return;
+      case 'signal.occupancy':
+        if (this.followsOccupancy) this.setOccupancy(readParams(occupancyParams, method, params));
         return;
     }
   }
@@ -274,6 +296,14 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
       );
     }
     for (const waiter of this.joinWaiters.splice(0)) waiter.resolve();
+  }
+
+  /** Announced only when it changed (a rejoin's result may repeat what is known). */
+  private setOccupancy(next: Occupancy): void {
+    const known = this.currentOccupancy;
+    if (known && known.connections === next.connections && known.participants === next.participants) return;
+    this.currentOccupancy = { connections: next.connections, participants: next.participants };
+    this.emit('occupancy', this.currentOccupancy);
   }
 
   private announce(changes: ParticipantChange<S>[]): void {

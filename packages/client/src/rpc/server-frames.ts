@@ -35,7 +35,19 @@ const participantEntry = z.looseObject({
   state: z.optional(z.unknown()),
   joinedAt: z.optional(z.number()),
 });
-export const joinResult = z.looseObject({ id: z.string(), participants: z.optional(z.array(participantEntry)) });
+const occupancyCounts = z.object({ connections: z.number(), participants: z.number() });
+export const occupancyParams = z.looseObject({ id: z.string(), connections: z.number(), participants: z.number() });
+export const joinResult = z.looseObject({
+  id: z.string(),
+  participants: z.optional(z.array(participantEntry)),
+  occupancy: z.optional(occupancyCounts),
+});
+
+/** A channel's occupancy, cluster-wide: connections in it, and among them presence participants. */
+export interface Occupancy {
+  readonly connections: number;
+  readonly participants: number;
+}
 
 export type RpcId = string | number;
 
@@ -78,16 +90,17 @@ export interface JoinedParticipant {
 }
 
 /** The participants in a join result (entries may name the participant `from` or `address`). */
-export function readJoinResult(result: unknown): { participants: JoinedParticipant[] | undefined } {
+export function readJoinResult(result: unknown): { participants: JoinedParticipant[] | undefined; occupancy: Occupancy | undefined } {
   const parsed = joinResult.safeParse(result);
   if (!parsed.success) throw protocolError(`the gateway answered signal.join with a malformed result: ${JSON.stringify(result).slice(0, 120)}`);
-  const list = parsed.data.participants;
-  if (list === undefined) return { participants: undefined };
+  const { participants: list, occupancy } = parsed.data;
+  if (list === undefined) return { participants: undefined, occupancy };
   return {
     participants: list.flatMap((p) => {
       const address = p.from ?? p.address;
       return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
     }),
+    occupancy,
   };
 }
 

@@ -11,6 +11,12 @@ import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver } from '../fau
 
 const PARALLEL_REMOVALS = 64;
 
+/** What else a gateway process keeps in NATS that must go when it is swept (its occupancy counts). */
+export interface NodeLeftovers {
+  /** Removes what process `instance` of `node` left; resolves to how many records were removed. */
+  removeOf(node: string, instance: string): Promise<number>;
+}
+
 /**
  * Removes the entries of gateway processes that are gone and announces their `leave`s.
  * Every removal is a compare-and-set on the entry's revision, so two sweepers never both
@@ -25,6 +31,7 @@ export class Sweeper {
     /** How long a claim retries transient JetStream errors; the entries' removals retry in the store. */
     private readonly retryMs = 0,
     private readonly onRetry?: RetryObserver,
+    private readonly leftovers: readonly NodeLeftovers[] = [],
   ) {}
 
   /**
@@ -48,6 +55,7 @@ export class Sweeper {
   async sweepClaimed(observed: ObservedNode, claimRevision: number): Promise<number> {
     const { node, instance } = observed.record;
     const removed = await this.sweepNode(node, (entry) => entry.instance === instance);
+    for (const leftover of this.leftovers) await leftover.removeOf(node, instance);
     await this.nodes.delete(node, { previousSeq: claimRevision }).catch(() => undefined);
     return removed;
   }

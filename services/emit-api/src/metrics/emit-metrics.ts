@@ -35,6 +35,12 @@ export const metrics = {
     help: 'NATS publishes made for accepted signals (one per destination)',
     registers: [registry],
   }),
+  droppedMessages: new Counter({
+    name: 'signal_emit_dropped_messages_total',
+    help: 'NATS messages dropped because they could not be handled, by source (heartbeat: a gateway heartbeat record) and reason (invalid, failed)',
+    labelNames: ['source', 'reason'],
+    registers: [registry],
+  }),
   appsReloads: new Counter({
     name: 'signal_emit_apps_reloads_total',
     help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',

@@ -100,6 +100,14 @@ export function assertMay(permissions: Permissions, operation: Operation, channe
   if (why !== undefined) throw forbidden(`may not ${operation} on channel '${channel}': ${why}`, { channel, operation }, 'id');
 }
 
+/**
+ * A channel's occupancy (how many connections and participants it has, no identities) may be
+ * read by whoever may subscribe to the channel: a count tells less than the channel's messages.
+ */
+export function assertMayReadOccupancy(permissions: Permissions, channel: string): void {
+  assertMay(permissions, 'subscribe', channel);
+}
+
 /** A presence state is written as a participant: it needs `presence` and a token that may publish. */
 export function assertMayWriteState(permissions: Permissions, channel: string): void {
   if (permissions.receiveOnly) {

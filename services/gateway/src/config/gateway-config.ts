@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { checkTiming, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
+import { checkTiming, occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
@@ -52,6 +52,7 @@ const schema = z.object({
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,
+  ...occupancyStoreVars,
   ...revocationStoreVars,
 })
   .superRefine(checkTiming)

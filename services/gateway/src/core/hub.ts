@@ -43,6 +43,14 @@ export type EnvelopeFilter = (scope: Scope, envelope: Envelope) => Envelope | un
 /** Handles a command for gateways (a backend's disconnect) that came on `subject` (core/forced-closes.ts). */
 export type ControlHandler = (scope: Scope, subject: string, command: ControlCommand) => void;
 
+/** Told of every change of a session's channel memberships (occupancy counts them). */
+export interface MembershipListener {
+  joined(session: Session, channel: string): void;
+  /** The session became a presence participant of a channel it joined. */
+  present(session: Session, channel: string): void;
+  left(session: Session, channel: string): void;
+}
+
 export interface HubStats {
   sessions: number;
   subjects: number;
@@ -64,6 +72,7 @@ export class Hub {
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
+  private members: MembershipListener | undefined;
   private isPresenceEvent: PresenceEventRule = (_scope, envelope) => envelope.t === 'join' || envelope.t === 'leave';
   readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
 
@@ -87,6 +96,10 @@ export class Hub {
 
   setEnvelopeFilter(filter: EnvelopeFilter): void {
     this.filter = filter;
+  }
+
+  setMembershipListener(listener: MembershipListener): void {
+    this.members = listener;
   }
 
   /** Who handles commands for gateways arriving on users', devices' and connections' subjects. */
@@ -132,7 +145,10 @@ export class Hub {
 
   /** Called when the socket has closed (uWS has already dropped its topics). */
   close(session: Session): void {
-    for (const channel of session.channels) this.subjects.release(channelSubject(session.scope, channel), session.surface);
+    for (const channel of session.channels) {
+      this.subjects.release(channelSubject(session.scope, channel), session.surface);
+      this.members?.left(session, channel);
+    }
     session.channels.clear();
     for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
     this.sessions.delete(session.route);
@@ -147,6 +163,7 @@ export class Hub {
     if (session.channels.has(channel)) return false;
     session.channels.add(channel);
     this.subscribe(session, channelSubject(session.scope, channel));
+    this.members?.joined(session, channel);
     return true;
   }
 
@@ -157,6 +174,7 @@ export class Hub {
     session.ws?.unsubscribe(presenceTopicFor(session.surface, subject));
     this.subjects.release(subject, session.surface);
     this.stats.subjects = this.subjects.size;
+    this.members?.left(session, channel);
     return true;
   }
 
@@ -181,6 +199,7 @@ export class Hub {
   /** From now on the session also gets the channel's presence events (join, leave). */
   subscribePresence(session: Session, channel: string): void {
     session.ws?.subscribe(presenceTopicFor(session.surface, channelSubject(session.scope, channel)));
+    this.members?.present(session, channel);
   }
 
   /** `rev` marks `fields.state` as stored participant state at that presence revision. */

@@ -28,6 +28,8 @@ export const gatewayLimitVars = {
     }),
   MAX_CHANNELS_PER_CONNECTION: intVar(1, 100_000, 128),
   MAX_PRESENCE_CHANNELS_PER_CONNECTION: intVar(1, 100_000, 32),
+  /** Channels whose occupancy one connection follows (signal.join with occupancy: true). */
+  MAX_OCCUPANCY_CHANNELS_PER_CONNECTION: intVar(1, 100_000, 32),
   JOIN_RATE: intVar(1, 1_000_000, 20),
   JOIN_BURST: intVar(1, 1_000_000, 128),
   PUBLISH_RATE: intVar(1, 1_000_000, 50),
@@ -54,6 +56,7 @@ export interface GatewayLimits {
   readonly trustedProxies: string;
   readonly maxChannels: number;
   readonly maxPresenceChannels: number;
+  readonly maxOccupancyChannels: number;
   readonly join: Rate;
   readonly publish: Rate;
   readonly send: Rate;
@@ -75,6 +78,7 @@ export function gatewayLimitsFrom(env: LimitVars): GatewayLimits {
     trustedProxies: env.TRUSTED_PROXIES,
     maxChannels: env.MAX_CHANNELS_PER_CONNECTION,
     maxPresenceChannels: env.MAX_PRESENCE_CHANNELS_PER_CONNECTION,
+    maxOccupancyChannels: env.MAX_OCCUPANCY_CHANNELS_PER_CONNECTION,
     join: { perSecond: env.JOIN_RATE, burst: env.JOIN_BURST },
     frame: { perSecond: env.FRAME_RATE, burst: env.FRAME_BURST },
     publish: { perSecond: env.PUBLISH_RATE, burst: env.PUBLISH_BURST },

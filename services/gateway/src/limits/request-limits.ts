@@ -41,6 +41,14 @@ export class RequestLimits {
     }
   }
 
+  /** Before a join that would add an occupancy subscription; `subscribed`: how many the connection has. */
+  checkOccupancy(subscribed: number): void {
+    const { maxOccupancyChannels } = this.limits;
+    if (subscribed >= maxOccupancyChannels) {
+      throw refuse('limit_exceeded', 'MAX_OCCUPANCY_CHANNELS_PER_CONNECTION', `this connection follows the occupancy of ${maxOccupancyChannels} channels, the most allowed (MAX_OCCUPANCY_CHANNELS_PER_CONNECTION); leave one first`, 'occupancy');
+    }
+  }
+
   /** For surfaces that join a list at once (the Stelace handshake). */
   checkChannelList(count: number): void {
     const { maxChannels } = this.limits;

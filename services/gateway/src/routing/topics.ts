@@ -12,3 +12,11 @@ export function topicFor(surface: Surface, subject: string): string {
 export function presenceTopicFor(surface: Surface, subject: string): string {
   return `${surface.name}|${subject}|presence`;
 }
+
+/**
+ * The topic for a channel's occupancy notifications, shared by both JSON-RPC dialects (the
+ * frame is the same): only connections that joined with `occupancy: true` subscribe to it.
+ */
+export function occupancyTopicFor(subject: string): string {
+  return `occupancy|${subject}`;
+}

@@ -9,6 +9,7 @@ import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
 import type { RequestLimits } from '../../limits/request-limits.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
+import type { OccupancyFeeds } from '../../occupancy/occupancy-feeds.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import { CLOSE_RATE_LIMITED } from '../../server/close-codes.js';
 import { rpcError, rpcResult } from './errors.js';
@@ -35,6 +36,8 @@ export interface RpcHandlerOptions {
   requests: RequestLimits;
   /** Set when connections of this dialect end as their token expires (TOKEN_EXPIRY=close, native only). */
   expiry: SessionExpiry | undefined;
+  /** Occupancy subscriptions (`signal.join {occupancy: true}`). */
+  occupancy: OccupancyFeeds;
 }
 
 /** Errors a Bit6 client is told about even for a notification (see handle()). */
@@ -62,6 +65,7 @@ export class RpcConnectionHandler {
 
   onClose(session: Session): void {
     this.options.expiry?.forget(session);
+    this.options.occupancy.closed(session);
   }
 
   onMessage(session: Session, data: ArrayBuffer, isBinary: boolean): void {
@@ -131,11 +135,15 @@ export class RpcConnectionHandler {
       case 'signal.join': {
         session.quota.take('join');
         const participating = this.presence.channelsOf(session);
+        // Joins still on their way (presence, occupancy) count as held: limits hold for pipelined frames.
+        const following = this.options.occupancy.channelsOf(session);
+        const pending = (channel: string) => session.channels.has(channel) || participating.has(channel) || following.has(channel);
         let held = session.channels.size;
         for (const channel of participating.keys()) if (!session.channels.has(channel)) held++;
-        const adds = !session.channels.has(call.channel) && !participating.has(call.channel);
+        for (const channel of following) if (!session.channels.has(channel) && !participating.has(channel)) held++;
         const addsPresence = call.presence && !participating.has(call.channel);
-        this.options.requests.checkJoin(held, adds, addsPresence ? participating.size : undefined);
+        this.options.requests.checkJoin(held, !pending(call.channel), addsPresence ? participating.size : undefined);
+        if (call.occupancy && !following.has(call.channel)) this.options.requests.checkOccupancy(following.size);
         return;
       }
       case 'signal.publish':
@@ -164,19 +172,24 @@ export class RpcConnectionHandler {
     switch (call.method) {
       case 'signal.join': {
         if (call.token !== undefined) this.acceptChannelToken(session, call.channel, call.token);
-        if (!call.presence) {
-          if (call.options.state !== undefined) {
-            throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
-          }
-          if (this.hub.join(session, call.channel)) await this.hub.subscriptionsInEffect();
-          return { id: call.channel };
+        if (!call.occupancy) return this.join(session, call);
+        const { occupancy } = this.options;
+        const subscribed = occupancy.channelsOf(session).has(call.channel);
+        // The feed is read before joining, so a join never stands while its occupancy could not be read.
+        await occupancy.open(session, call.channel);
+        // Closed meanwhile: joining now would hold the channel (and its count) for a connection that is gone.
+        if (!session.ws) throw new SignalError('unavailable', 'the connection closed while joining');
+        let result: Record<string, unknown>;
+        try {
+          result = await this.join(session, call);
+        } catch (error) {
+          if (!subscribed) occupancy.unsubscribe(session, call.channel);
+          throw error;
         }
-        const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
-          replyAll(session, renderWelcome(call.channel, list)),
-        );
-        return { id: call.channel, participants };
+        return { ...result, occupancy: occupancy.listen(session, call.channel) };
       }
       case 'signal.leave':
+        this.options.occupancy.unsubscribe(session, call.channel);
         await this.presence.leave(session, call.channel);
         session.permissions = withoutChannelGrant(session.permissions, call.channel);
         return { id: call.channel };
@@ -189,6 +202,21 @@ export class RpcConnectionHandler {
       case 'signal.auth':
         return this.refresh(session, call.token);
     }
+  }
+
+  /** Joins a channel, as a participant with `presence: true`. */
+  private async join(session: Session, call: Extract<ClientCall, { method: 'signal.join' }>): Promise<Record<string, unknown>> {
+    if (!call.presence) {
+      if (call.options.state !== undefined) {
+        throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
+      }
+      if (this.hub.join(session, call.channel)) await this.hub.subscriptionsInEffect();
+      return { id: call.channel };
+    }
+    const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
+      replyAll(session, renderWelcome(call.channel, list)),
+    );
+    return { id: call.channel, participants };
   }
 
   /** A channel token passed with a join: its grant counts from this join on (auth/permissions.ts decides what it allows). */

@@ -19,6 +19,7 @@ export type RpcId = z.infer<typeof rpcId>;
 const joinParams = z.looseObject({
   id: channelNameSchema,
   presence: z.boolean({ error: 'must be a boolean' }).optional(),
+  occupancy: z.boolean({ error: 'must be a boolean' }).optional(),
   token: z.string({ error: 'must be a channel token' }).min(1).max(8192).optional(),
 });
 const leaveParams = z.looseObject({ id: channelNameSchema });
@@ -31,7 +32,7 @@ const sendParams = z.looseObject({
 const authParams = z.looseObject({ token: z.string({ error: 'must be a user token' }).min(1).max(8192) });
 
 export type ClientCall =
-  | { method: 'signal.join'; channel: string; presence: boolean; token: string | undefined; options: Fields }
+  | { method: 'signal.join'; channel: string; presence: boolean; occupancy: boolean; token: string | undefined; options: Fields }
   | { method: 'signal.leave'; channel: string }
   | { method: 'signal.publish'; channel: string; fields: Fields }
   | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields }
@@ -78,8 +79,8 @@ function idOf(value: unknown): RpcId {
 export function parseCall(method: string, params: Fields): ClientCall {
   switch (method) {
     case 'signal.join': {
-      const { id, presence, token, ...options } = check(joinParams, params);
-      return { method, channel: id, presence: presence ?? false, token, options };
+      const { id, presence, occupancy, token, ...options } = check(joinParams, params);
+      return { method, channel: id, presence: presence ?? false, occupancy: occupancy ?? false, token, options };
     }
     case 'signal.leave':
       return { method, channel: check(leaveParams, params).id };

@@ -9,6 +9,7 @@ import type { Hub } from '../../core/hub.js';
 import type { SessionData } from '../../core/session.js';
 import type { ConnectionTicket } from '../../limits/connection-limits.js';
 import type { Limits } from '../../limits/limits.js';
+import type { OccupancyFeeds } from '../../occupancy/occupancy-feeds.js';
 import type { PresenceService } from '../../presence/presence-service.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { CLOSE_TOKEN_EXPIRED } from '../../server/close-codes.js';
@@ -32,6 +33,7 @@ export function registerJsonRpcRoutes(
   app: TemplatedApp,
   hub: Hub,
   presence: PresenceService,
+  occupancy: OccupancyFeeds,
   registry: Apps,
   revocations: RevocationList,
   tokenRules: TokenRules,
@@ -56,6 +58,7 @@ export function registerJsonRpcRoutes(
       tokenRules,
       requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
+      occupancy,
     });
     const surface = dialect === 'bit6' ? bit6Surface : jsonRpcSurface;
     app.ws<RpcSocketData>(path, {
