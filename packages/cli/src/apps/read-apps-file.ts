@@ -10,9 +10,17 @@ export interface RawSecretKey {
   permissions?: string[];
 }
 
+/** A token secret with its key id, as written (`tokenSecrets`, oldest first). */
+export interface RawTokenSecret {
+  kid: string;
+  secret: string;
+}
+
 export interface RawEnvironment {
   publishableKeys: string[];
   secretKeys: RawSecretKey[];
+  tokenSecret?: string;
+  tokenSecrets?: RawTokenSecret[];
   [field: string]: unknown;
 }
 

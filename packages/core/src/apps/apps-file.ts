@@ -96,7 +96,7 @@ const authorizationSchema = z
 
 const tokenSecretSchema = z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' });
 
-const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
+export const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
 
 /** One token secret with its key id, the JWT header's `kid` of the tokens it signs (docs/authorization.md#rotation). */
 const tokenSecretEntry = z
