@@ -52,6 +52,9 @@ beforeAll(async () => {
     // Fast heartbeats and janitor: sweeping and purging run under these permissions too.
     gatewayEnv: { ...gatewayLogin, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
     emitEnv: emitLogin,
+    configureApps: (apps) => {
+      apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
+    },
   });
 });
 afterAll(async () => {
@@ -113,6 +116,12 @@ describe('both services on NATS with the shipped authorization', () => {
     const { status, body } = await getParticipants(stack, 'room');
     expect(status).toBe(200);
     expect(body.participants!.map((p) => p.address).sort()).toEqual([ann.address, ben.address].sort());
+
+    // The admin console's reads: the channel list (presence keys) and the node list (heartbeats).
+    const admin = { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` };
+    expect(await (await fetch(`${stack.emitUrl}/v1/channels`, { headers: admin })).json()).toEqual({ channels: [{ channel: 'room', occupancy: 2 }], truncated: false });
+    const nodes = (await (await fetch(`${stack.emitUrl}/v1/nodes`, { headers: admin })).json()) as { nodes: Array<{ node: string; alive: boolean }> };
+    expect(nodes.nodes.map((n) => n.node).sort()).toEqual(stack.gateways.map((g) => g.ready.node).sort());
 
     // A gateway that dies is swept by the other: heartbeat watch and KV deletes are permitted.
     await stack.gateways[1]!.kill();

@@ -1,5 +1,6 @@
 // The admin console: nodes, channels with their members, and forms to emit, mint a token,
 // revoke and disconnect, all through emit-api with the secret key the operator enters.
+import type { NodeView } from '@signal/presence';
 import { appendBounded, byId, clock, el } from './dom.js';
 import { EmitApi } from './emit-api.js';
 
@@ -7,16 +8,6 @@ import { EmitApi } from './emit-api.js';
 const KEY_STORAGE = 'signal.console.secretKey';
 const REFRESH_MS = 5000;
 
-interface NodeView {
-  node: string;
-  instance: string;
-  beatAt: number;
-  startedAt?: number;
-  connections?: number;
-  ageMs: number;
-  alive: boolean;
-  sweptBy?: string;
-}
 interface ChannelView {
   channel: string;
   occupancy: number;

@@ -99,7 +99,7 @@ function start(first: DemoToken, name: string): void {
   signal.on('connected', ({ address, reconnected }) => {
     me = address;
     showState('connected', `as ${address}`);
-    logEvent(reconnected ? `reconnected as ${address}; rejoined ${ROOM} and resynced: ${room.participants.size} others here` : `connected as ${address}`, reconnected ? 'reconnected' : 'connected');
+    logEvent(reconnected ? `reconnected as ${address}; rejoined ${ROOM} and resynced: ${room.participants.size} here besides you` : `connected as ${address}`, reconnected ? 'reconnected' : 'connected');
     away = false;
     renderParticipants(room, me);
   });
