@@ -176,6 +176,23 @@ describe('signal keys', () => {
       [['keys', 'add', '--env', 'test', '--kind', 'public'], 2, /Allowed choices are publishable, secret/],
       [['keys', 'add', '--kind', 'secret'], 2, /required option '--env <env>'/],
       [['keys', 'add', '--env', 'test', '--kind', 'publishable', '--broadcast'], 2, /are for secret keys/],
+    ];
+    for (const [args, exit, error] of cases) {
+      const { code, stderr } = await runCli([...args, '--apps-file', path]);
+      expect(code, args.join(' ')).toBe(exit);
+      expect(stderr).toMatch(error);
+    }
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    const missing = await runCli(['keys', 'list', '--apps-file', join(dir, 'missing.json')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/no such file; create one with 'signal init/);
+  });
+
+  it('refuses rotations and token-secret changes it cannot make: exit 2, 3 or 4, the file unchanged', async () => {
+    const path = freshPath();
+    await init(path, '--env', 'test');
+    const before = readFileSync(path, 'utf8');
+    const cases: Array<[string[], number, RegExp]> = [
       [['keys', 'rotate', '--env', 'test'], 2, /name the key to replace, or pass --kind token-secret/],
       [['keys', 'rotate', 'pubk_test_AAAAAAAAAAAAAAAAAAAA', '--env', 'test'], 3, /no test publishable key/],
       [['keys', 'rotate', 'x', '--env', 'test', '--kind', 'token-secret'], 2, /leave out the key argument/],
@@ -192,9 +209,6 @@ describe('signal keys', () => {
       expect(stderr).toMatch(error);
     }
     expect(readFileSync(path, 'utf8')).toBe(before);
-    const missing = await runCli(['keys', 'list', '--apps-file', join(dir, 'missing.json')]);
-    expect(missing.code).toBe(3);
-    expect(missing.stderr).toMatch(/no such file; create one with 'signal init/);
   });
 
   it('an id prefix that matches two secret keys is a usage error (2) asking for more digits', async () => {
