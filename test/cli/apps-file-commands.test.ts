@@ -351,16 +351,18 @@ describe('signal keys for token secrets', () => {
     expect(loadAppsFile(path).apps[0]!.environments.test!.tokenSecrets!.map((s) => s.kid)).toEqual([kid]);
   });
 
-  it('rotates a secret key: the replacement keeps name and permissions, and both work until the old one is removed', async () => {
+  it('rotates a secret key (made with --nodes): the replacement keeps name and permissions, and both work until the old one is removed', async () => {
     const path = freshPath();
-    const out = await init(path, '--env', 'test', '--broadcast');
-    const oldId = sha256Hex(out.environments.test!.secretKey).slice(0, 12);
-    const rotated = await runCli(['keys', 'rotate', oldId, '--apps-file', path, '--env', 'test', '--json']);
+    await init(path, '--env', 'test');
+    const added = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'secret', '--name', 'ops', '--broadcast', '--nodes', '--json']);
+    const old = JSON.parse(added.stdout) as { key: string; id: string };
+    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.at(-1)).toEqual({ sha256: sha256Hex(old.key), name: 'ops', permissions: ['broadcast', 'nodes'] });
+    const rotated = await runCli(['keys', 'rotate', old.id, '--apps-file', path, '--env', 'test', '--json']);
     expect(rotated.code).toBe(0);
     const answer = JSON.parse(rotated.stdout) as { key: string; id: string; replaces: string; kind: string };
-    expect(answer).toMatchObject({ kind: 'secret', replaces: oldId, id: sha256Hex(answer.key).slice(0, 12) });
-    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.at(-1)).toEqual({ sha256: sha256Hex(answer.key), permissions: ['broadcast'] });
+    expect(answer).toMatchObject({ kind: 'secret', replaces: old.id, id: sha256Hex(answer.key).slice(0, 12) });
+    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.at(-1)).toEqual({ sha256: sha256Hex(answer.key), name: 'ops', permissions: ['broadcast', 'nodes'] });
     expect(await mintStatus(path, answer.key)).toBe(201);
-    expect(await mintStatus(path, out.environments.test!.secretKey)).toBe(201);
+    expect(await mintStatus(path, old.key)).toBe(201);
   });
 });

@@ -83,6 +83,7 @@ interface AddOptions extends KeysOptions {
   kind: KeyKind;
   name?: string;
   broadcast?: boolean;
+  nodes?: boolean;
   clearSecret?: boolean;
   kid?: string;
   secretFile?: string;
@@ -105,6 +106,7 @@ function addCommand(): Command {
     .addOption(new Option('--kind <kind>', 'the kind of key').choices(KEY_KINDS).makeOptionMandatory())
     .option('--name <label>', 'a secret key\'s label, shown in logs and by keys list (at most 64 characters)')
     .option('--broadcast', "give a secret key the 'broadcast' permission")
+    .option('--nodes', "give a secret key the 'nodes' permission: read the cluster's gateway nodes (GET /v1/nodes, the web console)")
     .option('--clear-secret', 'store a secret key in clear instead of its SHA-256')
     .option('--kid <kid>', "a token secret's key id, 1-64 of A-Z a-z 0-9 . _ - (default: today's date and a random suffix)", kidArg)
     .option('--secret-file <path>', 'a token secret to add, read from this file (default: a new random one)')
@@ -118,11 +120,12 @@ Running services reload the apps file when it changes (or on SIGHUP): connection
 
 Examples:
   $ signal keys add --env live --kind secret --name billing-backend
+  $ signal keys add --env live --kind secret --name operator --nodes
   $ signal keys add --app chat --env test --kind publishable
   $ signal keys add --env live --kind token-secret --kid 2026-12 --secret-file ./new-secret.txt`)
     .action((options: AddOptions) => {
-      if (options.kind !== 'secret' && (options.name !== undefined || options.broadcast || options.clearSecret)) {
-        throw usageError('--name, --broadcast and --clear-secret are for secret keys');
+      if (options.kind !== 'secret' && (options.name !== undefined || options.broadcast || options.nodes || options.clearSecret)) {
+        throw usageError('--name, --broadcast, --nodes and --clear-secret are for secret keys');
       }
       if (options.kind !== 'token-secret' && (options.kid !== undefined || options.secretFile !== undefined)) {
         throw usageError('--kid and --secret-file are for token secrets (--kind token-secret)');
@@ -146,7 +149,8 @@ Examples:
         cfg.publishableKeys.push(key);
       } else {
         key = keys.secretKey;
-        const entry = secretKeyEntry(key, { clear: options.clearSecret === true, broadcast: options.broadcast === true, name: options.name });
+        const permissions = [...(options.broadcast ? (['broadcast'] as const) : []), ...(options.nodes ? (['nodes'] as const) : [])];
+        const entry = secretKeyEntry(key, { clear: options.clearSecret === true, permissions, name: options.name });
         cfg.secretKeys.push(entry);
         id = secretKeyHash(entry).slice(0, 12);
       }
@@ -259,8 +263,7 @@ function rotateKey(ref: string, options: RotateOptions): void {
   if (found.length === 0) throw new CliError(EXIT.notFound, `no ${options.env} secret key '${ref}' in app '${app.id}'; see signal keys list`);
   if (found.length > 1) throw usageError(`'${ref}' matches ${found.length} secret keys; give more digits of the id`);
   const old = cfg.secretKeys[found[0]!]!;
-  const entry = secretKeyEntry(keys.secretKey, { clear: old.key !== undefined, broadcast: false, name: old.name });
-  if (old.permissions !== undefined) entry.permissions = [...old.permissions] as typeof entry.permissions;
+  const entry = secretKeyEntry(keys.secretKey, { clear: old.key !== undefined, permissions: old.permissions ?? [], name: old.name });
   cfg.secretKeys.push(entry);
   writeAppsFile(options.appsFile, file, { replace: true });
   const oldId = secretKeyHash(old).slice(0, 12);
