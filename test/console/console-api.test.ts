@@ -158,7 +158,8 @@ describe('configuration', () => {
   it.each([
     [{ DEMO_TOKENS_KEY: 'pubk_test_AAAAAAAAAAAAAAAAAAAA' }, 'DEMO_TOKENS_KEY is not a publishable key of the apps file'],
     [{ DEMO_TOKENS_KEY: 'seck_test_AAAAAAAAAAAAAAAAAAAA' }, 'DEMO_TOKENS_KEY=(hidden): must be a publishable key'],
-    [{ DEMO_GATEWAYS: 'not a url' }, 'DEMO_GATEWAYS="not a url": must be 1 to 16 comma-separated URLs'],
+    [{ DEMO_GATEWAYS: 'not a url' }, 'DEMO_GATEWAYS="not a url": must be 1 to 16 comma-separated ws://, wss://, http:// or https:// URLs'],
+    [{ DEMO_GATEWAYS: 'ws://127.0.0.1:1,javascript:alert(1)' }, 'DEMO_GATEWAYS="ws://127.0.0.1:1,javascript:alert(1)": must be 1 to 16'],
     [{ CONSOLE_DIR: '/nonexistent/console' }, 'CONSOLE_DIR /nonexistent/console: cannot read it (ENOENT)'],
     [{ CONSOLE_DIR: `${CONSOLE_DIR}/../src` }, 'has no index.html'],
   ])('%j stops emit-api, saying what to fix', async (env, expected) => {

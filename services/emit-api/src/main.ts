@@ -43,7 +43,7 @@ function addConsole(router: Router, config: EmitConfig, registry: Apps, body: Bo
     limit: 'demo_tokens_per_second',
     subject: () => 'the demo token endpoint',
     perSecondVar: 'DEMO_TOKENS_PER_SECOND',
-    burstVar: 'ten times as many',
+    burstVar: 'ten times DEMO_TOKENS_PER_SECOND',
     hint: '',
   });
   router.on('POST', '/v1/demo-tokens', demoTokensRoute(registry, { body, publishableKey: config.DEMO_TOKENS_KEY, gateways, gatewayPublicUrl: config.GATEWAY_PUBLIC_URL, rateLimit }));

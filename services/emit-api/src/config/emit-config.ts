@@ -53,8 +53,8 @@ const schema = z.object({
   DEMO_GATEWAYS: z
     .string()
     .transform((value) => value.split(',').map((url) => url.trim()).filter((url) => url !== ''))
-    .refine((urls) => urls.length >= 1 && urls.length <= 16 && urls.every((url) => URL.canParse(url)), {
-      error: 'must be 1 to 16 comma-separated URLs such as ws://127.0.0.1:8080,ws://127.0.0.1:8082',
+    .refine((urls) => urls.length >= 1 && urls.length <= 16 && urls.every((url) => /^(wss?|https?):\/\//.test(url) && URL.canParse(url)), {
+      error: 'must be 1 to 16 comma-separated ws://, wss://, http:// or https:// URLs such as ws://127.0.0.1:8080,ws://127.0.0.1:8082',
     })
     .optional(),
   /** The revocation bucket, and MAX_TOKEN_TTL_SECONDS: the longest lifetime a minted token may have. */
