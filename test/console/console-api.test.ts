@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService } from '@signal/harness';
 import { Signal, SignalClientError } from '@signal/client';
 import { eventually } from '../support/poll.js';
 import { EMIT_API_ENTRY, keysOf, mintToken, serviceEnv } from '../support/stack.js';
@@ -11,7 +13,8 @@ let ctx: ConsoleStack;
 const clients: Signal[] = [];
 
 beforeAll(async () => {
-  ctx = await startConsoleStack({ gateways: 2, emitEnv: { DEMO_TOKENS_PER_SECOND: '1' } });
+  // Generous: the fuzz below takes hundreds; the rate limit is tested on an emit-api of its own.
+  ctx = await startConsoleStack({ gateways: 2, emitEnv: { DEMO_TOKENS_PER_SECOND: '1000' } });
 }, 60_000);
 
 afterAll(async () => {
@@ -82,18 +85,45 @@ describe('POST /v1/demo-tokens', () => {
     await expect(carol.send({ to: 'alice', text: 'x' }, { ack: true })).rejects.toMatchObject({ code: 'forbidden' });
   });
 
-  it('refuses a bad name with the field, and more than its rate with 429 and Retry-After', async () => {
+  it('refuses a bad name with the field; hostile bodies get 400 or 413 with a reason, never 5xx', async () => {
     for (const body of [{}, { name: 'Bob' }, { name: 'a'.repeat(25) }, { name: '-x' }, { name: 'ok', extra: 1 }]) {
       const answer = await demoToken(body);
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body.code).toBe('bad_request');
     }
-    // DEMO_TOKENS_PER_SECOND=1 here: bursts of 10; so within a moment one of 12 is refused.
-    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => demoToken({ name: `r${i}` })));
-    const refused = answers.find((a) => a.status === 429);
-    expect(refused?.body).toMatchObject({ code: 'rate_limited' });
-    expect(String(refused?.body.message)).toContain('DEMO_TOKENS_PER_SECOND');
-    expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 40 }).map((v) => JSON.stringify(v)),
+      fc.record({ name: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.nat({ max: 2000 }).map((depth) => `{"name":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+    );
+    for (const text of fc.sample(body, { numRuns: 300, seed: 14 })) {
+      const res = await fetch(`${ctx.url}/v1/demo-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      const answer = (await res.json()) as { code?: string };
+      expect([201, 400, 413], `${text.slice(0, 200)} → ${res.status} ${JSON.stringify(answer)}`).toContain(res.status);
+      if (res.status !== 201) expect(answer.code).toMatch(/^(bad_request|invalid_json|payload_too_large)$/);
+    }
+    expect((await demoToken({ name: 'still-serving' })).status).toBe(201);
+  });
+
+  it('refuses more than DEMO_TOKENS_PER_SECOND, all callers together, with 429 and Retry-After', async () => {
+    const limited = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api-rate', env: { ...serviceEnv(ctx.stack), DEMO_TOKENS_KEY: keysOf(ctx.stack, 'alpha').publishableKey, DEMO_GATEWAYS: ctx.stack.gatewayUrl(0), DEMO_TOKENS_PER_SECOND: '1' } });
+    try {
+      // One per second, in bursts of 10: of 12 sent at once at least one is refused.
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          fetch(`http://127.0.0.1:${String(limited.ready.port)}/v1/demo-tokens`, { method: 'POST', body: JSON.stringify({ name: `r${i}` }) }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as Record<string, unknown> })),
+        ),
+      );
+      const refused = answers.find((a) => a.status === 429);
+      expect(refused?.body).toMatchObject({ code: 'rate_limited' });
+      expect(String(refused?.body.message)).toContain('DEMO_TOKENS_PER_SECOND');
+      expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const metrics = await (await fetch(`http://127.0.0.1:${String(limited.ready.adminPort)}/metrics`)).text();
+      expect(metrics).toMatch(/signal_emit_limit_refusals_total\{limit="demo_tokens_per_second"\} [1-9]/);
+    } finally {
+      await limited.stop();
+    }
   });
 
   it('does not exist where DEMO_TOKENS_KEY is not set (the stack\'s own emit-api)', async () => {
