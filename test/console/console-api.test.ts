@@ -6,7 +6,7 @@ import { startService } from '@signal/harness';
 import { Signal, SignalClientError } from '@signal/client';
 import { eventually } from '../support/poll.js';
 import { EMIT_API_ENTRY, keysOf, mintToken, serviceEnv } from '../support/stack.js';
-import { CONSOLE_DIR, startConsoleStack, type ConsoleStack } from './support.js';
+import { CONSOLE_SOURCES, startConsoleStack, type ConsoleStack } from './support.js';
 
 /** The HTTP side of the console on a real stack: its pages, demo tokens, and the nodes and channels it reads. */
 let ctx: ConsoleStack;
@@ -19,8 +19,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.close();
-  await ctx?.emitApi.stop();
-  await ctx?.stack.stop();
+  await ctx?.stop();
 });
 
 async function get(path: string, key?: string): Promise<{ status: number; headers: Headers; body: Record<string, unknown> | string }> {
@@ -191,7 +190,7 @@ describe('configuration', () => {
     [{ DEMO_GATEWAYS: 'not a url' }, 'DEMO_GATEWAYS="not a url": must be 1 to 16 comma-separated ws://, wss://, http:// or https:// URLs'],
     [{ DEMO_GATEWAYS: 'ws://127.0.0.1:1,javascript:alert(1)' }, 'DEMO_GATEWAYS="ws://127.0.0.1:1,javascript:alert(1)": must be 1 to 16'],
     [{ CONSOLE_DIR: '/nonexistent/console' }, 'CONSOLE_DIR /nonexistent/console: cannot read it (ENOENT)'],
-    [{ CONSOLE_DIR: `${CONSOLE_DIR}/../src` }, 'has no index.html'],
+    [{ CONSOLE_DIR: CONSOLE_SOURCES }, 'has no index.html'],
   ])('%j stops emit-api, saying what to fix', async (env, expected) => {
     const { code, stderr } = await run(env);
     expect(code).toBe(1);

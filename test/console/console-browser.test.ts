@@ -31,8 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await ctx?.emitApi.stop();
-  await ctx?.stack.stop();
+  await ctx?.stop();
 });
 
 async function open(path: string): Promise<Page> {

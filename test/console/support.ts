@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startService, type ServiceProcess } from '@signal/harness';
 import { EMIT_API_ENTRY, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
 
-/** Where `pnpm build` puts the console's pages (packages/console/build.mjs), what CONSOLE_DIR names. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../packages/console/dist', import.meta.url));
+/** The console's sources: a directory without index.html, which CONSOLE_DIR must not name. */
+export const CONSOLE_SOURCES = fileURLToPath(new URL('../../packages/console/src', import.meta.url));
 const BUILD = fileURLToPath(new URL('../../packages/console/build.mjs', import.meta.url));
 
 export interface ConsoleStack {
@@ -15,14 +18,18 @@ export interface ConsoleStack {
   url: string;
   /** alpha's test secret key, which has the `nodes` permission here; beta's does not. */
   adminKey: string;
+  /** Stops every process and removes the built console. */
+  stop(): Promise<void>;
 }
 
 /**
- * A stack of `gateways` gateways plus an emit-api that serves the freshly built console
- * (CONSOLE_DIR) and demo tokens (DEMO_TOKENS_KEY, DEMO_GATEWAYS: every gateway, in order).
+ * A stack of `gateways` gateways plus an emit-api that serves the console, freshly built into a
+ * directory of this test file's own (test files run side by side), and demo tokens
+ * (DEMO_TOKENS_KEY, DEMO_GATEWAYS: every gateway, in order).
  */
 export async function startConsoleStack(options: { gateways: number; emitEnv?: Record<string, string> }): Promise<ConsoleStack> {
-  await promisify(execFile)(process.execPath, [BUILD]);
+  const consoleDir = mkdtempSync(join(tmpdir(), 'signal-console-'));
+  await promisify(execFile)(process.execPath, [BUILD, consoleDir]);
   const stack = await startStack({
     gateways: options.gateways,
     configureApps: (apps) => {
@@ -34,11 +41,21 @@ export async function startConsoleStack(options: { gateways: number; emitEnv?: R
     name: 'emit-api-console',
     env: {
       ...serviceEnv(stack),
-      CONSOLE_DIR,
+      CONSOLE_DIR: consoleDir,
       DEMO_TOKENS_KEY: keysOf(stack, 'alpha').publishableKey,
       DEMO_GATEWAYS: stack.gateways.map((_, i) => stack.gatewayUrl(i)).join(','),
       ...options.emitEnv,
     },
   });
-  return { stack, emitApi, url: `http://127.0.0.1:${String(emitApi.ready.port)}`, adminKey: keysOf(stack, 'alpha').secretKey };
+  return {
+    stack,
+    emitApi,
+    url: `http://127.0.0.1:${String(emitApi.ready.port)}`,
+    adminKey: keysOf(stack, 'alpha').secretKey,
+    async stop() {
+      await emitApi.stop();
+      await stack.stop();
+      rmSync(consoleDir, { recursive: true, force: true });
+    },
+  };
 }
