@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-import { AppRegistry, ConfigError, LiveApps, loadAppsFile, type Apps } from '@signal/core';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
-import { loadEmitConfig, type EmitConfig } from './config/emit-config.js';
+import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
 import { KeyRateLimit } from './http/key-rate-limit.js';
-import type { BodyLimits } from './http/read-body.js';
 import { Router } from './http/router.js';
 import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
-import { consoleRoute, loadConsoleFiles } from './http/console-files.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
 import { channelsRoute } from './routes/channels.js';
-import { demoTokensRoute } from './routes/demo-tokens.js';
+import { addConsole } from './routes/console.js';
 import { nodesRoute } from './routes/nodes.js';
 import { disconnectRoute } from './routes/disconnect.js';
 import { participantsRoute } from './routes/participants.js';
@@ -25,29 +23,6 @@ import { tokensRoute } from './routes/tokens.js';
 
 /** How long a read of the presence buckets may take before the request fails with `unavailable`. */
 const READ_TIMEOUT_MS = 5000;
-
-/** The web console (CONSOLE_DIR) and its demo token endpoint (DEMO_TOKENS_KEY), where configured (docs/console.md). */
-function addConsole(router: Router, config: EmitConfig, registry: Apps, body: BodyLimits): void {
-  if (config.CONSOLE_DIR !== undefined) {
-    const files = loadConsoleFiles(config.CONSOLE_DIR);
-    router.on('GET', '/console', consoleRoute(files)).on('GET', '/console/:file', consoleRoute(files));
-  }
-  if (config.DEMO_TOKENS_KEY === undefined) return;
-  if (registry.byPublishableKey(config.DEMO_TOKENS_KEY) === undefined) {
-    throw new ConfigError('DEMO_TOKENS_KEY is not a publishable key of the apps file; set it to one (pnpm start sets the demo app\'s)');
-  }
-  const gateways = config.DEMO_GATEWAYS ?? (config.GATEWAY_PUBLIC_URL === undefined ? [] : [config.GATEWAY_PUBLIC_URL]);
-  if (gateways.length === 0) throw new ConfigError('DEMO_TOKENS_KEY needs DEMO_GATEWAYS or GATEWAY_PUBLIC_URL: the gateways the demo page connects to');
-  const perSecond = config.DEMO_TOKENS_PER_SECOND;
-  const rateLimit = new KeyRateLimit({ perSecond, burst: perSecond * 10 }, undefined, {
-    limit: 'demo_tokens_per_second',
-    subject: () => 'the demo token endpoint',
-    perSecondVar: 'DEMO_TOKENS_PER_SECOND',
-    burstVar: 'ten times DEMO_TOKENS_PER_SECOND',
-    hint: '',
-  });
-  router.on('POST', '/v1/demo-tokens', demoTokensRoute(registry, { body, publishableKey: config.DEMO_TOKENS_KEY, gateways, gatewayPublicUrl: config.GATEWAY_PUBLIC_URL, rateLimit }));
-}
 
 async function main(): Promise<void> {
   const config = loadEmitConfig();
