@@ -18,7 +18,10 @@ function appsFilePath() {
   const path = resolve(root, '.signal/apps.json');
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, JSON.stringify({ apps: [generateApp('demo', { broadcast: true })] }, null, 2) + '\n', { mode: 0o600 });
+    const app = generateApp('demo', { broadcast: true });
+    // The console's admin page lists gateway nodes, which takes the 'nodes' permission.
+    for (const env of Object.values(app.environments)) env.secretKeys[0].permissions = ['broadcast', 'nodes'];
+    writeFileSync(path, JSON.stringify({ apps: [app] }, null, 2) + '\n', { mode: 0o600 });
     console.log(`created a demo app in ${path}`);
   }
   return path;
@@ -38,15 +41,23 @@ async function main() {
   await startService({ entry: resolve(root, 'services/gateway/dist/main.js'), name: 'gateway', env: { ...common, PORT: gatewayPort, ADMIN_PORT: gatewayAdminPort }, onLine: echo('gateway') });
   // Minted tokens name the gateway in `aud`, which is where Bit6 SDK apps connect.
   const gatewayPublicUrl = process.env.GATEWAY_PUBLIC_URL ?? `http://127.0.0.1:${gatewayPort}`;
+  const app = apps.apps[0];
+  const test = app.environments.test ?? app.environments.live;
   await startService({
     entry: resolve(root, 'services/emit-api/dist/main.js'),
     name: 'emit-api',
-    env: { ...common, PORT: emitPort, ADMIN_PORT: emitAdminPort, GATEWAY_PUBLIC_URL: gatewayPublicUrl },
+    env: {
+      ...common,
+      PORT: emitPort,
+      ADMIN_PORT: emitAdminPort,
+      GATEWAY_PUBLIC_URL: gatewayPublicUrl,
+      // The web console, and its live demo's token endpoint: a development stack only (docs/console.md).
+      CONSOLE_DIR: resolve(root, 'packages/console/dist'),
+      DEMO_TOKENS_KEY: test.publishableKeys[0],
+    },
     onLine: echo('emit-api'),
   });
 
-  const app = apps.apps[0];
-  const test = app.environments.test ?? app.environments.live;
   const scope = new AppRegistry(apps).byPublishableKey(test.publishableKeys[0]);
   const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: 24 * 3600, audience: gatewayPublicUrl });
   const secret = test.secretKeys[0].key ?? '<your secret key>';
@@ -54,6 +65,7 @@ async function main() {
 signal is running (app '${app.id}', ${scope.env} environment; keys in ${appsFile})
   gateway   ws://127.0.0.1:${gatewayPort}/v1/connect
   emit-api  http://127.0.0.1:${emitPort}
+  console   http://127.0.0.1:${emitPort}/console/   (live demo: open /console/demo.html in two tabs; admin: enter the secret key)
 
   publishable key  ${test.publishableKeys[0]}
   secret key       ${secret}

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { generateApp, loadAppsFile, sha256Hex } from '@signal/core';
 import { startNats, startService, type NatsServer } from '@signal/harness';
-import { EMIT_API_ENTRY } from '../support/stack.js';
+import { EMIT_API_ENTRY, GATEWAY_ENTRY } from '../support/stack.js';
 import { runCli } from './support.js';
 
 /** init and keys, run as `node packages/cli/dist/main.js …`, checked against the file and a real emit-api reading it. */
@@ -112,9 +113,13 @@ describe('signal keys', () => {
     expect(views).toEqual([
       { app: 'shop', env: 'test', kind: 'publishable', id: out.environments.test!.publishableKey },
       { app: 'shop', env: 'test', kind: 'secret', id: sha256Hex(out.environments.test!.secretKey).slice(0, 12), stored: 'clear', permissions: [] },
+      { app: 'shop', env: 'test', kind: 'token-secret', id: '(tokenSecret)', stored: 'clear', permissions: ['sign', 'verify'] },
       { app: 'shop', env: 'live', kind: 'publishable', id: out.environments.live!.publishableKey },
       { app: 'shop', env: 'live', kind: 'secret', id: sha256Hex(out.environments.live!.secretKey).slice(0, 12), stored: 'clear', permissions: [] },
+      { app: 'shop', env: 'live', kind: 'token-secret', id: '(tokenSecret)', stored: 'clear', permissions: ['sign', 'verify'] },
     ]);
+    const secrets = loadAppsFile(path).apps[0]!.environments;
+    expect(json.stdout).not.toContain(secrets.test!.tokenSecret!);
     const text = await runCli(['keys', 'list', '--apps-file', path, '--env', 'live', '--kind', 'secret']);
     expect(text.stdout.split('\n')[0]).toMatch(/^APP\s+ENV\s+KIND\s+KEY\s+STORED\s+NAME\s+PERMISSIONS$/);
     expect(text.stdout).toContain(sha256Hex(out.environments.live!.secretKey).slice(0, 12));
@@ -171,7 +176,6 @@ describe('signal keys', () => {
       [['keys', 'add', '--env', 'test', '--kind', 'public'], 2, /Allowed choices are publishable, secret/],
       [['keys', 'add', '--kind', 'secret'], 2, /required option '--env <env>'/],
       [['keys', 'add', '--env', 'test', '--kind', 'publishable', '--broadcast'], 2, /are for secret keys/],
-      [['keys', 'rotate'], 2, /unknown command 'rotate'/],
     ];
     for (const [args, exit, error] of cases) {
       const { code, stderr } = await runCli([...args, '--apps-file', path]);
@@ -182,6 +186,29 @@ describe('signal keys', () => {
     const missing = await runCli(['keys', 'list', '--apps-file', join(dir, 'missing.json')]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/no such file; create one with 'signal init/);
+  });
+
+  it('refuses rotations and token-secret changes it cannot make: exit 2, 3 or 4, the file unchanged', async () => {
+    const path = freshPath();
+    await init(path, '--env', 'test');
+    const before = readFileSync(path, 'utf8');
+    const cases: Array<[string[], number, RegExp]> = [
+      [['keys', 'rotate', '--env', 'test'], 2, /name the key to replace, or pass --kind token-secret/],
+      [['keys', 'rotate', 'pubk_test_AAAAAAAAAAAAAAAAAAAA', '--env', 'test'], 3, /no test publishable key/],
+      [['keys', 'rotate', 'x', '--env', 'test', '--kind', 'token-secret'], 2, /leave out the key argument/],
+      [['keys', 'rotate', '--env', 'test', '--kind', 'token-secret', '--kid', 'bad kid!'], 2, /kid must be 1-64 of/],
+      [['keys', 'rotate', '--env', 'test', '--kind', 'token-secret', '--finish'], 3, /has only one token secret: no rotation to finish/],
+      [['keys', 'remove', '(tokenSecret)', '--env', 'test', '--kind', 'token-secret'], 4, /last token secret .*add one/],
+      [['keys', 'remove', 'nope', '--env', 'test', '--kind', 'token-secret'], 3, /no token secret 'nope'/],
+      [['keys', 'add', '--env', 'test', '--kind', 'secret', '--kid', 'k1'], 2, /--kid and --secret-file are for token secrets/],
+      [['keys', 'add', '--env', 'test', '--kind', 'token-secret', '--secret-file', '/nonexistent/secret'], 3, /--secret-file \/nonexistent\/secret: no such file/],
+    ];
+    for (const [args, exit, error] of cases) {
+      const { code, stderr } = await runCli([...args, '--apps-file', path]);
+      expect(code, args.join(' ')).toBe(exit);
+      expect(stderr).toMatch(error);
+    }
+    expect(readFileSync(path, 'utf8')).toBe(before);
   });
 
   it('an id prefix that matches two secret keys is a usage error (2) asking for more digits', async () => {
@@ -226,5 +253,116 @@ describe('signal keys', () => {
     const { code, stderr } = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'secret']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/apps\.0\.environments\.test\.publishableKeys/);
+  });
+});
+
+/** 101 when the gateway accepts the WebSocket, else the HTTP status it refused it with. */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('signal keys for token secrets', () => {
+  /** The `kid` in a JWT's header (undefined: none). */
+  const kidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid?: string }).kid;
+
+  /** A token minted by a real emit-api on the file, and whether a real gateway on the same file accepts `tokens` (HTTP status of the upgrade). */
+  async function mintAndVerify(appsFile: string, secretKey: string, tokens: string[]): Promise<{ minted: string; accepted: number[] }> {
+    const env = { NATS_URL: nats.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0' };
+    const emitApi = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api', env });
+    const gateway = await startService({ entry: GATEWAY_ENTRY, name: 'gateway', env });
+    try {
+      const res = await fetch(`http://127.0.0.1:${emitApi.ready.port}/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'alice' }),
+      });
+      expect(res.status).toBe(201);
+      const { token } = (await res.json()) as { token: string };
+      const accepted = await Promise.all(tokens.map((t) => upgradeStatus(`ws://127.0.0.1:${gateway.ready.port}/v1/connect?token=${t}`)));
+      return { minted: token, accepted };
+    } finally {
+      await Promise.all([emitApi.stop(), gateway.stop()]);
+    }
+  }
+
+  it('rotates: the new kid signs, the old secret verifies until --finish removes it; secrets are never printed', async () => {
+    const path = freshPath();
+    const out = await init(path, '--env', 'test', '--clear-secret');
+    const secretKey = out.environments.test!.secretKey;
+    const before = (await mintAndVerify(path, secretKey, [])).minted;
+    expect(kidOf(before)).toBeUndefined();
+
+    const rotated = await runCli(['keys', 'rotate', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--kid', '2026-12', '--json']);
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toEqual({ app: 'my-app', env: 'test', kind: 'token-secret', id: '2026-12', previous: ['(tokenSecret)'] });
+    const file = loadAppsFile(path).apps[0]!.environments.test!;
+    expect(file.tokenSecret).toBeDefined();
+    expect(file.tokenSecrets).toEqual([{ kid: '2026-12', secret: expect.stringMatching(/^[A-Za-z0-9]{48}$/) as string }]);
+    expect(rotated.stdout + rotated.stderr).not.toContain(file.tokenSecrets![0]!.secret);
+
+    const during = await mintAndVerify(path, secretKey, [before]);
+    expect(kidOf(during.minted)).toBe('2026-12');
+    expect(during.accepted).toEqual([101]);
+
+    const list = await runCli(['keys', 'list', '--apps-file', path, '--kind', 'token-secret']);
+    expect(list.stdout).toMatch(/token-secret\s+\(tokenSecret\)\s+clear\s+verify\n/);
+    expect(list.stdout).toMatch(/token-secret\s+2026-12\s+clear\s+sign,verify\n/);
+
+    const finished = await runCli(['keys', 'rotate', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--finish', '--json']);
+    expect(JSON.parse(finished.stdout)).toEqual({ app: 'my-app', env: 'test', kind: 'token-secret', id: '2026-12', removed: ['(tokenSecret)'] });
+    expect(loadAppsFile(path).apps[0]!.environments.test!.tokenSecret).toBeUndefined();
+    const after = await mintAndVerify(path, secretKey, [before, during.minted]);
+    expect(after.accepted).toEqual([401, 101]);
+  });
+
+  it('adds a given secret under a kid, removes one by kid, and refuses a duplicate kid or a short secret', async () => {
+    const path = freshPath();
+    await init(path, '--env', 'test');
+    const secretFile = join(dir, 'token-secret.txt');
+    writeFileSync(secretFile, `${'s'.repeat(40)}\n`);
+    const added = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--kid', 'k1', '--secret-file', secretFile]);
+    expect(added).toMatchObject({ code: 0, stdout: 'k1\n' });
+    expect(loadAppsFile(path).apps[0]!.environments.test!.tokenSecrets).toEqual([{ kid: 'k1', secret: 's'.repeat(40) }]);
+    const generated = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--json']);
+    const kid = (JSON.parse(generated.stdout) as { id: string }).id;
+    expect(kid).toMatch(/^\d{4}-\d{2}-\d{2}-[a-f0-9]{6}$/);
+
+    const duplicate = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--kid', 'k1']);
+    expect(duplicate.code).toBe(2);
+    expect(duplicate.stderr).toMatch(/kid 'k1' is already a token secret/);
+    writeFileSync(secretFile, 'short');
+    const short = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--secret-file', secretFile]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/a token secret is 32 to 1024 characters \(it has 5\)/);
+
+    const removed = await runCli(['keys', 'remove', 'k1', '--apps-file', path, '--env', 'test', '--kind', 'token-secret', '--json']);
+    expect(JSON.parse(removed.stdout)).toEqual({ app: 'my-app', env: 'test', kind: 'token-secret', id: 'k1' });
+    expect(loadAppsFile(path).apps[0]!.environments.test!.tokenSecrets!.map((s) => s.kid)).toEqual([kid]);
+  });
+
+  it('rotates a secret key (made with --nodes): the replacement keeps name and permissions, and both work until the old one is removed', async () => {
+    const path = freshPath();
+    await init(path, '--env', 'test');
+    const added = await runCli(['keys', 'add', '--apps-file', path, '--env', 'test', '--kind', 'secret', '--name', 'ops', '--broadcast', '--nodes', '--json']);
+    const old = JSON.parse(added.stdout) as { key: string; id: string };
+    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.at(-1)).toEqual({ sha256: sha256Hex(old.key), name: 'ops', permissions: ['broadcast', 'nodes'] });
+    const rotated = await runCli(['keys', 'rotate', old.id, '--apps-file', path, '--env', 'test', '--json']);
+    expect(rotated.code).toBe(0);
+    const answer = JSON.parse(rotated.stdout) as { key: string; id: string; replaces: string; kind: string };
+    expect(answer).toMatchObject({ kind: 'secret', replaces: old.id, id: sha256Hex(answer.key).slice(0, 12) });
+    expect(loadAppsFile(path).apps[0]!.environments.test!.secretKeys.at(-1)).toEqual({ sha256: sha256Hex(answer.key), name: 'ops', permissions: ['broadcast', 'nodes'] });
+    expect(await mintStatus(path, answer.key)).toBe(201);
+    expect(await mintStatus(path, old.key)).toBe(201);
   });
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support.js';
 
-const COMMANDS = [[], ['init'], ['token'], ['emit'], ['presence'], ['occupancy'], ['tail'], ['revoke'], ['disconnect'], ['keys'], ['keys', 'list'], ['keys', 'add'], ['keys', 'remove'], ['nodes']];
+const COMMANDS = [[], ['init'], ['token'], ['emit'], ['presence'], ['occupancy'], ['tail'], ['revoke'], ['disconnect'], ['keys'], ['keys', 'list'], ['keys', 'add'], ['keys', 'rotate'], ['keys', 'remove'], ['nodes']];
 
 describe('signal conventions', () => {
   it.each(COMMANDS.map((c) => [c.join(' ') || '(program)', c] as const))('%s --help exits 0 with examples, without colour', async (_name, command) => {

@@ -53,6 +53,9 @@ beforeAll(async () => {
     // Fast heartbeats and janitor: sweeping and purging run under these permissions too.
     gatewayEnv: { ...gatewayLogin, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
     emitEnv: emitLogin,
+    configureApps: (apps) => {
+      apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
+    },
   });
 });
 afterAll(async () => {
@@ -118,6 +121,12 @@ describe('both services on NATS with the shipped authorization', () => {
     // (ben's gateway wrote its key at ben's join and writes his presence within the next second.)
     expect(await ann.call('signal.join', { id: 'room', presence: true, occupancy: true })).toMatchObject({ occupancy: { connections: 2 } });
     await passes(async () => expect((await getOccupancy(stack, 'room')).body).toEqual({ channel: 'room', connections: 2, participants: 2 }));
+
+    // The admin console's reads: the channel list (presence keys) and the node list (heartbeats).
+    const admin = { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` };
+    expect(await (await fetch(`${stack.emitUrl}/v1/channels`, { headers: admin })).json()).toEqual({ channels: [{ channel: 'room', occupancy: 2 }], truncated: false });
+    const nodes = (await (await fetch(`${stack.emitUrl}/v1/nodes`, { headers: admin })).json()) as { nodes: Array<{ node: string; alive: boolean }> };
+    expect(nodes.nodes.map((n) => n.node).sort()).toEqual(stack.gateways.map((g) => g.ready.node).sort());
 
     // A gateway that dies is swept by the other: heartbeat watch and KV deletes are permitted.
     await stack.gateways[1]!.kill();

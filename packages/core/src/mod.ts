@@ -1,7 +1,7 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
 export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar } from './config/env.js';
-export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, type Environment, type AppsFile, type NamespaceOptions } from './apps/apps-file.js';
+export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions } from './apps/apps-file.js';
 export {
   AppRegistry,
   sha256Hex,

@@ -24,6 +24,9 @@ import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
+import { channelsRoute } from './routes/channels.js';
+import { addConsole } from './routes/console.js';
+import { nodesRoute } from './routes/nodes.js';
 import { disconnectRoute } from './routes/disconnect.js';
 import { occupancyRoute } from './routes/occupancy.js';
 import { participantsRoute } from './routes/participants.js';
@@ -31,6 +34,9 @@ import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
 import { stelaceSignalRoute } from './routes/stelace-signal.js';
 import { tokensRoute } from './routes/tokens.js';
+
+/** How long a read of the presence buckets may take before the request fails with `unavailable`. */
+const READ_TIMEOUT_MS = 5000;
 
 async function main(): Promise<void> {
   const config = loadEmitConfig();
@@ -90,7 +96,10 @@ async function main(): Promise<void> {
     )
     .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }))
     .on('POST', '/v1/revocations', revocationsRoute(keys, revocations, { body }))
-    .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }));
+    .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }))
+    .on('GET', '/v1/channels', channelsRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, readTimeoutMs: READ_TIMEOUT_MS }))
+    .on('GET', '/v1/nodes', nodesRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, nodeTimeoutMs: config.PRESENCE_NODE_TIMEOUT_MS, readTimeoutMs: READ_TIMEOUT_MS }));
+  addConsole(router, config, registry, body);
 
   const server = createHttpServer(
     {

@@ -1,8 +1,9 @@
 import { sha256Hex, type AppsFile, type Environment } from '@signal/core';
 import type { RawSecretKey } from './read-apps-file.js';
+import { tokenSecretViews } from './token-secrets.js';
 
-export type KeyKind = 'publishable' | 'secret';
-export const KEY_KINDS = ['publishable', 'secret'] as const;
+export const KEY_KINDS = ['publishable', 'secret', 'token-secret'] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
 
 type EnvironmentConfig = NonNullable<AppsFile['apps'][number]['environments']['test']>;
 
@@ -11,7 +12,8 @@ const ID_DIGITS = 12;
 
 /**
  * A key as listed. Publishable keys are public and shown whole; a secret key is shown only by
- * an id (the start of its SHA-256), whether the file stores it in clear or hashed.
+ * an id (the start of its SHA-256), whether the file stores it in clear or hashed; a token
+ * secret only by its kid, with `permissions` saying whether it signs or only verifies.
  */
 export interface KeyView {
   app: string;
@@ -35,7 +37,7 @@ export function keyViews(app: AppsFile['apps'][number], env: Environment, cfg: E
     view.permissions = [...entry.permissions];
     return view;
   });
-  return [...publishable, ...secret];
+  return [...publishable, ...secret, ...tokenSecretViews(app.id, env, cfg)];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { generateApp, sha256Hex, type AppsFile, type Environment } from '@signal/core';
+import { generateApp, sha256Hex, type AppsFile, type Environment, type SecretKeyPermission } from '@signal/core';
 
 type SecretKeyEntry = NonNullable<AppsFile['apps'][number]['environments']['test']>['secretKeys'][number];
 
@@ -12,9 +12,9 @@ export function newKeys(env: Environment): { publishableKey: string; secretKey: 
 }
 
 /** A secret key's entry: only its SHA-256 unless the key is wanted in clear. */
-export function secretKeyEntry(key: string, options: { clear: boolean; broadcast: boolean; name?: string | undefined }): SecretKeyEntry {
+export function secretKeyEntry(key: string, options: { clear: boolean; permissions: readonly SecretKeyPermission[]; name?: string | undefined }): SecretKeyEntry {
   const entry: SecretKeyEntry = options.clear ? { key, permissions: [] } : { sha256: sha256Hex(key), permissions: [] };
   if (options.name !== undefined) entry.name = options.name;
-  if (options.broadcast) entry.permissions = ['broadcast'];
+  if (options.permissions.length > 0) entry.permissions = [...options.permissions];
   return entry;
 }

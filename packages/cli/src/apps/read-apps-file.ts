@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { parseAppsFile, readAppsJson, type AppsFile, type Environment } from '@signal/core';
+import { parseAppsFile, readAppsJson, type AppsFile, type Environment, type SecretKeyPermission } from '@signal/core';
 import { CliError, EXIT } from '../exit-codes.js';
 
 /** A secret key entry as written in the file (no defaults filled in). */
@@ -7,12 +7,20 @@ export interface RawSecretKey {
   key?: string;
   sha256?: string;
   name?: string;
-  permissions?: string[];
+  permissions?: SecretKeyPermission[];
+}
+
+/** A token secret with its key id, as written (`tokenSecrets`, oldest first). */
+export interface RawTokenSecret {
+  kid: string;
+  secret: string;
 }
 
 export interface RawEnvironment {
   publishableKeys: string[];
   secretKeys: RawSecretKey[];
+  tokenSecret?: string;
+  tokenSecrets?: RawTokenSecret[];
   [field: string]: unknown;
 }
 

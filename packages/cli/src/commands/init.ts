@@ -48,7 +48,7 @@ Examples:
         shown[env] = { publishableKey: cfg.publishableKeys[0]!, secretKey: secret.key! };
         environments[env] = {
           ...cfg,
-          secretKeys: [secretKeyEntry(secret.key!, { clear: options.clearSecret === true, broadcast: options.broadcast === true })],
+          secretKeys: [secretKeyEntry(secret.key!, { clear: options.clearSecret === true, permissions: options.broadcast ? ['broadcast'] : [] })],
         };
       }
       writeAppsFile(options.appsFile, { apps: [{ id: options.app, environments }] }, { replace: options.force === true });

@@ -5,7 +5,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parseEnv } from '@signal/core';
 import { checkNatsEnv, connectNats, natsEnv } from '@signal/operations';
-import { nodeRecordSchema, presenceNodeVars, presenceStoreVars, type NodeRecord } from '@signal/presence';
+import { nodeRecordSchema, nodeViewOf, presenceNodeVars, presenceStoreVars, type NodeView } from '@signal/presence';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { printJson, printLines, printTable } from '../output/print.js';
 
@@ -20,19 +20,6 @@ const nodesEnvSchema = z
 
 /** Most heartbeat records read: far more gateways than any deployment runs, so a polluted bucket cannot make this hang. */
 const MAX_NODES = 10_000;
-
-export interface NodeView {
-  node: string;
-  instance: string;
-  beatAt: number;
-  /** Since when the gateway process runs (ms since epoch), and its open connections at the last beat; absent from older gateways' records. */
-  startedAt?: number;
-  connections?: number;
-  ageMs: number;
-  /** Beat within PRESENCE_NODE_TIMEOUT_MS and not claimed by a sweeper. */
-  alive: boolean;
-  sweptBy?: string;
-}
 
 async function openNodesBucket(nc: NatsConnection, bucket: string, url: string): Promise<KV> {
   const name = `${bucket}_nodes`;
@@ -57,18 +44,9 @@ async function readNodes(kv: KV, timeoutMs: number): Promise<NodeView[]> {
     if (entry === null || entry.operation !== 'PUT') continue;
     const record = nodeRecordSchema.safeParse(entry.json());
     if (!record.success) continue;
-    views.push(view(record.data, now, timeoutMs));
+    views.push(nodeViewOf(record.data, now, timeoutMs));
   }
   return views.sort((a, b) => a.node.localeCompare(b.node));
-}
-
-function view(record: NodeRecord, now: number, timeoutMs: number): NodeView {
-  const ageMs = Math.max(0, now - record.beatAt);
-  const v: NodeView = { node: record.node, instance: record.instance, beatAt: record.beatAt, ageMs, alive: ageMs <= timeoutMs && record.sweptBy === undefined };
-  if (record.startedAt !== undefined) v.startedAt = record.startedAt;
-  if (record.connections !== undefined) v.connections = record.connections;
-  if (record.sweptBy !== undefined) v.sweptBy = record.sweptBy;
-  return v;
 }
 
 export function nodesCommand(): Command {

@@ -7,6 +7,10 @@ import { MAX_PATTERNS, channelPatternSchema, objectEntriesSchema } from '../auth
 import { ASYMMETRIC_ALGORITHMS } from '../auth/public-keys.js';
 
 export const ENVIRONMENTS = ['test', 'live'] as const;
+
+/** What a secret key may do beyond its own environment's everyday calls (docs: README, apps file). */
+export const SECRET_KEY_PERMISSIONS = ['broadcast', 'nodes'] as const;
+export type SecretKeyPermission = (typeof SECRET_KEY_PERMISSIONS)[number];
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -53,7 +57,8 @@ const secretKeyEntry = z
       .optional(),
     /** Optional label, shown in logs instead of the key. */
     name: z.string().max(64).optional(),
-    permissions: z.array(z.enum(['broadcast'])).default([]),
+    /** `broadcast`: emit to every connection of the environment; `nodes`: read the cluster's gateway nodes (GET /v1/nodes). */
+    permissions: z.array(z.enum(SECRET_KEY_PERMISSIONS)).default([]),
   })
   .strict()
   .refine((e) => (e.key === undefined) !== (e.sha256 === undefined), {
@@ -96,7 +101,7 @@ const authorizationSchema = z
 
 const tokenSecretSchema = z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' });
 
-const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
+export const kidSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 of A-Z, a-z, 0-9, ., _ or -' });
 
 /** One token secret with its key id, the JWT header's `kid` of the tokens it signs (docs/authorization.md#rotation). */
 const tokenSecretEntry = z

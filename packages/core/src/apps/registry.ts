@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
 import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions } from './apps-file.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type SecretKeyPermission } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -63,7 +63,7 @@ export interface Apps {
 export interface SecretKeyGrant extends ScopeKeys {
   /** Hex SHA-256 of the key: the same key keeps the same id across reloads of the apps file. */
   readonly id: string;
-  readonly permissions: ReadonlySet<'broadcast'>;
+  readonly permissions: ReadonlySet<SecretKeyPermission>;
   /** Safe to log: the configured name, or the hash prefix. */
   readonly label: string;
 }

@@ -110,7 +110,7 @@ export class JetStreamPresenceStore implements PresenceStore {
    * still be in flight somewhere; kept forever they would grow the bucket by one per join.
    */
   async purgeRemoved(olderThanMs: number): Promise<number> {
-    const records = await this.retrying(() => readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS));
+    const records = await this.retrying(() => readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS, { headersOnly: true }));
     const cutoff = Date.now() - olderThanMs;
     const due = records.filter((record) => record.deleted && record.storedAt <= cutoff);
     let purged = 0;

@@ -30,6 +30,8 @@ export async function readLatest(
   bucket: string,
   filter: string,
   timeoutMs: number,
+  /** `headersOnly`: keys, revisions and operations without values, for readers that only count or purge. */
+  options: { readonly headersOnly?: boolean } = {},
 ): Promise<LatestRecord[]> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
@@ -75,6 +77,7 @@ export async function readLatest(
         num_replicas: 1,
         // Removed by the server soon even if the delete below is lost.
         inactive_threshold: 5_000_000_000,
+        ...(options.headersOnly ? { headers_only: true } : {}),
       },
     };
     const reply = await nc.request(`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify(request), { timeout: timeoutMs });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { occupancyStoreVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
+import { occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 
 const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
@@ -39,6 +39,25 @@ const schema = z.object({
   MAX_HTTP_CONNECTIONS: intVar(1, 1_000_000, 10_000),
   ...presenceStoreVars,
   ...occupancyStoreVars,
+  /** GET /v1/nodes calls a gateway alive if it beat within this; set it as on the gateways. */
+  PRESENCE_NODE_TIMEOUT_MS: presenceNodeVars.PRESENCE_NODE_TIMEOUT_MS,
+  /** The web console's built files (packages/console/dist), served at /console/; unset: no console. */
+  CONSOLE_DIR: z.string().min(1).optional(),
+  /**
+   * A publishable key: enables POST /v1/demo-tokens, which mints fenced demo tokens in its
+   * environment for anyone who asks. For a development stack only (docs/console.md).
+   */
+  DEMO_TOKENS_KEY: z.string().regex(/^pubk_(test|live)_[A-Za-z0-9]{16,128}$/, { error: 'must be a publishable key (pubk_test_… or pubk_live_…)' }).optional(),
+  /** Demo tokens handed out per second, by everyone together (bursts of ten times as many). */
+  DEMO_TOKENS_PER_SECOND: intVar(1, 1000, 5),
+  /** Comma-separated gateway URLs the demo page connects to, in failover order; default GATEWAY_PUBLIC_URL. */
+  DEMO_GATEWAYS: z
+    .string()
+    .transform((value) => value.split(',').map((url) => url.trim()).filter((url) => url !== ''))
+    .refine((urls) => urls.length >= 1 && urls.length <= 16 && urls.every((url) => /^(wss?|https?):\/\//.test(url) && URL.canParse(url)), {
+      error: 'must be 1 to 16 comma-separated ws://, wss://, http:// or https:// URLs such as ws://127.0.0.1:8080,ws://127.0.0.1:8082',
+    })
+    .optional(),
   /** The revocation bucket, and MAX_TOKEN_TTL_SECONDS: the longest lifetime a minted token may have. */
   ...revocationStoreVars,
   ...operationsEnv(9091),

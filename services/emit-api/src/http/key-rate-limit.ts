@@ -8,6 +8,23 @@ export interface KeyRateSettings {
   burst: number;
 }
 
+/** How a refusal names the limit: its metric label, what is limited, and the variables that set it. */
+export interface RateLimitNames {
+  limit: string;
+  subject: (label: string) => string;
+  perSecondVar: string;
+  burstVar: string;
+  hint: string;
+}
+
+const PER_KEY: RateLimitNames = {
+  limit: 'rate_limit_per_key',
+  subject: (label) => `secret key ${label}`,
+  perSecondVar: 'RATE_LIMIT_PER_KEY',
+  burstVar: 'RATE_LIMIT_BURST',
+  hint: ' or batch signals',
+};
+
 interface Bucket {
   tokens: number;
   refilledAt: number;
@@ -24,10 +41,11 @@ export class KeyRateLimit {
   constructor(
     private readonly settings: KeyRateSettings,
     private readonly now: () => number = () => performance.now(),
+    private readonly names: RateLimitNames = PER_KEY,
   ) {}
 
   /** Takes one request from the key's bucket, or throws `rate_limited` saying when to retry. */
-  take(grant: SecretKeyGrant): void {
+  take(grant: Pick<SecretKeyGrant, 'id' | 'label'>): void {
     const { perSecond, burst } = this.settings;
     const now = this.now();
     let bucket = this.buckets.get(grant.id);
@@ -41,12 +59,13 @@ export class KeyRateLimit {
       bucket.tokens -= 1;
       return;
     }
-    metrics.limitRefusals.inc({ limit: 'rate_limit_per_key' });
+    const { limit, subject, perSecondVar, burstVar, hint } = this.names;
+    metrics.limitRefusals.inc({ limit });
     // Retry-After is whole seconds (RFC 9110); round up so a client that obeys it is served.
     const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
     throw new SignalError(
       'rate_limited',
-      `secret key ${grant.label} is over its rate of ${perSecond} requests/s (RATE_LIMIT_PER_KEY, bursts of ${burst}: RATE_LIMIT_BURST); retry after ${retryAfter} s or batch signals`,
+      `${subject(grant.label)} is over its rate of ${perSecond} requests/s (${perSecondVar}, bursts of ${burst}: ${burstVar}); retry after ${retryAfter} s${hint}`,
       { data: { retryAfter } },
     );
   }
