@@ -1,5 +1,5 @@
-import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { SignalError } from '@signal/core';
+import { createInbox, type NatsConnection } from '@nats-io/transport-node';
+import { SignalError, jetStreamDelivery } from '@signal/core';
 
 /** The latest record of one key: its value, or a delete marker. */
 export interface LatestRecord {
@@ -57,7 +57,7 @@ export async function readLatest(
   const sub = nc.subscribe(inbox, {
     callback: (error, msg) => {
       if (error) return;
-      const delivery = deliveryOf(msg);
+      const delivery = jetStreamDelivery(msg.reply);
       if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
       const key = msg.subject.slice(subjectPrefix.length);
       const operation = msg.headers?.get(OPERATION_HEADER);
@@ -119,20 +119,4 @@ export async function readLatest(
       nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${consumer}`, undefined, { timeout: timeoutMs }).catch(() => undefined);
     }
   }
-}
-
-/**
- * Stream sequence, timestamp and pending count from a JetStream delivery's reply subject, in both the
- * old (`$JS.ACK.<stream>.<consumer>.<n>.<sseq>.<dseq>.<ts>.<pending>`) and the newer form
- * that adds domain and account hash after `ACK`.
- */
-function deliveryOf(msg: Msg): { sequence: number; pending: number; storedAt: number } | undefined {
-  const tokens = msg.reply?.split('.');
-  if (!tokens || tokens[0] !== '$JS' || tokens[1] !== 'ACK') return undefined;
-  const offset = tokens.length === 9 ? 0 : tokens.length >= 11 ? 2 : -1;
-  if (offset < 0) return undefined;
-  const sequence = Number(tokens[5 + offset]);
-  const pending = Number(tokens[8 + offset]);
-  const storedAt = Math.floor(Number(tokens[7 + offset]) / 1e6);
-  return Number.isSafeInteger(sequence) && Number.isSafeInteger(pending) ? { sequence, pending, storedAt } : undefined;
 }
