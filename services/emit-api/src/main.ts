@@ -2,6 +2,7 @@
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import { PresenceStore, RevocationWriter, openPresenceBuckets, openRevocationBucket, revocationSettingsFrom, storeSettingsFrom } from '@signal/presence';
+import { HistoryStore } from '@signal/history';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -12,6 +13,7 @@ import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
 import { channelTokensRoute } from './routes/channel-tokens.js';
 import { disconnectRoute } from './routes/disconnect.js';
+import { historyRoute } from './routes/history.js';
 import { participantsRoute } from './routes/participants.js';
 import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
@@ -35,12 +37,14 @@ async function main(): Promise<void> {
   }
   const revocations = new RevocationWriter(revocationBucket.kv, revocationBucket.maxAgeMs);
 
+  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS });
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
-    .on('POST', '/v1/signals', signalsRoute(nc, keys, { body, maxBatch: config.MAX_BATCH }))
+    .on('GET', '/v1/channels/:channel/history', historyRoute(keys, history))
+    .on('POST', '/v1/signals', signalsRoute(nc, keys, history, { body, maxBatch: config.MAX_BATCH }))
     .on('POST', '/signal', stelaceSignalRoute(nc, keys, { body, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
     .on(
       'POST',

@@ -21,6 +21,7 @@ import { startRevocationFeed } from './auth/revocation-feed.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { ForcedCloses } from './core/forced-closes.js';
 import { Hub } from './core/hub.js';
+import { HistoryStore } from '@signal/history';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
 import { Limits } from './limits/limits.js';
@@ -115,7 +116,9 @@ async function main(): Promise<void> {
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS });
+  hub.setHistory(history);
+  registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log, history);
   registerSocketIoRoutes(
     app,
     hub,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
+import { historyVars } from '@signal/history';
 import { presenceStoreVars, revocationStoreVars } from '@signal/presence';
 
 const schema = z.object({
@@ -38,6 +39,7 @@ const schema = z.object({
   /** Open HTTP connections at most; further ones are closed at once. */
   MAX_HTTP_CONNECTIONS: intVar(1, 1_000_000, 10_000),
   ...presenceStoreVars,
+  ...historyVars,
   /** The revocation bucket, and MAX_TOKEN_TTL_SECONDS: the longest lifetime a minted token may have. */
   ...revocationStoreVars,
   ...operationsEnv(9091),

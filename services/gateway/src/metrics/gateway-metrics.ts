@@ -113,6 +113,22 @@ export const metrics = {
     labelNames: ['result'],
     registers: [registry],
   }),
+  historyStored: new Counter({
+    name: 'signal_gateway_history_stored_total',
+    help: 'Client messages to channels that keep history, stored in their environment\'s history stream (docs/recovery.md)',
+    registers: [registry],
+  }),
+  recoveries: new Counter({
+    name: 'signal_gateway_recoveries_total',
+    help: 'Joins with a position to recover from, by result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
+  recoveredMessages: new Counter({
+    name: 'signal_gateway_recovered_messages_total',
+    help: 'Missed messages delivered by recoveries',
+    registers: [registry],
+  }),
 };
 
 const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4003, 4004, 4005, 4008, 4029]);

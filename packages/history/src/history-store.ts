@@ -1,0 +1,133 @@
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import {
+  SignalError,
+  decodeEnvelope,
+  encodeEnvelope,
+  historyStreamName,
+  historySubject,
+  type Apps,
+  type Position,
+  type PublishEnvelope,
+  type Scope,
+} from '@signal/core';
+import { StoredPublisher } from './publish-stored.js';
+import { readStored, type StoredMessage } from './read-stored.js';
+import { judgeRecovery, type Recovery } from './recovery.js';
+import { HistoryStreams, type StreamState } from './streams.js';
+
+/** Headers the history stream adds to what it republishes. */
+const STREAM_HEADER = 'Nats-Stream';
+const SEQUENCE_HEADER = 'Nats-Sequence';
+
+export interface HistoryStoreOptions {
+  /** HISTORY_REPLICAS. */
+  readonly replicas: number;
+  /** HISTORY_READ_TIMEOUT_MS. */
+  readonly readTimeoutMs: number;
+}
+
+/** A stored channel message, decoded, with its place. */
+export interface HistoryEntry {
+  readonly envelope: PublishEnvelope;
+  readonly storedAt: number;
+}
+
+/** A recovery's outcome, with the missed messages positioned, and the stream as it was read. */
+export interface RecoveryRead {
+  readonly recovery: Recovery;
+  readonly missed: readonly PublishEnvelope[];
+  readonly state: StreamState;
+}
+
+/**
+ * Channel history as both services use it (docs/recovery.md): which channels keep it,
+ * storing their messages, labelling live ones with their position, and reading stored ones.
+ * Channels without history never reach this module.
+ */
+export class HistoryStore {
+  private readonly streams: HistoryStreams;
+  private readonly publisher: StoredPublisher;
+  /** Highest sequence seen live per stream: one going backwards means the stream was recreated. */
+  private readonly lastSeen = new Map<string, number>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly apps: Apps,
+    private readonly options: HistoryStoreOptions,
+  ) {
+    this.streams = new HistoryStreams(nc, { replicas: options.replicas });
+    this.publisher = new StoredPublisher(nc);
+  }
+
+  keeps(scope: Scope, channel: string): boolean {
+    return this.apps.keepsHistory(scope, channel);
+  }
+
+  /** The environment's stream exists with its current window; resolves with its epoch. */
+  ensure(scope: Scope): Promise<string> {
+    const settings = this.apps.historyOf(scope);
+    if (!settings) return Promise.reject(new SignalError('not_found', `${scope.app}/${scope.env} keeps no channel history`));
+    return this.streams.ensure(scope, settings);
+  }
+
+  /** Stores a message of a channel that keeps history; the stream republishes it to the channel's members. */
+  async store(scope: Scope, envelope: PublishEnvelope): Promise<Position> {
+    const epoch = await this.ensure(scope);
+    const offset = await this.publisher.publish(historySubject(scope, envelope.ch), encodeEnvelope(envelope));
+    return { offset, epoch };
+  }
+
+  /** Where a live message republished by a history stream sits; undefined for any other message. */
+  positionOf(scope: Scope, headers: MsgHdrs): Position | undefined {
+    const stream = headers.get(STREAM_HEADER);
+    const offset = Number(headers.get(SEQUENCE_HEADER));
+    if (stream !== historyStreamName(scope) || !Number.isSafeInteger(offset) || offset < 1) return undefined;
+    if (offset < (this.lastSeen.get(stream) ?? 0)) this.streams.refresh(scope);
+    this.lastSeen.set(stream, offset);
+    const epoch = this.streams.epochOf(stream);
+    return epoch === undefined ? undefined : { offset, epoch };
+  }
+
+  /** The stream now: the position a fresh join starts from. */
+  async position(scope: Scope): Promise<Position> {
+    const state = await this.streams.state(scope);
+    return { epoch: state.epoch, offset: state.lastSeq };
+  }
+
+  /**
+   * What the channel stored after `since`, read after the caller's live subscription took
+   * effect (so everything later arrives live), and whether it is all that was missed.
+   */
+  async recover(scope: Scope, channel: string, since: Position): Promise<RecoveryRead> {
+    const settings = this.apps.historyOf(scope)!;
+    const stored = await this.read(scope, channel, since.offset, settings.maxMessages + 1);
+    const state = await this.streams.state(scope);
+    const recovery = judgeRecovery(since, state, stored);
+    const missed = recovery.recovered ? entries(recovery.missed, channel, state.epoch).map((entry) => entry.envelope) : [];
+    return { recovery, missed, state };
+  }
+
+  /** Up to `limit` stored messages of a channel after `after`, oldest first, and the stream's epoch. */
+  async page(scope: Scope, channel: string, after: number, limit: number): Promise<{ epoch: string; entries: HistoryEntry[] }> {
+    await this.ensure(scope);
+    const stored = await this.read(scope, channel, after + 1, limit);
+    const state = await this.streams.state(scope);
+    return { epoch: state.epoch, entries: entries(stored, channel, state.epoch) };
+  }
+
+  private read(scope: Scope, channel: string, from: number, limit: number): Promise<StoredMessage[]> {
+    return readStored(this.nc, historyStreamName(scope), historySubject(scope, channel), { from, limit, timeoutMs: this.options.readTimeoutMs });
+  }
+}
+
+/** Only gateways and the emit-api write the stream; anything else found there is skipped, as it would be live. */
+function entries(stored: readonly StoredMessage[], channel: string, epoch: string): HistoryEntry[] {
+  const result: HistoryEntry[] = [];
+  for (const message of stored) {
+    const envelope = decodeEnvelope(message.data);
+    if (envelope?.t === 'publish' && envelope.ch === channel) {
+      result.push({ envelope: { ...envelope, pos: { offset: message.seq, epoch } }, storedAt: message.storedAt });
+    }
+  }
+  return result;
+}
