@@ -366,10 +366,11 @@ export class Hub {
       return;
     }
     // Only a history stream's republish carries headers: its position.
-    let envelope: Envelope | undefined = msg.headers === undefined ? decoded : this.positioned(entry, decoded, msg);
+    const positioned = msg.headers === undefined ? decoded : this.positioned(entry, decoded, msg);
+    let envelope: Envelope | undefined = positioned;
     if (this.filter) {
       try {
-        envelope = this.filter(entry.scope, decoded);
+        envelope = this.filter(entry.scope, positioned);
       } catch (error) {
         return this.guard.drop('presence', 'failed', error);
       }
