@@ -6,6 +6,7 @@ import {
   historyStreamName,
   historySubject,
   type Apps,
+  type HistorySettings,
   type Position,
   type PublishEnvelope,
   type Scope,
@@ -64,17 +65,30 @@ export class HistoryStore {
   }
 
   /** The environment's stream exists with its current window; resolves with its epoch. */
-  ensure(scope: Scope): Promise<string> {
+  async ensure(scope: Scope): Promise<string> {
+    return this.streams.ensure(scope, this.settingsOf(scope));
+  }
+
+  /** The window in force; a reload may have taken it away since the caller looked. */
+  private settingsOf(scope: Scope): HistorySettings {
     const settings = this.apps.historyOf(scope);
-    if (!settings) return Promise.reject(new SignalError('not_found', `${scope.app}/${scope.env} keeps no channel history`));
-    return this.streams.ensure(scope, settings);
+    if (!settings) throw new SignalError('not_found', `${scope.app}/${scope.env} keeps no channel history`);
+    return settings;
   }
 
   /** Stores a message of a channel that keeps history; the stream republishes it to the channel's members. */
   async store(scope: Scope, envelope: PublishEnvelope): Promise<Position> {
+    const subject = historySubject(scope, envelope.ch);
+    const data = encodeEnvelope(envelope);
     const epoch = await this.ensure(scope);
-    const offset = await this.publisher.publish(historySubject(scope, envelope.ch), encodeEnvelope(envelope));
-    return { offset, epoch };
+    try {
+      return { offset: await this.publisher.publish(subject, data), epoch };
+    } catch {
+      // The stream may have been deleted behind this process's back: check (create) it and try once more.
+      this.streams.forget(scope);
+      const again = await this.ensure(scope);
+      return { offset: await this.publisher.publish(subject, data), epoch: again };
+    }
   }
 
   /** Where a live message republished by a history stream sits; undefined for any other message. */
@@ -82,7 +96,8 @@ export class HistoryStore {
     const stream = headers.get(STREAM_HEADER);
     const offset = Number(headers.get(SEQUENCE_HEADER));
     if (stream !== historyStreamName(scope) || !Number.isSafeInteger(offset) || offset < 1) return undefined;
-    if (offset < (this.lastSeen.get(stream) ?? 0)) this.streams.refresh(scope);
+    const settings = this.apps.historyOf(scope);
+    if (offset < (this.lastSeen.get(stream) ?? 0) && settings) this.streams.refresh(scope, settings);
     this.lastSeen.set(stream, offset);
     const epoch = this.streams.epochOf(stream);
     return epoch === undefined ? undefined : { offset, epoch };
@@ -90,7 +105,7 @@ export class HistoryStore {
 
   /** The stream now: the position a fresh join starts from. */
   async position(scope: Scope): Promise<Position> {
-    const state = await this.streams.state(scope);
+    const state = await this.streams.state(scope, this.settingsOf(scope));
     return { epoch: state.epoch, offset: state.lastSeq };
   }
 
@@ -99,9 +114,9 @@ export class HistoryStore {
    * effect (so everything later arrives live), and whether it is all that was missed.
    */
   async recover(scope: Scope, channel: string, since: Position): Promise<RecoveryRead> {
-    const settings = this.apps.historyOf(scope)!;
+    const settings = this.settingsOf(scope);
     const stored = await this.read(scope, channel, since.offset, settings.maxMessages + 1);
-    const state = await this.streams.state(scope);
+    const state = await this.streams.state(scope, settings);
     const recovery = judgeRecovery(since, state, stored);
     const missed = recovery.recovered ? entries(recovery.missed, channel, state.epoch).map((entry) => entry.envelope) : [];
     return { recovery, missed, state };
@@ -111,7 +126,7 @@ export class HistoryStore {
   async page(scope: Scope, channel: string, after: number, limit: number): Promise<{ epoch: string; entries: HistoryEntry[] }> {
     await this.ensure(scope);
     const stored = await this.read(scope, channel, after + 1, limit);
-    const state = await this.streams.state(scope);
+    const state = await this.streams.state(scope, this.settingsOf(scope));
     return { epoch: state.epoch, entries: entries(stored, channel, state.epoch) };
   }
 

@@ -61,16 +61,31 @@ export class HistoryStreams {
     return epoch;
   }
 
-  /** The stream as it is now (one request): also refreshes the epoch live messages get. */
-  async state(scope: Scope): Promise<StreamState> {
+  /**
+   * The stream as it is now (one request): also refreshes the epoch live messages get. A
+   * stream deleted behind this process's back is created again (a new epoch).
+   */
+  async state(scope: Scope, settings: HistorySettings): Promise<StreamState> {
     const stream = historyStreamName(scope);
-    const info = await this.call(() => this.jsm().then((jsm) => jsm.streams.info(stream)));
-    return this.learn(info);
+    const jsm = await this.call(() => this.jsm());
+    try {
+      return this.learn(await jsm.streams.info(stream));
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw unavailable(error);
+      this.forget(scope);
+      await this.ensure(scope, settings);
+      return this.learn(await this.call(() => jsm.streams.info(stream)));
+    }
   }
 
   /** The stream was recreated behind this process's back (its sequence went backwards): learn the new epoch. */
-  refresh(scope: Scope): void {
-    this.state(scope).catch(() => undefined);
+  refresh(scope: Scope, settings: HistorySettings): void {
+    this.state(scope, settings).catch(() => undefined);
+  }
+
+  /** The stream may be gone (a publish found nobody to store it): check it again on next use. */
+  forget(scope: Scope): void {
+    this.checked.delete(historyStreamName(scope));
   }
 
   private async createOrUpdate(scope: Scope, settings: HistorySettings): Promise<string> {
@@ -80,7 +95,7 @@ export class HistoryStreams {
     try {
       info = await jsm.streams.info(config.name);
     } catch (error) {
-      if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw unavailable(error);
+      if (!isStreamNotFound(error)) throw unavailable(error);
       info = await this.call(() => jsm.streams.add(config));
       return this.learn(info).epoch;
     }
@@ -139,6 +154,10 @@ function differs(current: StreamConfig, wanted: Partial<StreamConfig>): boolean 
     current.max_bytes !== wanted.max_bytes ||
     current.num_replicas !== wanted.num_replicas
   );
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND;
 }
 
 function unavailable(error: unknown): SignalError {

@@ -35,7 +35,26 @@ const participantEntry = z.looseObject({
   state: z.optional(z.unknown()),
   joinedAt: z.optional(z.number()),
 });
-export const joinResult = z.looseObject({ id: z.string(), participants: z.optional(z.array(participantEntry)) });
+const position = z.object({ offset: z.number(), epoch: z.string() });
+export const joinResult = z.looseObject({
+  id: z.string(),
+  participants: z.optional(z.array(participantEntry)),
+  position: z.optional(position),
+  recovered: z.optional(z.boolean()),
+  reason: z.optional(z.string()),
+});
+
+/** A message's place in its channel's history (docs/recovery.md). */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** The position a channel message carries, when its channel keeps history. */
+export function positionOf(params: Record<string, unknown>): Position | undefined {
+  const parsed = position.safeParse(params.position);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export type RpcId = string | number;
 
@@ -77,18 +96,28 @@ export interface JoinedParticipant {
   joinedAt: number | undefined;
 }
 
-/** The participants in a join result (entries may name the participant `from` or `address`). */
-export function readJoinResult(result: unknown): { participants: JoinedParticipant[] | undefined } {
+export interface JoinAnswer {
+  participants: JoinedParticipant[] | undefined;
+  /** Channels that keep history: where the channel stands. */
+  position: Position | undefined;
+  /** Joins that asked to recover: whether every missed message came before the answer, and if not why. */
+  recovered: boolean | undefined;
+  reason: string | undefined;
+}
+
+/** The participants in a join result (entries may name the participant `from` or `address`), and its history fields. */
+export function readJoinResult(result: unknown): JoinAnswer {
   const parsed = joinResult.safeParse(result);
   if (!parsed.success) throw protocolError(`the gateway answered signal.join with a malformed result: ${JSON.stringify(result).slice(0, 120)}`);
-  const list = parsed.data.participants;
-  if (list === undefined) return { participants: undefined };
-  return {
-    participants: list.flatMap((p) => {
-      const address = p.from ?? p.address;
-      return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
-    }),
-  };
+  const { participants: list, position, recovered, reason } = parsed.data;
+  const participants =
+    list === undefined
+      ? undefined
+      : list.flatMap((p) => {
+          const address = p.from ?? p.address;
+          return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
+        });
+  return { participants, position, recovered, reason };
 }
 
 function protocolError(message: string): SignalClientError {
