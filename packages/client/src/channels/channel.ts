@@ -43,9 +43,10 @@ export interface ChannelEvents<M extends Payload, S extends State> {
 /**
  * Why a channel could not be recovered: `window` (more was missed, or for longer, than the
  * channel keeps), `epoch` (its history was lost, e.g. the stream was recreated), `busy` (too
- * much arrived during the recovery), `no_history` (the channel no longer keeps history).
+ * much arrived during the recovery), `unavailable` (the history could not be read just then),
+ * `no_history` (the channel no longer keeps history).
  */
-export type RecoveryOutcome = { recovered: true } | { recovered: false; reason: 'window' | 'epoch' | 'busy' | 'no_history' | (string & {}) };
+export type RecoveryOutcome = { recovered: true } | { recovered: false; reason: 'window' | 'epoch' | 'busy' | 'unavailable' | 'no_history' | (string & {}) };
 
 type Status = 'waiting' | 'joining' | 'joined' | 'left';
 

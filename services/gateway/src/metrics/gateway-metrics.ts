@@ -120,7 +120,7 @@ export const metrics = {
   }),
   recoveries: new Counter({
     name: 'signal_gateway_recoveries_total',
-    help: 'Joins with a position to recover from, by result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back)',
+    help: 'Joins with a position to recover from, by result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back; unavailable: the history could not be read, the join went live without it)',
     labelNames: ['result'],
     registers: [registry],
   }),
