@@ -14,15 +14,13 @@ import {
 import { StoredPublisher } from './publish-stored.js';
 import { readStored, type StoredMessage } from './read-stored.js';
 import { judgeRecovery, type Recovery } from './recovery.js';
-import { HistoryStreams, type StreamState } from './streams.js';
+import { HistoryStreams, type HistoryStreamOptions, type StreamState } from './streams.js';
 
 /** Headers the history stream adds to what it republishes. */
 const STREAM_HEADER = 'Nats-Stream';
 const SEQUENCE_HEADER = 'Nats-Sequence';
 
-export interface HistoryStoreOptions {
-  /** HISTORY_REPLICAS. */
-  readonly replicas: number;
+export interface HistoryStoreOptions extends HistoryStreamOptions {
   /** HISTORY_READ_TIMEOUT_MS. */
   readonly readTimeoutMs: number;
 }
@@ -56,7 +54,7 @@ export class HistoryStore {
     private readonly apps: Apps,
     private readonly options: HistoryStoreOptions,
   ) {
-    this.streams = new HistoryStreams(nc, { replicas: options.replicas });
+    this.streams = new HistoryStreams(nc, options);
     this.publisher = new StoredPublisher(nc);
   }
 
@@ -67,6 +65,19 @@ export class HistoryStore {
   /** The environment's stream exists with its current window; resolves with its epoch. */
   async ensure(scope: Scope): Promise<string> {
     return this.streams.ensure(scope, this.settingsOf(scope));
+  }
+
+  /**
+   * Makes sure every environment that keeps history has its stream (the emit-api, at start
+   * and after a reload); resolves with the ones that could not be checked, which are tried
+   * again before their next use.
+   */
+  async prepare(environments: ReadonlyArray<{ scope: Scope; settings: HistorySettings }>): Promise<Array<{ scope: Scope; error: Error }>> {
+    const failures: Array<{ scope: Scope; error: Error }> = [];
+    for (const { scope, settings } of environments) {
+      await this.streams.ensure(scope, settings).catch((error: Error) => failures.push({ scope, error }));
+    }
+    return failures;
   }
 
   /** The window in force; a reload may have taken it away since the caller looked. */

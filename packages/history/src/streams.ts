@@ -21,12 +21,19 @@ export interface StreamState {
 export interface HistoryStreamOptions {
   /** Copies of each environment's stream in a NATS cluster (HISTORY_REPLICAS). */
   readonly replicas: number;
+  /**
+   * Whether this process creates missing streams (the emit-api does, at start, on reloads and
+   * before storing; gateways only use them, so their NATS user needs no right to create
+   * streams). Nobody changes an existing stream: see `mismatches`.
+   */
+  readonly create: boolean;
+  /** Told when an existing stream's window differs from the apps file's: it is used as it is. */
+  readonly onMismatch?: (stream: string, differences: string[]) => void;
 }
 
 /**
- * An environment's history stream, created on first use with the window of the apps file
- * (one stream per environment: its own storage, so one tenant's traffic never evicts
- * another's) and updated when a reload changes the window. The stream stores what is
+ * An environment's history stream, created (by the emit-api) with the window of the apps file:
+ * one stream per environment, its own storage, so one tenant's traffic never evicts another's. The stream stores what is
  * published on `hist.<app>.<env>.>` and republishes it on the `sig.` subject gateways already
  * subscribe to, with `Nats-Sequence` in its headers: the message's position.
  */
@@ -55,7 +62,7 @@ export class HistoryStreams {
     const stream = historyStreamName(scope);
     const known = this.checked.get(stream);
     if (known && known.settings === settings) return known.epoch;
-    const epoch = this.createOrUpdate(scope, settings);
+    const epoch = this.createOrCheck(scope, settings);
     this.checked.set(stream, { settings, epoch });
     epoch.catch(() => this.checked.delete(stream));
     return epoch;
@@ -63,7 +70,7 @@ export class HistoryStreams {
 
   /**
    * The stream as it is now (one request): also refreshes the epoch live messages get. A
-   * stream deleted behind this process's back is created again (a new epoch).
+   * stream deleted behind this process's back is created again (a new epoch) where this process creates streams.
    */
   async state(scope: Scope, settings: HistorySettings): Promise<StreamState> {
     const stream = historyStreamName(scope);
@@ -88,7 +95,7 @@ export class HistoryStreams {
     this.checked.delete(historyStreamName(scope));
   }
 
-  private async createOrUpdate(scope: Scope, settings: HistorySettings): Promise<string> {
+  private async createOrCheck(scope: Scope, settings: HistorySettings): Promise<string> {
     const config = streamConfig(scope, settings, this.options.replicas);
     const jsm = await this.call(() => this.jsm());
     let info: StreamInfo;
@@ -96,12 +103,14 @@ export class HistoryStreams {
       info = await jsm.streams.info(config.name);
     } catch (error) {
       if (!isStreamNotFound(error)) throw unavailable(error);
+      if (!this.options.create) {
+        throw new SignalError('unavailable', `the history stream ${config.name} does not exist yet; the emit-api creates it (is it running?)`);
+      }
       info = await this.call(() => jsm.streams.add(config));
       return this.learn(info).epoch;
     }
-    if (differs(info.config, config)) {
-      info = await this.call(() => jsm.streams.update(config.name, config));
-    }
+    const differences = mismatches(info.config, config);
+    if (differences.length > 0) this.options.onMismatch?.(config.name, differences);
     return this.learn(info).epoch;
   }
 
@@ -147,13 +156,22 @@ export function streamConfig(scope: Scope, settings: HistorySettings, replicas: 
   } as Partial<StreamConfig> & { name: string };
 }
 
-function differs(current: StreamConfig, wanted: Partial<StreamConfig>): boolean {
-  return (
-    current.max_msgs_per_subject !== wanted.max_msgs_per_subject ||
-    current.max_age !== wanted.max_age ||
-    current.max_bytes !== wanted.max_bytes ||
-    current.num_replicas !== wanted.num_replicas
-  );
+/**
+ * How an existing stream differs from what the apps file asks. It is used as it is (as the
+ * presence buckets are): changing a stream needs a right no service has; an operator applies
+ * a new window with `nats stream edit` (docs/recovery.md). Recovery reads the stream's own
+ * limits, so it stays exact either way.
+ */
+export function mismatches(current: StreamConfig, wanted: Partial<StreamConfig>): string[] {
+  const differences: string[] = [];
+  const check = (name: keyof StreamConfig, setting: string) => {
+    if (current[name] !== wanted[name]) differences.push(`${name} ${String(current[name])} (apps file: ${String(wanted[name])}, ${setting})`);
+  };
+  check('max_msgs_per_subject', 'history.maxMessages');
+  check('max_age', 'history.maxAgeSeconds in ns');
+  check('max_bytes', 'history.maxBytes');
+  check('num_replicas', 'HISTORY_REPLICAS');
+  return differences;
 }
 
 function isStreamNotFound(error: unknown): boolean {

@@ -37,7 +37,18 @@ async function main(): Promise<void> {
   }
   const revocations = new RevocationWriter(revocationBucket.kv, revocationBucket.maxAgeMs);
 
-  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS });
+  const history = new HistoryStore(nc, registry, {
+    replicas: config.HISTORY_REPLICAS,
+    readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS,
+    create: true,
+    onMismatch: (stream, differences) => log.warn({ stream, differences }, 'history stream exists with another window; using it as it is (docs/recovery.md)'),
+  });
+  // The emit-api creates the history streams (gateways may not); one that fails now is tried again before its first use.
+  const prepareHistory = (apps: AppRegistry) =>
+    void history.prepare(apps.environmentsWithHistory()).then((failures) => {
+      for (const { scope, error } of failures) log.warn({ app: scope.app, env: scope.env, err: error.message }, 'history stream not ready yet');
+    });
+  prepareHistory(registry.current);
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
   const router = new Router(log)
@@ -75,7 +86,12 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   addHttpShutdown(ops.shutdown, server);
-  reloadAppsFile(config, ops.shutdown, { apps: registry, log, count: (result) => metrics.appsReloads.inc({ result }) });
+  reloadAppsFile(config, ops.shutdown, {
+    apps: registry,
+    log,
+    count: (result) => metrics.appsReloads.inc({ result }),
+    onReload: (_previous, next) => prepareHistory(next),
+  });
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, nats: nc.getServer() }, 'ready');
 }

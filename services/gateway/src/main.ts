@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());
   const limits = new Limits(gatewayLimitsFrom(config));
-  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS });
+  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS, create: false });
   hub.setHistory(history);
   registerJsonRpcRoutes(app, hub, presence, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log, history);
   registerSocketIoRoutes(

@@ -184,6 +184,14 @@ export class AppRegistry implements Apps {
     return this.history.get(scopeId(scope));
   }
 
+  /** Every environment that keeps history, with its window: the emit-api makes sure their streams exist. */
+  environmentsWithHistory(): Array<{ scope: Scope; settings: HistorySettings }> {
+    return [...this.history].map(([id, settings]) => {
+      const slash = id.indexOf('/');
+      return { scope: { app: id.slice(0, slash), env: id.slice(slash + 1) as Environment }, settings };
+    });
+  }
+
   /** Whether the channel's most specific namespace says `history: true` and the environment has a window. */
   keepsHistory(scope: Scope, channel: string): boolean {
     if (!this.history.has(scopeId(scope))) return false;
