@@ -71,6 +71,12 @@ const ROWS = [
     graph('Dead gateways swept', 'none', 'Dead gateway nodes whose presence entries a node swept: each is a gateway that died without leaving.', [`sum by (pod) (increase(signal_gateway_presence_sweeps_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
   ]],
+  ['Channel history', [
+    graph('Recoveries by result', 'none', 'Rejoins with a position (docs/recovery.md): recovered, or not (window: the history no longer covers it; epoch: history lost; busy; unavailable: history unreadable). A rise of window: the window is too short for how long clients stay away.', [`sum by (result) (increase(signal_gateway_recoveries_total{S}${RATE}))`, '{{result}}']),
+    graph('Recovered messages / s', 'ops', 'Missed messages delivered by recoveries.', [rate('signal_gateway_recovered_messages_total', 'pod'), '{{pod}}']),
+    graph('Messages stored in history / s', 'ops', 'Messages to channels that keep history, stored before delivery: by clients (gateway) and backends (emit-api).', [rate('signal_gateway_history_stored_total', 'pod'), '{{pod}} clients'], [rate('signal_emit_history_stored_total', 'pod'), '{{pod}} emits']),
+    graph('History pages read / s', 'ops', 'GET /v1/channels/:channel/history answers.', [rate('signal_emit_history_reads_total', 'pod'), '{{pod}}']),
+  ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),
     graph('Requests / s by route', 'reqps', 'Responses by registered route and method ("unmatched" for unknown paths).', [rate('signal_emit_requests_total', 'route, method'), '{{method}} {{route}}']),

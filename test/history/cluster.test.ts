@@ -24,7 +24,7 @@ beforeAll(async () => {
   withHistory(100)(apps);
   const appsFile = await writeTempFile('history-cluster-apps.json', JSON.stringify({ apps }));
   // Everything replicated over the three servers, so losing one loses nothing.
-  const env = { NATS_URL: cluster.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', HISTORY_REPLICAS: '3', PRESENCE_REPLICAS: '3', REVOCATION_REPLICAS: '3' };
+  const env = { NATS_URL: cluster.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', HISTORY_REPLICAS: '3', HISTORY_READ_TIMEOUT_MS: '1500', PRESENCE_REPLICAS: '3', REVOCATION_REPLICAS: '3' };
   // One after the other: the first creates the replicated buckets.
   gateways = [];
   for (const i of [0, 1]) gateways.push(await startService({ entry: GATEWAY_ENTRY, name: `gateway-${i}`, env }));

@@ -19,6 +19,8 @@ import { HistoryStreams, type HistoryStreamOptions, type StreamState } from './s
 /** Headers the history stream adds to what it republishes. */
 const STREAM_HEADER = 'Nats-Stream';
 const SEQUENCE_HEADER = 'Nats-Sequence';
+/** Reads of stored messages tried before a recovery or a page gives up (`unavailable`). */
+const READ_ATTEMPTS = 3;
 
 export interface HistoryStoreOptions extends HistoryStreamOptions {
   /** HISTORY_READ_TIMEOUT_MS. */
@@ -141,8 +143,19 @@ export class HistoryStore {
     return { epoch: state.epoch, entries: entries(stored, channel, state.epoch) };
   }
 
-  private read(scope: Scope, channel: string, from: number, limit: number): Promise<StoredMessage[]> {
-    return readStored(this.nc, historyStreamName(scope), historySubject(scope, channel), { from, limit, timeoutMs: this.options.readTimeoutMs });
+  /**
+   * Tries a few times: right after a NATS server died, a read's consumer may be placed on it
+   * (it is still one of the stream's peers) and never answer; the next one lands elsewhere.
+   */
+  private async read(scope: Scope, channel: string, from: number, limit: number): Promise<StoredMessage[]> {
+    const range = { from, limit, timeoutMs: this.options.readTimeoutMs };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await readStored(this.nc, historyStreamName(scope), historySubject(scope, channel), range);
+      } catch (error) {
+        if (attempt >= READ_ATTEMPTS) throw error;
+      }
+    }
   }
 }
 
