@@ -55,7 +55,7 @@ describe('SDK recovery', () => {
     expect(got.map(([message]) => message.message)).toEqual(Array.from({ length: total }, (_, i) => i));
     expect(recoveries).toEqual([[{ recovered: true }]]);
     expect(sample(await scrape(stack.gateways[0]!), 'signal_gateway_recovered_messages_total')).toBeGreaterThan(0);
-    expect(room.position!.offset).toBeGreaterThanOrEqual(got.at(-1)![0].position.offset as number);
+    expect(room.position!.offset).toBeGreaterThanOrEqual((got.at(-1)![0].position as { offset: number }).offset);
   });
 
   it('tells the app "not recovered" (epoch) when the history stream was recreated while it was away', async () => {

@@ -104,7 +104,7 @@ export class PresenceService {
       }
       membership.revision = revision;
       membership.value = value;
-      this.hub.publish(session, channel, fields, revision);
+      await this.hub.publish(session, channel, fields, revision);
     });
   }
 
