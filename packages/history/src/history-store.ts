@@ -109,8 +109,10 @@ export class HistoryStore {
     const stream = headers.get(STREAM_HEADER);
     const offset = Number(headers.get(SEQUENCE_HEADER));
     if (stream !== historyStreamName(scope) || !Number.isSafeInteger(offset) || offset < 1) return undefined;
-    const settings = this.apps.historyOf(scope);
-    if (offset < (this.lastSeen.get(stream) ?? 0) && settings) this.streams.refresh(scope, settings);
+    if (offset < (this.lastSeen.get(stream) ?? 0)) {
+      const settings = this.apps.historyOf(scope);
+      if (settings) this.streams.refresh(scope, settings);
+    }
     this.lastSeen.set(stream, offset);
     const epoch = this.streams.epochOf(stream);
     return epoch === undefined ? undefined : { offset, epoch };
