@@ -1,4 +1,4 @@
-export { HistoryStreams, streamConfig, mismatches, type StreamState, type HistoryStreamOptions } from './streams.js';
+export { HistoryStreams, streamConfig, mismatches, epochOf, type StreamState, type HistoryStreamOptions } from './streams.js';
 export { readStored, type StoredMessage, type ReadRange } from './read-stored.js';
 export { judgeRecovery, type Recovery, type NotRecoveredReason } from './recovery.js';
 export { StoredPublisher } from './publish-stored.js';

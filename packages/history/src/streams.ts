@@ -115,7 +115,7 @@ export class HistoryStreams {
   }
 
   private learn(info: StreamInfo): StreamState {
-    const epoch = info.created;
+    const epoch = epochOf(info.created);
     this.epochs.set(info.config.name, epoch);
     return {
       stream: info.config.name,
@@ -172,6 +172,18 @@ export function mismatches(current: StreamConfig, wanted: Partial<StreamConfig>)
   check('max_bytes', 'history.maxBytes');
   check('num_replicas', 'HISTORY_REPLICAS');
   return differences;
+}
+
+/**
+ * A stream's creation time, compact (it travels in every message of a history channel):
+ * seconds and nanoseconds in base 36, e.g. `tqc1kp.rt7f1d`. A recreated stream has another.
+ */
+export function epochOf(created: string): string {
+  const match = /^(.*?)(?:\.(\d+))?Z$/.exec(created);
+  const seconds = match ? Date.parse(`${match[1]}Z`) / 1000 : Number.NaN;
+  if (!Number.isSafeInteger(seconds)) return created;
+  const nanos = Number((match![2] ?? '').padEnd(9, '0').slice(0, 9));
+  return `${seconds.toString(36)}.${nanos.toString(36)}`;
 }
 
 function isStreamNotFound(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeRecovery, type StoredMessage, type StreamState } from '../src/mod.js';
+import { epochOf, judgeRecovery, type StoredMessage, type StreamState } from '../src/mod.js';
 
 const EPOCH = '2026-11-29T18:00:00.000000000Z';
 
@@ -38,5 +38,15 @@ describe('judgeRecovery', () => {
   it('is not recovered from another epoch, or from beyond the stream\'s end', () => {
     expect(judgeRecovery({ offset: 10, epoch: 'other' }, state(1, 30), stored(10, 12))).toEqual({ recovered: false, reason: 'epoch' });
     expect(judgeRecovery({ offset: 31, epoch: EPOCH }, state(1, 30), [])).toEqual({ recovered: false, reason: 'epoch' });
+  });
+});
+
+describe('epochOf', () => {
+  it('is short, and tells apart streams created a nanosecond apart', () => {
+    const a = epochOf('2026-11-29T18:58:36.404001362Z');
+    expect(a).toMatch(/^[0-9a-z]+\.[0-9a-z]+$/);
+    expect(a.length).toBeLessThanOrEqual(14);
+    expect(epochOf('2026-11-29T18:58:36.404001363Z')).not.toBe(a);
+    expect(epochOf('2026-11-29T18:58:37Z')).not.toBe(epochOf('2026-11-29T18:58:36Z'));
   });
 });
