@@ -62,11 +62,10 @@ export function signalsRoute(nc: NatsConnection, keys: SecretKeys, history: Hist
     metrics.signalsAccepted.inc(signals.length);
     metrics.deliveries.inc(targets.length);
     metrics.historyStored.inc(stored.length);
-    sendJson(res, 202, {
-      accepted: signals.length,
-      deliveries: targets.length,
-      history: stored.map((position, i) => ({ channel: (kept[i]!.envelope as PublishEnvelope).ch, position })),
-    });
+    const answer = { accepted: signals.length, deliveries: targets.length };
+    // Only when something went to history: answers for environments without it stay as they were.
+    if (stored.length === 0) return sendJson(res, 202, answer);
+    sendJson(res, 202, { ...answer, history: stored.map((position, i) => ({ channel: (kept[i]!.envelope as PublishEnvelope).ch, position })) });
   };
 }
 
