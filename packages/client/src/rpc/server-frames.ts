@@ -52,6 +52,7 @@ export interface Position {
 
 /** The position a channel message carries, when its channel keeps history. */
 export function positionOf(params: Record<string, unknown>): Position | undefined {
+  if (params.position === undefined) return undefined;
   const parsed = position.safeParse(params.position);
   return parsed.success ? parsed.data : undefined;
 }

@@ -20,10 +20,10 @@ import {
   type Fields,
   type Scope,
 } from '@signal/core';
+import type { HistoryStore } from '@signal/history';
 import { assertNatsConnected, isNoResponders, type MessageGuard } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { assertMay, assertMayMessage, assertMaySend, type PresenceEventRule } from '../auth/permissions.js';
-import type { HistoryStore } from '@signal/history';
 import { FANOUT_SAMPLE_EVERY, metrics } from '../metrics/gateway-metrics.js';
 import { SubjectSubscriptions, type SubjectEntry } from '../routing/subject-subscriptions.js';
 import { presenceTopicFor, topicFor } from '../routing/topics.js';
@@ -35,7 +35,7 @@ const DELIVERED = new TextEncoder().encode('{"ok":true}');
 const NOT_HERE = new TextEncoder().encode('{"ok":false}');
 const REQUEST_TIMEOUT_MS = 2000;
 /** Live messages held back for one recovering session at most; past it the recovery reports a gap. */
-export const HOLD_LIMIT = 10_000;
+const HOLD_LIMIT = 10_000;
 
 /**
  * Sees every envelope before local delivery and returns what to deliver instead, or
@@ -203,12 +203,12 @@ export class Hub {
     const last = tail?.t === 'publish' ? tail.pos?.offset ?? 0 : 0;
     const complete = held.length <= HOLD_LIMIT;
     const frames: string[] = [];
-    for (const envelope of first) frames.push(...framesOf(session.surface.render(envelope, session.scope)));
+    for (const envelope of first) this.renderInto(frames, session, envelope);
     for (const envelope of complete ? held : []) {
       const offset = envelope.t === 'publish' ? envelope.pos?.offset : undefined;
       if (offset !== undefined && offset <= last) continue;
       if (envelope.from === session.address) continue;
-      frames.push(...framesOf(session.surface.render(envelope, session.scope)));
+      this.renderInto(frames, session, envelope);
     }
     ws.cork(() => {
       for (const frame of frames) ws.send(frame);
@@ -216,6 +216,15 @@ export class Hub {
     this.stats.messagesOut += frames.length;
     ws.subscribe(topicFor(session.surface, subject));
     return complete;
+  }
+
+  /** As on fan-out: a message the surface cannot render costs only that message. */
+  private renderInto(frames: string[], session: Session, envelope: Envelope): void {
+    try {
+      frames.push(...framesOf(session.surface.render(envelope, session.scope)));
+    } catch (error) {
+      this.guard.drop('subject', 'failed', error);
+    }
   }
 
   private stopHolding(subject: string, session: Session): void {
@@ -390,9 +399,10 @@ export class Hub {
     // The sender does not get its own message back; uWS excludes a socket from its own publish.
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
     const presence = this.isPresenceEvent(entry.scope, envelope);
-    if (!presence && this.held.size > 0) {
+    const holding = !presence && this.held.size > 0 ? this.held.get(entry.subject) : undefined;
+    if (holding) {
       // One past the limit marks the gap; nothing more is kept.
-      this.held.get(entry.subject)?.forEach((held) => held.length <= HOLD_LIMIT && held.push(envelope));
+      for (const held of holding.values()) if (held.length <= HOLD_LIMIT) held.push(envelope);
     }
     for (const surface of entry.surfaces.keys()) {
       // Each surface on its own: a render that throws (e.g. JSON.stringify overflowing on a
