@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/poll.js';
 import type { RpcClient } from '../support/rpc-client.js';
-import { connectNative, startStack, type Stack } from '../support/stack.js';
+import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
 import { emitTo, payloads, positionOf, withHistory, type Position } from './support.js';
 
 let stack: Stack;
@@ -85,6 +85,27 @@ describe('recovery on reconnect (raw protocol)', () => {
     expect(result).toMatchObject({ recovered: true });
     expect(payloads(back, channel)).toEqual(['only']);
     back.close();
+  });
+
+  it('lets a backend page through a channel\'s history; plain channels have none', async () => {
+    const channel = 'hist-paged';
+    const stored: Position[] = [];
+    for (let i = 0; i < 3; i++) stored.push(await emitTo(stack, channel, `m${i}`));
+    const get = async (path: string) => {
+      const res = await fetch(`${stack.emitUrl}${path}`, { headers: { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const first = await get(`/v1/channels/${channel}/history?limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ channel, epoch: stored[0]!.epoch, next: stored[1]!.offset });
+    expect(first.body.messages).toEqual(stored.slice(0, 2).map((p, i) => ({ offset: p.offset, storedAt: expect.any(Number), fields: { event: 'e', message: `m${i}` } })));
+    const rest = await get(`/v1/channels/${channel}/history?limit=2&since=${String(first.body.next)}`);
+    expect(rest.body).toMatchObject({ next: null, messages: [{ offset: stored[2]!.offset, fields: { message: 'm2' } }] });
+    expect((await get('/v1/channels/plain/history')).body).toMatchObject({ code: 'not_found' });
+    expect((await get(`/v1/channels/${channel}/history?limit=0`)).status).toBe(400);
+    // A plain channel's emit answers as it always did: no history field.
+    const plain = await emit(stack, '/v1/signals', keysOf(stack, 'alpha').secretKey, { to: { channel: 'plain' }, event: 'e' });
+    expect(plain).toEqual({ status: 202, body: { accepted: 1, deliveries: 1 } });
   });
 
   it('refuses a malformed position with invalid_params', async () => {

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignalError, channelNameSchema } from '@signal/core';
+import { SignalError } from '@signal/core';
 import type { HistoryStore } from '@signal/history';
 import { z } from 'zod';
 import { metrics } from '../metrics/emit-metrics.js';
+import { channelParam } from '../http/channel-param.js';
 import { sendJson } from '../http/respond.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
@@ -22,10 +23,7 @@ const querySchema = z.strictObject({
 export function historyRoute(keys: SecretKeys, history: HistoryStore) {
   return async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>): Promise<void> => {
     const grant = requireSecretKey(req, keys);
-    const channel = channelNameSchema.safeParse(params.channel);
-    if (!channel.success) {
-      throw new SignalError('bad_request', `channel: ${channel.error.issues[0]?.message ?? 'invalid'}`, { field: 'channel' });
-    }
+    const channel = channelParam(params);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = querySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!query.success) {
@@ -33,13 +31,13 @@ export function historyRoute(keys: SecretKeys, history: HistoryStore) {
       const field = String(issue.path[0] ?? 'query');
       throw new SignalError('bad_request', `${field}: ${issue.message}`, { field });
     }
-    if (!history.keeps(grant, channel.data)) {
-      throw new SignalError('not_found', `channel '${channel.data}' keeps no history: give its namespace history: true and the environment a history window in the apps file`, {
+    if (!history.keeps(grant, channel)) {
+      throw new SignalError('not_found', `channel '${channel}' keeps no history: give its namespace history: true and the environment a history window in the apps file`, {
         field: 'channel',
       });
     }
     const { since, limit } = query.data;
-    const page = await history.page(grant, channel.data, since, limit);
+    const page = await history.page(grant, channel, since, limit);
     metrics.historyReads.inc();
     const messages = page.entries.map(({ envelope, storedAt }) => ({
       offset: envelope.pos!.offset,
@@ -48,7 +46,7 @@ export function historyRoute(keys: SecretKeys, history: HistoryStore) {
       fields: envelope.fields,
     }));
     sendJson(res, 200, {
-      channel: channel.data,
+      channel: channel,
       epoch: page.epoch,
       messages,
       next: messages.length === limit ? messages.at(-1)!.offset : null,
