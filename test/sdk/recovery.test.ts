@@ -2,7 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { emitTo, withHistory } from '../history/support.js';
 import { sample, scrape } from '../support/admin.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { emit, keysOf, startStack, type Stack } from '../support/stack.js';
 import { client, closeClients, next, record, startGateway, waitFor, type Gateway } from './support.js';
 
 let stack: Stack;
@@ -56,6 +56,32 @@ describe('SDK recovery', () => {
     expect(recoveries).toEqual([[{ recovered: true }]]);
     expect(sample(await scrape(stack.gateways[0]!), 'signal_gateway_recovered_messages_total')).toBeGreaterThan(0);
     expect(room.position!.offset).toBeGreaterThanOrEqual((got.at(-1)![0].position as { offset: number }).offset);
+  });
+
+  it('tells the app "not recovered" (window) when more was missed than the channel keeps, and goes on live', async () => {
+    const doomed = await doomedGateway();
+    const alice = client(stack, 'alice', 'web', { url: [doomed.url, stack.gatewayUrl(0)] });
+    const room = alice.join('hist-window');
+    await room.joined;
+    const got = record(room, 'message');
+    await emitTo(stack, 'hist-window', 'seen');
+    await waitFor('the first message', () => got.length === 1);
+
+    const recovery = next(room, 'recovery');
+    const disconnected = next(alice, 'disconnected');
+    await doomed.process.kill();
+    await disconnected;
+    // The window keeps 100 per channel: 101 missed cannot all be there.
+    const { status } = await emit(stack, '/v1/signals', keysOf(stack, 'alpha').secretKey, {
+      signals: Array.from({ length: 100 }, (_, i) => ({ to: { channel: 'hist-window' }, event: 'e', message: `missed-${i}` })),
+    });
+    expect(status).toBe(202);
+    await emitTo(stack, 'hist-window', 'missed-100');
+
+    expect((await recovery)[0]).toEqual({ recovered: false, reason: 'window' });
+    await emitTo(stack, 'hist-window', 'live');
+    await waitFor('the live message', () => got.some(([m]) => m.message === 'live'));
+    expect(got.map(([m]) => m.message)).toEqual(['seen', 'live']);
   });
 
   it('tells the app "not recovered" (epoch) when the history stream was recreated while it was away', async () => {
