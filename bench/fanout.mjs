@@ -5,6 +5,8 @@
  *   ours      POST emit-api /v1/signals → NATS → gateway → native-protocol subscribers
  *   ours-sio  the same stack, with socket.io-client 4.x subscribers on the gateway's Stelace surface
  *   ours-restricted  the same stack, in an environment with the restricted policy (asked for by name)
+ *   ours-history  the same stack, the channel keeping history: each signal stored in JetStream, then
+ *             delivered with its position (asked for by name; docs/recovery.md)
  *   socketio  POST to a Socket.IO 4.8 server that emits to a room → Socket.IO subscribers
  *   uws       POST to a bare uWebSockets.js app that app.publish()es → WebSocket subscribers
  * Systems take turns at each rate (in rotating order) so machine noise hits all of them.
@@ -45,12 +47,17 @@ async function main() {
 
   // Two apps on the same processes: `bench` with the default open policy, `benchr` restricted, its
   // subscribers' tokens granting `subscribe` on the channel (what ours-restricted measures).
+  // A third, `benchh`, keeps history on the channel (what ours-history measures, docs/recovery.md).
   const app = generateApp('bench');
   const restricted = generateApp('benchr');
   restricted.environments.test.authorization = { policy: 'restricted' };
+  const kept = generateApp('benchh');
+  kept.environments.test.history = { maxMessages: 100, maxAgeSeconds: 120 };
+  kept.environments.test.authorization = { namespaces: { [CHANNEL]: { history: true } } };
+  const apps = [app, restricted, kept];
   const appsFile = join(mkdtempSync(join(tmpdir(), 'signal-bench-')), 'apps.json');
-  writeFileSync(appsFile, JSON.stringify({ apps: [app, restricted] }));
-  const registry = new AppRegistry(parseAppsFile({ apps: [app, restricted] }));
+  writeFileSync(appsFile, JSON.stringify({ apps }));
+  const registry = new AppRegistry(parseAppsFile({ apps }));
   const keysOf = (a) => ({ secret: a.environments.test.secretKeys[0].key, publishableKey: a.environments.test.publishableKeys[0] });
   const mint = (a, capability) =>
     Promise.all(
@@ -59,10 +66,15 @@ async function main() {
     );
   const tokens = await mint(app, undefined);
   const restrictedTokens = options.systems.includes('ours-restricted') ? await mint(restricted, [{ pattern: CHANNEL, operations: ['subscribe'] }]) : [];
+  const keptTokens = options.systems.includes('ours-history') ? await mint(kept, undefined) : [];
   const secret = keysOf(app).secret;
   /** Each system's publisher key and subscriber credentials. */
   const credentialsOf = (system) =>
-    system === 'ours-restricted' ? { ...keysOf(restricted), tokens: restrictedTokens } : { ...keysOf(app), tokens };
+    system === 'ours-restricted'
+      ? { ...keysOf(restricted), tokens: restrictedTokens }
+      : system === 'ours-history'
+        ? { ...keysOf(kept), tokens: keptTokens }
+        : { ...keysOf(app), tokens };
   const secrets = Object.fromEntries(options.systems.map((system) => [system, credentialsOf(system).secret]));
 
   const stack = await startSystems({ systems: options.systems, root, benchDir, appsFile, secret, profile: options.profile });

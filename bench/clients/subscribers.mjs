@@ -42,7 +42,7 @@ function onClose() {
 
 function connectOne(index) {
   // A restricted environment changes what the tokens say, not how a subscriber connects.
-  const connect = connectors[setup.clients][setup.system === 'ours-restricted' ? 'ours' : setup.system];
+  const connect = connectors[setup.clients][setup.system === 'ours-restricted' || setup.system === 'ours-history' ? 'ours' : setup.system];
   let timer;
   return Promise.race([
     connect(index, setup, onStamp, onClose).finally(() => clearTimeout(timer)),

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
-export const SYSTEMS = ['ours', 'ours-sio', 'ours-restricted', 'socketio', 'uws'];
-/** What a plain run compares; `ours-restricted` is asked for by name (docs: bench/README.md). */
+export const SYSTEMS = ['ours', 'ours-sio', 'ours-restricted', 'ours-history', 'socketio', 'uws'];
+/** What a plain run compares; `ours-restricted` and `ours-history` are asked for by name (docs: bench/README.md). */
 const DEFAULT_SYSTEMS = ['ours', 'ours-sio', 'socketio', 'uws'];
 
 const FLAGS = {

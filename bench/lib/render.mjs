@@ -4,6 +4,7 @@ const LABEL = {
   ours: 'ours (emit-api → NATS → gateway)',
   'ours-sio': 'ours with socket.io-client subscribers (Stelace surface)',
   'ours-restricted': 'ours in a restricted environment (tokens with a capability)',
+  'ours-history': 'ours on a channel that keeps history (stored in JetStream, then delivered)',
   socketio: 'Socket.IO 4.8',
   uws: 'bare uWebSockets.js',
 };

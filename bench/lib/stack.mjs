@@ -38,8 +38,8 @@ export async function startSystems({ systems, root, benchDir, appsFile, secret, 
     const gateway = await startServer('gateway', join(root, 'services/gateway/dist/main.js'), { env, nodeArgs: profileArgs('gateway') });
     stoppers.push(emitApi.stop, gateway.stop);
     Object.assign(pids, { nats: nats.pid, 'emit-api': emitApi.pid, gateway: gateway.pid });
-    // Native, Socket.IO and restricted-environment subscribers use the same three processes, one system at a time.
-    for (const system of ['ours', 'ours-sio', 'ours-restricted']) {
+    // Native, Socket.IO, restricted-environment and history-channel subscribers use the same three processes, one system at a time.
+    for (const system of ['ours', 'ours-sio', 'ours-restricted', 'ours-history']) {
       serverProcesses[system] = ['nats', 'emit-api', 'gateway'];
       targets[system] = { publish: `http://127.0.0.1:${emitApi.port}`, subscribe: `ws://127.0.0.1:${gateway.port}` };
     }

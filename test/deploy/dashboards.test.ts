@@ -7,6 +7,7 @@ import type { ServiceProcess } from '@signal/harness';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, eventually } from '../support/admin.js';
+import { withHistory } from '../history/support.js';
 import { RpcClient } from '../support/rpc-client.js';
 import { addScrape, checkExpression, checkLabelValuesQuery, checkTemplateLabels, emptyExported, selectorsOf, type Exported } from '../support/promql-check.js';
 import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
@@ -74,10 +75,15 @@ async function driveTraffic(): Promise<void> {
   raw.publish('$KV.signal_presence_nodes.garbage', 'not a record');
   await raw.flush();
   await raw.close();
+  // A recovery (a rejoin with a position) on a channel that keeps history: recoveries by result.
+  const dan = await connectNative(stack, { identity: 'dan', device: 'web', gateway: 0 });
+  const { position } = (await dan.call('signal.join', { id: 'hist-dash' })) as { position: unknown };
+  const back = await connectNative(stack, { identity: 'dan', device: 'web', gateway: 0 });
+  expect(await back.call('signal.join', { id: 'hist-dash', since: position })).toMatchObject({ recovered: true });
 }
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 2, emitEnv: { MAX_BODY_BYTES: '1024' } });
+  stack = await startStack({ gateways: 2, emitEnv: { MAX_BODY_BYTES: '1024' }, configureApps: withHistory(10) });
   await driveTraffic();
   // Every counter above is read at scrape time: wait until each labelled series has printed.
   const wanted: Array<[string, ServiceProcess, string]> = [
@@ -89,6 +95,7 @@ beforeAll(async () => {
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_revocations_applied_total{kind='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_forced_closes_total{reason='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_apps_reloads_total{result='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_recoveries_total{result='],
     ['emit-api', stack.emitApi, 'signal_emit_apps_reloads_total{result='],
     ['emit-api', stack.emitApi, 'signal_emit_limit_refusals_total{limit='],
     ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emitTo, payloads, positionOf, withHistory } from '../history/support.js';
 import { NATS_CONF } from '../support/nats-conf.js';
 import { getOccupancy } from '../support/occupancy.js';
 import { getParticipants } from '../support/presence.js';
@@ -53,7 +54,9 @@ beforeAll(async () => {
     // Fast heartbeats and janitor: sweeping and purging run under these permissions too.
     gatewayEnv: { ...gatewayLogin, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
     emitEnv: emitLogin,
+    // `hist-*` channels of alpha/test keep history: its stream and reads run under these permissions too.
     configureApps: (apps) => {
+      withHistory(10)(apps);
       apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
     },
   });
@@ -88,6 +91,26 @@ async function violation(nc: NatsConnection, act: () => void | Promise<unknown>)
 }
 
 describe('both services on NATS with the shipped authorization', () => {
+  it('channel history: emits and client messages are stored, a rejoin on the other gateway recovers, GET history reads', async () => {
+    const ann = await connectNative(stack, { identity: 'ann', device: 'web', gateway: 0 });
+    const ben = await connectNative(stack, { identity: 'ben', device: 'web', gateway: 1 });
+    await ann.call('signal.join', { id: 'hist-auth' });
+    await ben.call('signal.join', { id: 'hist-auth' });
+    await emitTo(stack, 'hist-auth', 'stored');
+    const since = positionOf(await ann.next((f) => f.method === 'signal.publish'));
+    ann.close();
+    await ann.closed;
+    await ben.call('signal.publish', { id: 'hist-auth', text: 'missed' });
+    const back = await connectNative(stack, { identity: 'ann', device: 'web', gateway: 1 });
+    expect(await back.call('signal.join', { id: 'hist-auth', since })).toMatchObject({ recovered: true });
+    expect(payloads(back, 'hist-auth')).toEqual(['missed']);
+    const res = await fetch(`${stack.emitUrl}/v1/channels/hist-auth/history`, { headers: { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { messages: unknown[] }).messages).toHaveLength(2);
+    back.close();
+    ben.close();
+  });
+
   it('a client joins with presence, gets a backend emit and a direct message; participants and sweeping work', async () => {
     const ann = await connectNative(stack, { identity: 'ann', device: 'web', gateway: 0 });
     const ben = await connectNative(stack, { identity: 'ben', device: 'phone', gateway: 1 });

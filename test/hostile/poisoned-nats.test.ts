@@ -40,6 +40,8 @@ function poisons(channel: string, from: string): Uint8Array[] {
     `{"t":"publish","ch":"${channel}","fields":{"event":"e","message":${DEEP}}}`,
     `{"t":"join","ch":"${channel}","from":"${from}","state":${DEEP},"rev":999999999}`,
     `{"t":"leave","ch":"${channel}","from":"${from}","rev":"x"}`,
+    // A position is a gateway's to give (from the history stream's headers), never a payload's.
+    `{"t":"publish","ch":"${channel}","fields":{"event":"e"},"pos":{"offset":1,"epoch":"forged"}}`,
     '{"hello":"not an envelope"}',
     '[]',
     'null',

@@ -1,6 +1,7 @@
 export { Signal, type SignalEvents, type ConnectionState, type SignalCredentials } from './signal.js';
 export type { SignalOptions } from './options.js';
-export { Channel, LocalParticipant, type ChannelEvents, type JoinOptions, type ChannelTokenProvider } from './channels/channel.js';
+export { Channel, LocalParticipant, type ChannelEvents, type JoinOptions, type ChannelTokenProvider, type RecoveryOutcome } from './channels/channel.js';
+export type { Position } from './rpc/server-frames.js';
 export { Participant, type ParticipantEvents, type State } from './channels/participant.js';
 export type { ParticipantOp } from './channels/participant-list.js';
 export type { Occupancy } from './rpc/server-frames.js';

@@ -1,7 +1,7 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
 export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar } from './config/env.js';
-export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions } from './apps/apps-file.js';
+export { ENVIRONMENTS, APPS_FILE_LIMITS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions, type HistorySettings } from './apps/apps-file.js';
 export {
   AppRegistry,
   sha256Hex,
@@ -79,6 +79,10 @@ export {
   nodeConnectionsWildcard,
   parseConnectionSubject,
   selfCheckSubject,
+  historySubject,
+  historySubjects,
+  historyRepublishTarget,
+  historyStreamName,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';
 export {
@@ -98,6 +102,7 @@ export {
   type JoinEnvelope,
   type LeaveEnvelope,
   type Fields,
+  type Position,
 } from './envelope/envelope.js';
 export {
   STELACE_RESERVED_EVENTS,
@@ -110,3 +115,4 @@ export {
 } from './stelace/stelace-names.js';
 export { encodeControl, decodeControl, type ControlCommand, type DisconnectCommand } from './envelope/control.js';
 export { ASYMMETRIC_ALGORITHMS, publicKeyFrom, verifyAsymmetric, type AsymmetricAlgorithm, type PublicKey } from './auth/public-keys.js';
+export { jetStreamDelivery, type JetStreamDelivery } from './subjects/jetstream-delivery.js';

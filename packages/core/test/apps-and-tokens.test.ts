@@ -126,3 +126,33 @@ describe('user tokens', () => {
     expect(reason(await signed({ exp: inAnHour(), grants: { signal: 'yes' } }))).toBe('bad_claims');
   });
 });
+
+describe('channel history settings', () => {
+  const withHistory = (history: unknown, namespaces: Record<string, unknown>) => {
+    const copy = structuredClone(file) as { apps: Array<{ environments: { test: Record<string, unknown> } }> };
+    copy.apps[0]!.environments.test.history = history;
+    copy.apps[0]!.environments.test.authorization = { namespaces };
+    return copy;
+  };
+
+  it('fills in the window and says which channels keep history (the most specific namespace decides)', () => {
+    const registry = new AppRegistry(parseAppsFile(withHistory({}, { 'call-*': { history: true }, 'call-x': { publish: false } })));
+    const scope = { app: 'one', env: 'test' } as const;
+    expect(registry.historyOf(scope)).toEqual({ maxMessages: 100, maxAgeSeconds: 120, maxBytes: 64 * 1024 * 1024 });
+    expect(registry.keepsHistory(scope, 'call-7')).toBe(true);
+    expect(registry.keepsHistory(scope, 'call-x')).toBe(false);
+    expect(registry.keepsHistory(scope, 'chat')).toBe(false);
+    expect(registry.keepsHistory({ app: 'one', env: 'live' }, 'call-7')).toBe(false);
+    expect(registry.environmentsWithHistory()).toEqual([{ scope, settings: registry.historyOf(scope) }]);
+  });
+
+  it('refuses a namespace that keeps history in an environment without a window, and windows out of bounds', () => {
+    expect(() => parseAppsFile(withHistory(undefined, { 'call-*': { history: true } }))).toThrow(
+      /'apps\.0\.environments\.test\.history': namespace 'call-\*' keeps history; give the environment a history window/,
+    );
+    expect(() => parseAppsFile(withHistory({ maxMessages: 1001 }, {}))).toThrow(/history\.maxMessages': must be at most 1000/);
+    expect(() => parseAppsFile(withHistory({ maxAgeSeconds: 86_401 }, {}))).toThrow(/history\.maxAgeSeconds': must be at most 86400/);
+    expect(() => parseAppsFile(withHistory({ maxBytes: 1024 }, {}))).toThrow(/history\.maxBytes': must be at least 1048576/);
+    expect(() => parseAppsFile(withHistory({ maxMessages: 10, extra: 1 }, {}))).toThrow(ConfigError);
+  });
+});

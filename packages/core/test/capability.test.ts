@@ -163,6 +163,6 @@ describe('authorization in the apps file', () => {
     expect(() => parseAppsFile(withAuthorization({ policy: 'closed' }))).toThrow(/'apps\.0\.environments\.test\.authorization\.policy'/);
     expect(() => parseAppsFile(withAuthorization({ namespaces: { a: { maxParticipants: 0 } } }))).toThrow(/authorization\.namespaces/);
     expect(() => parseAppsFile(withAuthorization({ anonymous: [''] }))).toThrow(/authorization\.anonymous\.0/);
-    expect(() => parseAppsFile(withAuthorization({ namespaces: { a: { history: true } } }))).toThrow(/authorization\.namespaces/);
+    expect(() => parseAppsFile(withAuthorization({ namespaces: { a: { unknownOption: true } } }))).toThrow(/authorization\.namespaces/);
   });
 });

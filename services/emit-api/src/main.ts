@@ -15,6 +15,7 @@ import {
   storeSettingsFrom,
   waitAtStart,
 } from '@signal/presence';
+import { HistoryStore } from '@signal/history';
 import { loadEmitConfig } from './config/emit-config.js';
 import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
@@ -29,6 +30,7 @@ import { addConsole } from './routes/console.js';
 import { nodesRoute } from './routes/nodes.js';
 import { disconnectRoute } from './routes/disconnect.js';
 import { occupancyRoute } from './routes/occupancy.js';
+import { historyRoute } from './routes/history.js';
 import { participantsRoute } from './routes/participants.js';
 import { revocationsRoute } from './routes/revocations.js';
 import { signalsRoute } from './routes/signals.js';
@@ -77,13 +79,26 @@ async function main(): Promise<void> {
   }
   const revocations = new RevocationWriter(revocationBucket.kv, revocationBucket.maxAgeMs);
 
+  const history = new HistoryStore(nc, registry, {
+    replicas: config.HISTORY_REPLICAS,
+    readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS,
+    create: true,
+    onMismatch: (stream, differences) => log.warn({ stream, differences }, 'history stream exists with another window; using it as it is (docs/recovery.md)'),
+  });
+  // The emit-api creates the history streams (gateways may not); one that fails now is tried again before its first use.
+  const prepareHistory = (apps: AppRegistry) =>
+    void history.prepare(apps.environmentsWithHistory()).then((failures) => {
+      for (const { scope, error } of failures) log.warn({ app: scope.app, env: scope.env, err: error.message }, 'history stream not ready yet');
+    });
+  prepareHistory(registry.current);
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
     .on('GET', '/v1/channels/:channel/occupancy', occupancyRoute(keys, occupancy.kv, () => liveInstances(liveness.observed())))
-    .on('POST', '/v1/signals', signalsRoute(nc, keys, { body, maxBatch: config.MAX_BATCH }))
+    .on('GET', '/v1/channels/:channel/history', historyRoute(keys, history))
+    .on('POST', '/v1/signals', signalsRoute(nc, keys, history, { body, maxBatch: config.MAX_BATCH }))
     .on('POST', '/signal', stelaceSignalRoute(nc, keys, { body, deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS }))
     .on(
       'POST',
@@ -117,7 +132,12 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   addHttpShutdown(ops.shutdown, server);
-  reloadAppsFile(config, ops.shutdown, { apps: registry, log, count: (result) => metrics.appsReloads.inc({ result }) });
+  reloadAppsFile(config, ops.shutdown, {
+    apps: registry,
+    log,
+    count: (result) => metrics.appsReloads.inc({ result }),
+    onReload: (_previous, next) => prepareHistory(next),
+  });
   ops.readiness.markStarted();
   log.info({ port, adminPort: ops.adminPort, nats: nc.getServer() }, 'ready');
 }

@@ -29,6 +29,7 @@ import { startRevocationFeed } from './auth/revocation-feed.js';
 import { loadGatewayConfig } from './config/gateway-config.js';
 import { ForcedCloses } from './core/forced-closes.js';
 import { Hub } from './core/hub.js';
+import { HistoryStore } from '@signal/history';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
 import { Limits } from './limits/limits.js';
@@ -172,7 +173,9 @@ async function main(): Promise<void> {
   });
   occupancy.startTicking();
   const limits = new Limits(gatewayLimitsFrom(config));
-  registerJsonRpcRoutes(app, hub, presence, occupancy, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log);
+  const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS, create: false });
+  hub.setHistory(history);
+  registerJsonRpcRoutes(app, hub, presence, occupancy, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log, history);
   registerSocketIoRoutes(
     app,
     hub,

@@ -137,9 +137,10 @@ class Node implements PresenceHub {
     return true;
   }
 
-  publish(session: Session, channel: string, fields: Record<string, unknown>, rev?: number): void {
+  publish(session: Session, channel: string, fields: Record<string, unknown>, rev?: number): Promise<void> | undefined {
     this.assertCanPublish(session);
     this.bus.publish({ t: 'publish', ch: channel, from: session.address, fields, ...(rev === undefined ? {} : { rev }) } as Envelope);
+    return undefined;
   }
 
   assertCanPublish(session: Session): void {

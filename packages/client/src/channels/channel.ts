@@ -3,7 +3,7 @@ import { SignalClientError } from '../errors/signal-client-error.js';
 import { Emitter } from '../events/emitter.js';
 import type { Incoming, Payload, SendOptions } from '../messages.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { occupancyParams, presenceParams, readJoinResult, readParams, type JoinedParticipant, type Occupancy } from '../rpc/server-frames.js';
+import { occupancyParams, positionOf, presenceParams, readJoinResult, readParams, type JoinAnswer, type JoinedParticipant, type Occupancy, type Position } from '../rpc/server-frames.js';
 import type { ChannelHost } from './channel-host.js';
 import { Participant, type State } from './participant.js';
 import { ParticipantList, type ParticipantChange, type ParticipantOp } from './participant-list.js';
@@ -38,9 +38,27 @@ export interface ChannelEvents<M extends Payload, S extends State> {
   occupancy: (occupancy: Occupancy) => void;
   /** The channel could not be (re)joined, or a message to it failed with nobody waiting for the answer. */
   error: (error: SignalClientError) => void;
+  /**
+   * Channels that keep history (docs/recovery.md), after every rejoin: `recovered: true` when
+   * every message missed while away came (as `message` events) before this event;
+   * `recovered: false` when some may be lost, so resynchronise the channel (e.g. from your
+   * backend, or GET /v1/channels/:channel/history). Presence is resynced either way.
+   */
+  recovery: (outcome: RecoveryOutcome) => void;
 }
 
+/**
+ * Why a channel could not be recovered: `window` (more was missed, or for longer, than the
+ * channel keeps), `epoch` (its history was lost, e.g. the stream was recreated), `busy` (too
+ * much arrived during the recovery), `unavailable` (the history could not be read just then),
+ * `no_history` (the channel no longer keeps history).
+ */
+export type RecoveryOutcome = { recovered: true } | { recovered: false; reason: 'window' | 'epoch' | 'busy' | 'unavailable' | 'no_history' | (string & {}) };
+
 type Status = 'waiting' | 'joining' | 'joined' | 'left';
+
+/** Addresses of earlier connections remembered for recoveries. */
+const OWN_ADDRESSES_KEPT = 8;
 
 /** You, as a participant of a channel. */
 export class LocalParticipant<S extends State = State> extends Participant<S> {
@@ -96,6 +114,10 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   private settleJoined!: { resolve(list: Participant<S>[]): void; reject(error: SignalClientError): void };
   private readonly tokens: TokenSource | undefined;
   private currentOccupancy: Occupancy | undefined;
+  /** Where this client stands in the channel's history (when it keeps one): the last message seen, or the last join. */
+  private current: Position | undefined;
+  /** Every address this client had in the channel: recovered messages it sent itself are not given back to it. */
+  private readonly ownAddresses = new Set<string>();
 
   /** @internal Created by `signal.join()`. */
   constructor(
@@ -133,6 +155,11 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   /** The channel's last known occupancy (with `{ occupancy: true }`, once joined). */
   get occupancy(): Occupancy | undefined {
     return this.currentOccupancy;
+  }
+
+  /** The channel's history position this client has reached (channels that keep history only); rejoins recover from it. */
+  get position(): Position | undefined {
+    return this.current;
   }
 
   /** True while the channel is joined on the current connection. */
@@ -174,10 +201,15 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     this.status = 'joining';
     this.early = [];
     this.me.setAddress(this.host.address() ?? '');
+    this.ownAddresses.add(this.host.address() ?? '');
+    // The last few are enough: older connections' messages are past any history window.
+    if (this.ownAddresses.size > OWN_ADDRESSES_KEPT) this.ownAddresses.delete(this.ownAddresses.values().next().value!);
     this.stateSentWithJoin = this.me.state;
     const params: Record<string, unknown> = { id: this.name };
     if (this.presence) params.presence = true;
     if (this.followsOccupancy) params.occupancy = true;
+    const since = this.current;
+    if (since !== undefined) params.since = since;
     if (this.presence && this.me.state !== undefined) params.state = this.me.state;
     let result: unknown;
     try {
@@ -191,13 +223,22 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
       return;
     }
     if (epoch !== this.epoch) return;
+    let answer: JoinAnswer;
     try {
-      const joined = readJoinResult(result);
-      this.joinedWith(joined.participants);
-      if (this.followsOccupancy && joined.occupancy) this.setOccupancy(joined.occupancy);
+      answer = readJoinResult(result);
     } catch (error) {
-      this.fail(error as SignalClientError);
+      return this.fail(error as SignalClientError);
     }
+    this.advance(answer.position);
+    this.joinedWith(answer.participants);
+    if (this.followsOccupancy && answer.occupancy) this.setOccupancy(answer.occupancy);
+    if (since !== undefined) this.emit('recovery', outcomeOf(answer));
+  }
+
+  /** Moves the position on: a later offset, or any offset of a new epoch (the old history is gone). */
+  private advance(position: Position | undefined): void {
+    if (position === undefined) return;
+    if (this.current === undefined || this.current.epoch !== position.epoch || this.current.offset < position.offset) this.current = position;
   }
 
   /** A fresh channel token while joined: joining again with it renews the grant (the gateway announces nothing). */
@@ -260,6 +301,12 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
       if (this.status === 'joining') this.early.push(apply);
       else apply();
       return;
+    }
+    const position = positionOf(params);
+    if (position !== undefined) {
+      this.advance(position);
+      // Recovered messages this client sent from an earlier connection: it has them already.
+      if (from !== undefined && this.ownAddresses.has(from)) return;
     }
     this.emit('message', params as Incoming<M>);
   }
@@ -345,6 +392,12 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
   private leftError(): SignalClientError {
     return new SignalClientError('not_joined', `channel '${this.name}' was left; join it again to use it`);
   }
+}
+
+function outcomeOf(answer: JoinAnswer): RecoveryOutcome {
+  if (answer.recovered === true) return { recovered: true };
+  if (answer.recovered === undefined) return { recovered: false, reason: 'no_history' };
+  return { recovered: false, reason: answer.reason ?? 'window' };
 }
 
 function refuse(ack: boolean, error: SignalClientError): Promise<void> | undefined {

@@ -37,16 +37,33 @@ const participantEntry = z.looseObject({
 });
 const occupancyCounts = z.object({ connections: z.number(), participants: z.number() });
 export const occupancyParams = z.looseObject({ id: z.string(), connections: z.number(), participants: z.number() });
+const position = z.object({ offset: z.number(), epoch: z.string() });
 export const joinResult = z.looseObject({
   id: z.string(),
   participants: z.optional(z.array(participantEntry)),
   occupancy: z.optional(occupancyCounts),
+  position: z.optional(position),
+  recovered: z.optional(z.boolean()),
+  reason: z.optional(z.string()),
 });
 
 /** A channel's occupancy, cluster-wide: connections in it, and among them presence participants. */
 export interface Occupancy {
   readonly connections: number;
   readonly participants: number;
+}
+
+/** A message's place in its channel's history (docs/recovery.md). */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** The position a channel message carries, when its channel keeps history. */
+export function positionOf(params: Record<string, unknown>): Position | undefined {
+  if (params.position === undefined) return undefined;
+  const parsed = position.safeParse(params.position);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export type RpcId = string | number;
@@ -89,19 +106,30 @@ export interface JoinedParticipant {
   joinedAt: number | undefined;
 }
 
-/** The participants in a join result (entries may name the participant `from` or `address`). */
-export function readJoinResult(result: unknown): { participants: JoinedParticipant[] | undefined; occupancy: Occupancy | undefined } {
+export interface JoinAnswer {
+  participants: JoinedParticipant[] | undefined;
+  /** Channels that keep history: where the channel stands. */
+  position: Position | undefined;
+  /** Joins that asked to recover: whether every missed message came before the answer, and if not why. */
+  recovered: boolean | undefined;
+  reason: string | undefined;
+  /** Joins with `{ occupancy: true }`: the channel's counts. */
+  occupancy: Occupancy | undefined;
+}
+
+/** The participants in a join result (entries may name the participant `from` or `address`), and its history fields. */
+export function readJoinResult(result: unknown): JoinAnswer {
   const parsed = joinResult.safeParse(result);
   if (!parsed.success) throw protocolError(`the gateway answered signal.join with a malformed result: ${JSON.stringify(result).slice(0, 120)}`);
-  const { participants: list, occupancy } = parsed.data;
-  if (list === undefined) return { participants: undefined, occupancy };
-  return {
-    participants: list.flatMap((p) => {
-      const address = p.from ?? p.address;
-      return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
-    }),
-    occupancy,
-  };
+  const { participants: list, position, recovered, reason, occupancy } = parsed.data;
+  const participants =
+    list === undefined
+      ? undefined
+      : list.flatMap((p) => {
+          const address = p.from ?? p.address;
+          return address === undefined ? [] : [{ address, state: p.state, joinedAt: p.joinedAt }];
+        });
+  return { participants, position, recovered, reason, occupancy };
 }
 
 function protocolError(message: string): SignalClientError {

@@ -34,6 +34,11 @@ export const APPS_FILE_LIMITS = {
   audiences: 16,
   /** Public keys of an environment's identity provider given in the file. */
   publicKeys: 16,
+  /** Channel history (docs/recovery.md): messages kept per channel, how long, and the environment's storage. */
+  historyMessages: 1000,
+  historyAgeSeconds: 86_400,
+  historyBytesMin: 1024 * 1024,
+  historyBytesMax: 1024 * 1024 * 1024,
 } as const;
 
 const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
@@ -84,6 +89,33 @@ const namespaceOptionsSchema = z
     publish: z.boolean().optional(),
     /** Participants per channel, at most PRESENCE_MAX_PARTICIPANTS (which wins when lower). */
     maxParticipants: z.number().int().min(1).optional(),
+    /** true: these channels keep their messages in the environment's `history` window, for recovery (docs/recovery.md). */
+    history: z.boolean().optional(),
+  })
+  .strict();
+
+/**
+ * The environment's history window (docs/recovery.md): one JetStream stream per environment,
+ * so each environment's storage is its own and one tenant's traffic never evicts another's.
+ */
+const historySettingsSchema = z
+  .object({
+    /** Messages kept per channel (the stream's max_msgs_per_subject). */
+    maxMessages: z.number().int().min(1).max(APPS_FILE_LIMITS.historyMessages, { error: `must be at most ${APPS_FILE_LIMITS.historyMessages}` }).default(100),
+    /** How long a message is kept (the stream's max_age). */
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(APPS_FILE_LIMITS.historyAgeSeconds, { error: `must be at most ${APPS_FILE_LIMITS.historyAgeSeconds} (one day)` })
+      .default(120),
+    /** The environment's whole history storage; when full, its oldest messages go first. */
+    maxBytes: z
+      .number()
+      .int()
+      .min(APPS_FILE_LIMITS.historyBytesMin, { error: `must be at least ${APPS_FILE_LIMITS.historyBytesMin} (1 MiB)` })
+      .max(APPS_FILE_LIMITS.historyBytesMax, { error: `must be at most ${APPS_FILE_LIMITS.historyBytesMax} (1 GiB)` })
+      .default(64 * 1024 * 1024),
   })
   .strict();
 
@@ -180,6 +212,8 @@ const environmentSchema = z
     stelace: stelaceSettingsSchema.optional(),
     /** Channel and send permissions; absent means an open environment. */
     authorization: authorizationSchema.optional(),
+    /** The history window of the channels whose namespace says `history: true`; absent: no history. */
+    history: historySettingsSchema.optional(),
   })
   .strict()
   .refine((e) => e.tokenSecret !== undefined || e.tokenSecrets !== undefined, {
@@ -211,6 +245,7 @@ export type AppsFile = z.infer<typeof appsFileSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
+export type HistorySettings = z.infer<typeof historySettingsSchema>;
 export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
 
 /** Validates an apps document; the error names the bad field by its path in the file. */
@@ -229,6 +264,15 @@ function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
     for (const env of ENVIRONMENTS) {
       const cfg = app.environments[env];
       if (!cfg) continue;
+      if (!cfg.history) {
+        const keeping = (cfg.authorization?.namespaces ?? []).find(([, options]) => options.history === true);
+        if (keeping) {
+          throw new ConfigError(
+            `${source}: 'apps.${i}.environments.${env}.history': namespace '${keeping[0]}' keeps history; give the environment a history window ({ maxMessages, maxAgeSeconds })`,
+            { field: `apps.${i}.environments.${env}.history` },
+          );
+        }
+      }
       cfg.publishableKeys.forEach((k, j) => {
         if (!k.startsWith(`pubk_${env}_`))
           throw new ConfigError(`${source}: 'apps.${i}.environments.${env}.publishableKeys.${j}': a ${env} key must start with pubk_${env}_`);

@@ -1,3 +1,4 @@
+import type { HistorySettings } from './apps-file.js';
 import type { AppRegistry, Apps, EnvironmentAuthorization, IdentityProvider, Scope, ScopeKeys, SecretKeyGrant } from './registry.js';
 
 /**
@@ -38,5 +39,13 @@ export class LiveApps implements Apps {
 
   byTokenIssuer(issuer: string): IdentityProvider | undefined {
     return this.registry.byTokenIssuer(issuer);
+  }
+
+  historyOf(scope: Scope): HistorySettings | undefined {
+    return this.registry.historyOf(scope);
+  }
+
+  keepsHistory(scope: Scope, channel: string): boolean {
+    return this.registry.keepsHistory(scope, channel);
   }
 }

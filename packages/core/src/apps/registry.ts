@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
 import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type SecretKeyPermission } from './apps-file.js';
+import { matchesPattern } from '../auth/capability.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type HistorySettings, type SecretKeyPermission } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -58,6 +59,8 @@ export interface Apps {
   deliversClientMessagesToStelace(scope: Scope): boolean;
   authorizationOf(scope: Scope): EnvironmentAuthorization;
   byTokenIssuer(issuer: string): IdentityProvider | undefined;
+  historyOf(scope: Scope): HistorySettings | undefined;
+  keepsHistory(scope: Scope, channel: string): boolean;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
@@ -107,6 +110,7 @@ export class AppRegistry implements Apps {
   private readonly stelaceClientMessages = new Set<string>();
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
   private readonly providers = new Map<string, IdentityProvider>();
+  private readonly history = new Map<string, HistorySettings>();
 
   constructor(file: AppsFile) {
     for (const [i, app] of file.apps.entries()) {
@@ -132,6 +136,7 @@ export class AppRegistry implements Apps {
         }
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
+        if (cfg.history) this.history.set(scopeId(scope), cfg.history);
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
           this.publishable.set(key, scope);
@@ -172,6 +177,26 @@ export class AppRegistry implements Apps {
   /** The environment's policy, anonymous patterns and namespaces (open, with everything allowed, when the file sets none). */
   authorizationOf(scope: Scope): EnvironmentAuthorization {
     return this.authorization.get(scopeId(scope)) ?? OPEN;
+  }
+
+  /** The environment's history window; undefined when it keeps no history (docs/recovery.md). */
+  historyOf(scope: Scope): HistorySettings | undefined {
+    return this.history.get(scopeId(scope));
+  }
+
+  /** Every environment that keeps history, with its window: the emit-api makes sure their streams exist. */
+  environmentsWithHistory(): Array<{ scope: Scope; settings: HistorySettings }> {
+    return [...this.history].map(([id, settings]) => {
+      const slash = id.indexOf('/');
+      return { scope: { app: id.slice(0, slash), env: id.slice(slash + 1) as Environment }, settings };
+    });
+  }
+
+  /** Whether the channel's most specific namespace says `history: true` and the environment has a window. */
+  keepsHistory(scope: Scope, channel: string): boolean {
+    if (!this.history.has(scopeId(scope))) return false;
+    const namespace = this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel));
+    return namespace?.options.history === true;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {

@@ -16,6 +16,17 @@ export interface PublishEnvelope {
   readonly fields: Fields;
   /** Set when `fields.state` was stored as the sender's participant state: its presence revision. */
   readonly rev?: number;
+  /**
+   * The message's place in its channel's history (docs/recovery.md). Set by a gateway from the
+   * history stream's headers, never taken from a NATS payload (decodeEnvelope refuses one).
+   */
+  readonly pos?: Position;
+}
+
+/** A stored message's stream sequence, and the epoch of the stream that holds it. */
+export interface Position {
+  readonly offset: number;
+  readonly epoch: string;
 }
 
 export interface SendEnvelope {
@@ -74,6 +85,7 @@ export function decodeEnvelope(data: Uint8Array): Envelope | undefined {
   if (e.ch !== undefined && typeof e.ch !== 'string') return undefined;
   if (e.rev !== undefined && !isRevision(e.rev)) return undefined;
   if (e.at !== undefined && typeof e.at !== 'number') return undefined;
+  if (e.pos !== undefined) return undefined;
   switch (e.t) {
     case 'publish':
       return typeof e.ch === 'string' && isFields(e.fields) ? (e as unknown as PublishEnvelope) : undefined;

@@ -10,6 +10,9 @@ import { encodeToken } from './token.js';
  *   sig.<app>.<env>.d.<identity>.<device>   every connection of one device
  *   sig.<app>.<env>.ep.<node>.<conn>        one connection, on the node that holds it
  *   sig.<app>.<env>.all                     every connection of the app and environment
+ *   hist.<app>.<env>.ch.<channel>           messages of a channel that keeps history: stored in the
+ *                                           environment's stream, which republishes each on the
+ *                                           channel's sig. subject with its sequence (docs/recovery.md)
  *   _signal.selfcheck.<node>                a gateway's messages to itself (liveness); outside
  *                                           every tenant's `sig.` space, so no tenant reaches it
  */
@@ -21,6 +24,31 @@ function scopePrefix(scope: Scope): string {
 
 export function channelSubject(scope: Scope, channel: string): string {
   return `${scopePrefix(scope)}.ch.${encodeToken(channel)}`;
+}
+
+const HISTORY_PREFIX = 'hist';
+
+/** Where messages of a channel that keeps history are published: into its environment's stream. */
+export function historySubject(scope: Scope, channel: string): string {
+  return `${HISTORY_PREFIX}.${scope.app}.${scope.env}.ch.${encodeToken(channel)}`;
+}
+
+/** Every subject of an environment's history stream. */
+export function historySubjects(scope: Scope): string {
+  return `${HISTORY_PREFIX}.${scope.app}.${scope.env}.>`;
+}
+
+/** Where the history stream republishes what it stored: the same subjects under `sig.`. */
+export function historyRepublishTarget(scope: Scope): string {
+  return `${scopePrefix(scope)}.>`;
+}
+
+/**
+ * An environment's history stream. App ids are `[a-z0-9_-]` and the environment is the last
+ * `_` part, always `test` or `live`, so no two environments share a name.
+ */
+export function historyStreamName(scope: Scope): string {
+  return `SIGNAL_HISTORY_${scope.app}_${scope.env}`;
 }
 
 export function userSubject(scope: Scope, identity: string): string {

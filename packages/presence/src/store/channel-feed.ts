@@ -1,8 +1,8 @@
 import { createInbox, errors, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
-import { SignalError } from '@signal/core';
+import { SignalError, jetStreamDelivery } from '@signal/core';
 import type { ChannelFeed, FeedListener } from './presence-store.js';
-import { deliveryOf, recordOf, toChannelRecord } from './read-latest.js';
+import { recordOf, toChannelRecord } from './read-latest.js';
 
 /** How long opening a feed (the consumer and the channel's current records) may take. */
 const OPEN_TIMEOUT_MS = 5000;
@@ -141,7 +141,7 @@ class JetStreamChannelFeed implements ChannelFeed {
           this.control(msg);
           return;
         }
-        const delivery = deliveryOf(msg);
+        const delivery = jetStreamDelivery(msg.reply);
         if (!delivery || !msg.subject.startsWith(this.subjectPrefix)) return;
         if (delivery.delivered !== this.delivered + 1) {
           this.reopen();

@@ -1,6 +1,6 @@
 import { createInbox, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
-import { SignalError } from '@signal/core';
+import { SignalError, jetStreamDelivery, type JetStreamDelivery } from '@signal/core';
 import { decodeParticipant } from './participant-entry.js';
 import type { ChannelRecord } from './presence-store.js';
 
@@ -53,7 +53,7 @@ export async function readLatest(
   const sub = nc.subscribe(inbox, {
     callback: (error, msg) => {
       if (error) return;
-      const delivery = deliveryOf(msg);
+      const delivery = jetStreamDelivery(msg.reply);
       if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
       const key = msg.subject.slice(subjectPrefix.length);
       const previous = latest.get(key);
@@ -107,18 +107,8 @@ export async function readLatest(
   }
 }
 
-/** What a JetStream delivery's reply subject says about it. */
-export interface Delivery {
-  /** Stream sequence: the record's revision. */
-  readonly sequence: number;
-  /** The consumer's own count of deliveries: a gap in it means a message was lost. */
-  readonly delivered: number;
-  readonly pending: number;
-  readonly storedAt: number;
-}
-
 /** A delivered message of the bucket as a record. */
-export function recordOf(key: string, msg: Msg, delivery: Delivery): LatestRecord {
+export function recordOf(key: string, msg: Msg, delivery: JetStreamDelivery): LatestRecord {
   const operation = msg.headers?.get(OPERATION_HEADER);
   return { key, revision: delivery.sequence, deleted: operation === 'DEL' || operation === 'PURGE', value: msg.data, storedAt: delivery.storedAt };
 }
@@ -130,21 +120,3 @@ export function toChannelRecord(record: LatestRecord): ChannelRecord | undefined
   return value ? { present: true, participant: { ...value, key: record.key, revision: record.revision } } : undefined;
 }
 
-/**
- * Sequences, timestamp and pending count from a JetStream delivery's reply subject, in both the
- * old (`$JS.ACK.<stream>.<consumer>.<n>.<sseq>.<dseq>.<ts>.<pending>`) and the newer form
- * that adds domain and account hash after `ACK`.
- */
-export function deliveryOf(msg: Msg): Delivery | undefined {
-  const tokens = msg.reply?.split('.');
-  if (!tokens || tokens[0] !== '$JS' || tokens[1] !== 'ACK') return undefined;
-  const offset = tokens.length === 9 ? 0 : tokens.length >= 11 ? 2 : -1;
-  if (offset < 0) return undefined;
-  const sequence = Number(tokens[5 + offset]);
-  const delivered = Number(tokens[6 + offset]);
-  const pending = Number(tokens[8 + offset]);
-  const storedAt = Math.floor(Number(tokens[7 + offset]) / 1e6);
-  return Number.isSafeInteger(sequence) && Number.isSafeInteger(delivered) && Number.isSafeInteger(pending)
-    ? { sequence, delivered, pending, storedAt }
-    : undefined;
-}

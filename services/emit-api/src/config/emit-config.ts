@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
+import { historyVars } from '@signal/history';
 import { occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 
 const schema = z.object({
@@ -58,6 +59,7 @@ const schema = z.object({
       error: 'must be 1 to 16 comma-separated ws://, wss://, http:// or https:// URLs such as ws://127.0.0.1:8080,ws://127.0.0.1:8082',
     })
     .optional(),
+  ...historyVars,
   /** The revocation bucket, and MAX_TOKEN_TTL_SECONDS: the longest lifetime a minted token may have. */
   ...revocationStoreVars,
   ...operationsEnv(9091),

@@ -41,6 +41,16 @@ export const metrics = {
     labelNames: ['source', 'reason'],
     registers: [registry],
   }),
+  historyStored: new Counter({
+    name: 'signal_emit_history_stored_total',
+    help: "Signals to channels that keep history, stored in their environment's history stream (docs/recovery.md)",
+    registers: [registry],
+  }),
+  historyReads: new Counter({
+    name: 'signal_emit_history_reads_total',
+    help: 'GET /v1/channels/:channel/history pages answered',
+    registers: [registry],
+  }),
   appsReloads: new Counter({
     name: 'signal_emit_apps_reloads_total',
     help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',

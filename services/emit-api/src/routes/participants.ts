@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignalError, channelNameSchema } from '@signal/core';
 import { viewOf, type PresenceStore } from '@signal/presence';
+import { channelParam } from '../http/channel-param.js';
 import { sendJson } from '../http/respond.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
@@ -11,11 +11,8 @@ import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 export function participantsRoute(keys: SecretKeys, store: PresenceStore) {
   return async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>): Promise<void> => {
     const grant = requireSecretKey(req, keys);
-    const channel = channelNameSchema.safeParse(params.channel);
-    if (!channel.success) {
-      throw new SignalError('bad_request', `channel: ${channel.error.issues[0]?.message ?? 'invalid'}`, { field: 'channel' });
-    }
-    const participants = await store.participants(grant, channel.data);
-    sendJson(res, 200, { channel: channel.data, participants: participants.map(viewOf) });
+    const channel = channelParam(params);
+    const participants = await store.participants(grant, channel);
+    sendJson(res, 200, { channel, participants: participants.map(viewOf) });
   };
 }

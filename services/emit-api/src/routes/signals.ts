@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { SignalError, encodeEnvelope, eventNameSchema, fromZodError } from '@signal/core';
+import { SignalError, encodeEnvelope, eventNameSchema, fromZodError, type PublishEnvelope, type Scope } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { metrics } from '../metrics/emit-metrics.js';
 import { sendJson } from '../http/respond.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
-import { destinationSchema, targetOf } from '../publishing/destinations.js';
+import type { HistoryStore } from '@signal/history';
+import { destinationSchema, targetOf, type Target } from '../publishing/destinations.js';
 
 const signalSchema = z.strictObject({
   to: z.union([destinationSchema, z.array(destinationSchema).min(1).max(100)]),
@@ -23,9 +24,10 @@ export interface SignalsRouteOptions {
 /**
  * POST /v1/signals: one signal, or `{ signals: [...] }`. Everything is validated before
  * anything is published, so a bad batch publishes nothing. Returns as soon as NATS has the
- * messages: delivery is at most once.
+ * messages: delivery is at most once. Messages to channels that keep history are stored
+ * first (docs/recovery.md), and the answer lists where each went in `history`.
  */
-export function signalsRoute(nc: NatsConnection, keys: SecretKeys, options: SignalsRouteOptions) {
+export function signalsRoute(nc: NatsConnection, keys: SecretKeys, history: HistoryStore, options: SignalsRouteOptions) {
   const bodySchema = z.union([
     z.strictObject({ signals: z.array(signalSchema).min(1).max(options.maxBatch) }),
     signalSchema,
@@ -50,11 +52,25 @@ export function signalsRoute(nc: NatsConnection, keys: SecretKeys, options: Sign
       });
     });
     assertNatsConnected(nc);
-    for (const target of targets) nc.publish(target.subject, encodeEnvelope(target.envelope));
+    const kept: Target[] = [];
+    const plain: Target[] = [];
+    for (const target of targets) (keptIn(history, grant, target) ? kept : plain).push(target);
+    // Stored ones first, all requested at once (one connection keeps their order): if the
+    // history cannot take them, the answer is 503 and nothing else went out.
+    const stored = await Promise.all(kept.map((target) => history.store(grant, target.envelope as PublishEnvelope)));
+    for (const target of plain) nc.publish(target.subject, encodeEnvelope(target.envelope));
     metrics.signalsAccepted.inc(signals.length);
     metrics.deliveries.inc(targets.length);
-    sendJson(res, 202, { accepted: signals.length, deliveries: targets.length });
+    metrics.historyStored.inc(stored.length);
+    const answer = { accepted: signals.length, deliveries: targets.length };
+    // Only when something went to history: answers for environments without it stay as they were.
+    if (stored.length === 0) return sendJson(res, 202, answer);
+    sendJson(res, 202, { ...answer, history: stored.map((position, i) => ({ channel: (kept[i]!.envelope as PublishEnvelope).ch, position })) });
   };
+}
+
+function keptIn(history: HistoryStore, scope: Scope, target: Target): boolean {
+  return target.envelope.t === 'publish' && history.keeps(scope, target.envelope.ch);
 }
 
 /**

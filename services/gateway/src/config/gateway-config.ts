@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { checkTiming, occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
+import { historyVars } from '@signal/history';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
@@ -54,6 +55,7 @@ const schema = z.object({
   ...presenceNodeVars,
   ...occupancyStoreVars,
   ...revocationStoreVars,
+  ...historyVars,
 })
   .superRefine(checkTiming)
   .superRefine((config, ctx) => {

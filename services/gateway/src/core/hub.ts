@@ -20,6 +20,7 @@ import {
   type Fields,
   type Scope,
 } from '@signal/core';
+import type { HistoryStore } from '@signal/history';
 import { assertNatsConnected, isNoResponders, type MessageGuard } from '@signal/operations';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { assertMay, assertMayMessage, assertMaySend, type PresenceEventRule } from '../auth/permissions.js';
@@ -33,6 +34,8 @@ import { framesOf } from './surface.js';
 const DELIVERED = new TextEncoder().encode('{"ok":true}');
 const NOT_HERE = new TextEncoder().encode('{"ok":false}');
 const REQUEST_TIMEOUT_MS = 2000;
+/** Live messages held back for one recovering session at most; past it the recovery reports a gap. */
+const HOLD_LIMIT = 10_000;
 
 /**
  * Sees every envelope before local delivery and returns what to deliver instead, or
@@ -73,6 +76,12 @@ export class Hub {
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
   private members: MembershipListener | undefined;
+  private history: HistoryStore | undefined;
+  /**
+   * Channel messages held back, per subject, for sessions whose recovery is being read
+   * (history/history-join.ts): delivered after the missed ones, without those already among them.
+   */
+  private readonly held = new Map<string, Map<Session, Envelope[]>>();
   private isPresenceEvent: PresenceEventRule = (_scope, envelope) => envelope.t === 'join' || envelope.t === 'leave';
   readonly stats: HubStats = { sessions: 0, subjects: 0, messagesIn: 0, messagesOut: 0, bytesOut: 0, invalidEnvelopes: 0 };
 
@@ -100,6 +109,11 @@ export class Hub {
 
   setMembershipListener(listener: MembershipListener): void {
     this.members = listener;
+  }
+
+  /** Channels that keep history are stored through it, and their live messages get their position from it. */
+  setHistory(history: HistoryStore): void {
+    this.history = history;
   }
 
   /** Who handles commands for gateways arriving on users', devices' and connections' subjects. */
@@ -146,7 +160,9 @@ export class Hub {
   /** Called when the socket has closed (uWS has already dropped its topics). */
   close(session: Session): void {
     for (const channel of session.channels) {
-      this.subjects.release(channelSubject(session.scope, channel), session.surface);
+      const subject = channelSubject(session.scope, channel);
+      if (this.held.size > 0) this.stopHolding(subject, session);
+      this.subjects.release(subject, session.surface);
       this.members?.left(session, channel);
     }
     session.channels.clear();
@@ -167,9 +183,75 @@ export class Hub {
     return true;
   }
 
+  /**
+   * Joins like `join`, but the session's live messages of the channel are held back until
+   * `releaseHeld`: a recovery reads what was missed meanwhile, and that goes first.
+   */
+  joinHeld(session: Session, channel: string): boolean {
+    assertMay(session.permissions, 'subscribe', channel);
+    if (session.channels.has(channel)) return false;
+    session.channels.add(channel);
+    const subject = channelSubject(session.scope, channel);
+    this.subjects.acquire(subject, session.scope, session.surface);
+    this.stats.subjects = this.subjects.size;
+    let holding = this.held.get(subject);
+    if (!holding) this.held.set(subject, (holding = new Map()));
+    holding.set(session, []);
+    return true;
+  }
+
+  /**
+   * Delivers `first` (the recovered messages, in order), then what was held back except what
+   * `first` already had (an offset at or before its last), then subscribes the session to the
+   * channel's live traffic. One synchronous step, so no live message falls between. False
+   * when more than HOLD_LIMIT messages came meanwhile: those were dropped, a gap.
+   */
+  releaseHeld(session: Session, channel: string, first: readonly Envelope[]): boolean {
+    const subject = channelSubject(session.scope, channel);
+    const held = this.held.get(subject)?.get(session);
+    // Left or closed while its history was read.
+    if (!held) return false;
+    this.stopHolding(subject, session);
+    const ws = session.ws;
+    if (!ws) return false;
+    const tail = first.at(-1);
+    const last = tail?.t === 'publish' ? tail.pos?.offset ?? 0 : 0;
+    const complete = held.length <= HOLD_LIMIT;
+    const frames: string[] = [];
+    for (const envelope of first) this.renderInto(frames, session, envelope);
+    for (const envelope of complete ? held : []) {
+      const offset = envelope.t === 'publish' ? envelope.pos?.offset : undefined;
+      if (offset !== undefined && offset <= last) continue;
+      if (envelope.from === session.address) continue;
+      this.renderInto(frames, session, envelope);
+    }
+    ws.cork(() => {
+      for (const frame of frames) ws.send(frame);
+    });
+    this.stats.messagesOut += frames.length;
+    ws.subscribe(topicFor(session.surface, subject));
+    return complete;
+  }
+
+  /** As on fan-out: a message the surface cannot render costs only that message. */
+  private renderInto(frames: string[], session: Session, envelope: Envelope): void {
+    try {
+      frames.push(...framesOf(session.surface.render(envelope, session.scope)));
+    } catch (error) {
+      this.guard.drop('subject', 'failed', error);
+    }
+  }
+
+  private stopHolding(subject: string, session: Session): void {
+    const holding = this.held.get(subject);
+    if (!holding?.delete(session)) return;
+    if (holding.size === 0) this.held.delete(subject);
+  }
+
   leave(session: Session, channel: string): boolean {
     if (!session.channels.delete(channel)) return false;
     const subject = channelSubject(session.scope, channel);
+    if (this.held.size > 0) this.stopHolding(subject, session);
     session.ws?.unsubscribe(topicFor(session.surface, subject));
     session.ws?.unsubscribe(presenceTopicFor(session.surface, subject));
     this.subjects.release(subject, session.surface);
@@ -202,13 +284,22 @@ export class Hub {
     this.members?.present(session, channel);
   }
 
-  /** `rev` marks `fields.state` as stored participant state at that presence revision. */
-  publish(session: Session, channel: string, fields: Fields, rev?: number): void {
+  /**
+   * `rev` marks `fields.state` as stored participant state at that presence revision. A
+   * channel that keeps history stores the message first (presence state is not history) and
+   * resolves once stored; any other is published at once, as it always was.
+   */
+  publish(session: Session, channel: string, fields: Fields, rev?: number): Promise<void> | undefined {
     this.assertCanPublish(session, channel, fields, rev !== undefined);
+    if (rev === undefined && this.history?.keeps(session.scope, channel)) {
+      assertNatsConnected(this.nc);
+      return this.history.store(session.scope, { t: 'publish', ch: channel, from: session.address, fields }).then(() => void metrics.historyStored.inc());
+    }
     const envelope: Envelope = rev === undefined
       ? { t: 'publish', ch: channel, from: session.address, fields }
       : { t: 'publish', ch: channel, from: session.address, fields, rev };
     this.publishEnvelope(channelSubject(session.scope, channel), envelope);
+    return undefined;
   }
 
   /** `storesState`: the message's `state` is written to presence, which needs `presence` rather than `publish`. */
@@ -300,10 +391,12 @@ export class Hub {
       this.guard.drop('subject', 'invalid');
       return;
     }
-    let envelope: Envelope | undefined = decoded;
+    // Only a history stream's republish carries headers: its position.
+    const positioned = msg.headers === undefined ? decoded : this.positioned(entry, decoded, msg);
+    let envelope: Envelope | undefined = positioned;
     if (this.filter) {
       try {
-        envelope = this.filter(entry.scope, decoded);
+        envelope = this.filter(entry.scope, positioned);
       } catch (error) {
         return this.guard.drop('presence', 'failed', error);
       }
@@ -313,10 +406,21 @@ export class Hub {
     if (started !== undefined) metrics.fanOutSeconds.observe((performance.now() - started) / 1000);
   }
 
+  private positioned(entry: SubjectEntry, envelope: Envelope, msg: Msg): Envelope {
+    if (envelope.t !== 'publish' || !this.history || !msg.headers) return envelope;
+    const pos = this.history.positionOf(entry.scope, msg.headers);
+    return pos === undefined ? envelope : { ...envelope, pos };
+  }
+
   private deliver(entry: SubjectEntry, envelope: Envelope): void {
     // The sender does not get its own message back; uWS excludes a socket from its own publish.
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
     const presence = this.isPresenceEvent(entry.scope, envelope);
+    const holding = !presence && this.held.size > 0 ? this.held.get(entry.subject) : undefined;
+    if (holding) {
+      // One past the limit marks the gap; nothing more is kept.
+      for (const held of holding.values()) if (held.length <= HOLD_LIMIT) held.push(envelope);
+    }
     for (const surface of entry.surfaces.keys()) {
       // Each surface on its own: a render that throws (e.g. JSON.stringify overflowing on a
       // deeply nested payload) costs only that surface this message. Inline, not guard.run: no

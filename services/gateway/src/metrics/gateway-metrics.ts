@@ -124,6 +124,22 @@ export const metrics = {
     labelNames: ['result'],
     registers: [registry],
   }),
+  historyStored: new Counter({
+    name: 'signal_gateway_history_stored_total',
+    help: 'Client messages to channels that keep history, stored in their environment\'s history stream (docs/recovery.md)',
+    registers: [registry],
+  }),
+  recoveries: new Counter({
+    name: 'signal_gateway_recoveries_total',
+    help: 'Joins with a position to recover from, by result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back; unavailable: the history could not be read, the join went live without it)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
+  recoveredMessages: new Counter({
+    name: 'signal_gateway_recovered_messages_total',
+    help: 'Missed messages delivered by recoveries',
+    registers: [registry],
+  }),
 };
 
 /** What a presence retry is counted under; each starts at 0, so a rate is defined before the first election. */

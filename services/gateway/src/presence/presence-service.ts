@@ -95,10 +95,7 @@ export class PresenceService {
    */
   publish(session: Session, channel: string, fields: Fields): Promise<void> {
     const membership = this.membershipOf(session, channel, false);
-    if (!membership) {
-      this.hub.publish(session, channel, fields);
-      return Promise.resolve();
-    }
+    if (!membership) return Promise.resolve(this.hub.publish(session, channel, fields));
     return membership.run(async () => {
       if (membership.status !== 'present' || !('state' in fields)) return this.hub.publish(session, channel, fields);
       this.hub.assertCanPublish(session, channel, fields, true);
@@ -113,7 +110,7 @@ export class PresenceService {
       }
       membership.revision = revision;
       membership.value = value;
-      this.hub.publish(session, channel, fields, revision);
+      await this.hub.publish(session, channel, fields, revision);
     });
   }
 

@@ -5,6 +5,8 @@ import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../.
 import type { RevocationList } from '../../auth/revocation-list.js';
 import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
+import type { HistoryStore } from '@signal/history';
+import { joinWithHistory } from '../../history/history-join.js';
 import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
 import type { RequestLimits } from '../../limits/request-limits.js';
@@ -38,6 +40,8 @@ export interface RpcHandlerOptions {
   expiry: SessionExpiry | undefined;
   /** Occupancy subscriptions (`signal.join {occupancy: true}`). */
   occupancy: OccupancyFeeds;
+  /** Channels that keep history: their joins answer with a position and recover from one (docs/recovery.md). */
+  history: HistoryStore;
 }
 
 /** Errors a Bit6 client is told about even for a notification (see handle()). */
@@ -206,18 +210,29 @@ export class RpcConnectionHandler {
 
   /** Joins a channel, as a participant with `presence: true`. */
   private async join(session: Session, call: Extract<ClientCall, { method: 'signal.join' }>): Promise<Record<string, unknown>> {
+    const history = this.options.history.keeps(session.scope, call.channel) ? this.options.history : undefined;
     if (!call.presence) {
       if (call.options.state !== undefined) {
         throw new SignalError('invalid_params', 'state is only kept for participants: join with presence: true', { field: 'state' });
       }
+      if (history) return { id: call.channel, ...(await joinWithHistory(this.hub, history, session, call.channel, call.since)) };
       if (this.hub.join(session, call.channel)) await this.hub.subscriptionsInEffect();
       return { id: call.channel };
     }
-    const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
-      replyAll(session, renderWelcome(call.channel, list)),
-    );
-    return { id: call.channel, participants };
+    const joinedBefore = session.channels.has(call.channel);
+    const kept = history ? await joinWithHistory(this.hub, history, session, call.channel, call.since) : undefined;
+    try {
+      const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
+        replyAll(session, renderWelcome(call.channel, list)),
+      );
+      return { id: call.channel, participants, ...kept };
+    } catch (error) {
+      // The history join subscribed it; a refused presence join leaves nothing behind.
+      if (kept && !joinedBefore) this.hub.leave(session, call.channel);
+      throw error;
+    }
   }
+
 
   /** A channel token passed with a join: its grant counts from this join on (auth/permissions.ts decides what it allows). */
   private acceptChannelToken(session: Session, channel: string, token: string): void {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SignalError, channelNameSchema, fromZodError, type Fields } from '@signal/core';
+import { SignalError, channelNameSchema, fromZodError, type Fields, type Position } from '@signal/core';
 
 /**
  * Parsing of client frames: JSON-RPC 2.0 requests (with `id`) and notifications (without).
@@ -16,11 +16,21 @@ const envelopeSchema = z.object({
 
 export type RpcId = z.infer<typeof rpcId>;
 
+/** A place in a channel's history, as the gateway gave it (docs/recovery.md). */
+const positionSchema = z.strictObject(
+  {
+    offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    epoch: z.string().min(1).max(64),
+  },
+  { error: 'must be a position {offset, epoch} from a message or join of this channel' },
+);
+
 const joinParams = z.looseObject({
   id: channelNameSchema,
   presence: z.boolean({ error: 'must be a boolean' }).optional(),
   occupancy: z.boolean({ error: 'must be a boolean' }).optional(),
   token: z.string({ error: 'must be a channel token' }).min(1).max(8192).optional(),
+  since: positionSchema.optional(),
 });
 const leaveParams = z.looseObject({ id: channelNameSchema });
 const publishParams = z.looseObject({ id: channelNameSchema });
@@ -32,7 +42,7 @@ const sendParams = z.looseObject({
 const authParams = z.looseObject({ token: z.string({ error: 'must be a user token' }).min(1).max(8192) });
 
 export type ClientCall =
-  | { method: 'signal.join'; channel: string; presence: boolean; occupancy: boolean; token: string | undefined; options: Fields }
+  | { method: 'signal.join'; channel: string; presence: boolean; occupancy: boolean; token: string | undefined; since: Position | undefined; options: Fields }
   | { method: 'signal.leave'; channel: string }
   | { method: 'signal.publish'; channel: string; fields: Fields }
   | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields }
@@ -79,8 +89,8 @@ function idOf(value: unknown): RpcId {
 export function parseCall(method: string, params: Fields): ClientCall {
   switch (method) {
     case 'signal.join': {
-      const { id, presence, occupancy, token, ...options } = check(joinParams, params);
-      return { method, channel: id, presence: presence ?? false, occupancy: occupancy ?? false, token, options };
+      const { id, presence, occupancy, token, since, ...options } = check(joinParams, params);
+      return { method, channel: id, presence: presence ?? false, occupancy: occupancy ?? false, token, since, options };
     }
     case 'signal.leave':
       return { method, channel: check(leaveParams, params).id };

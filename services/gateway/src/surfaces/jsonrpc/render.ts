@@ -9,7 +9,10 @@ import type { Rendered, Surface } from '../../core/surface.js';
 export function renderRpcNotification(envelope: Envelope): string {
   switch (envelope.t) {
     case 'publish':
-      return notification('signal.publish', { ...envelope.fields, from: envelope.from, id: envelope.ch });
+      // A channel that keeps history tells each message's place in it (docs/recovery.md).
+      return envelope.pos === undefined
+        ? notification('signal.publish', { ...envelope.fields, from: envelope.from, id: envelope.ch })
+        : notification('signal.publish', { ...envelope.fields, from: envelope.from, id: envelope.ch, position: envelope.pos });
     case 'send':
       return notification('signal.send', { ...envelope.fields, from: envelope.from, id: envelope.ch });
     case 'join':

@@ -6,6 +6,7 @@ import type { RevocationList } from '../../auth/revocation-list.js';
 import { SessionExpiry } from '../../auth/session-expiry.js';
 import { createSession } from '../../core/create-session.js';
 import type { Hub } from '../../core/hub.js';
+import type { HistoryStore } from '@signal/history';
 import type { SessionData } from '../../core/session.js';
 import type { ConnectionTicket } from '../../limits/connection-limits.js';
 import type { Limits } from '../../limits/limits.js';
@@ -41,6 +42,7 @@ export function registerJsonRpcRoutes(
   rules: Limits,
   tokenExpiry: 'close' | 'ignore',
   log: Logger,
+  history: HistoryStore,
 ): void {
   const expiry =
     tokenExpiry === 'close' ? new SessionExpiry(
@@ -59,6 +61,7 @@ export function registerJsonRpcRoutes(
       requests: rules.requests,
       expiry: dialect === 'native' ? expiry : undefined,
       occupancy,
+      history,
     });
     const surface = dialect === 'bit6' ? bit6Surface : jsonRpcSurface;
     app.ws<RpcSocketData>(path, {
