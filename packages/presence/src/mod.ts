@@ -20,7 +20,7 @@ export {
   type ParticipantView,
 } from './store/participant-entry.js';
 export { readLatest, type LatestRecord } from './store/read-latest.js';
-export { PresenceStore, RevisionConflict, type ChannelRecord } from './store/presence-store.js';
+export { PresenceStore, RevisionConflict, SWEPT_BY_HEADER, type ChannelRecord } from './store/presence-store.js';
 export { isWrongLastSequence } from './store/wrong-last-sequence.js';
 export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
 export { nodeRecordSchema, type NodeRecord } from './nodes/node-record.js';
@@ -33,3 +33,5 @@ export { openRevocationBucket, type RevocationBucket } from './revocations/revoc
 export { revocationKey, encodeRevocationValue, decodeRevocation, revocationKeyParts, MAX_JTI_LENGTH, type Revocation } from './revocations/revocation-entry.js';
 export { RevocationWriter, type WrittenRevocation } from './revocations/revocation-writer.js';
 export { RevocationWatch, type RevocationListener } from './revocations/revocation-watch.js';
+export { onlineBucketVar, onlineValueSchema, onlineKey, onlineNodeFilter, openOnlineBucket, type OnlineValue, type OnlineBucketSettings } from './online/online-bucket.js';
+export { NodeKeysSweep } from './nodes/node-keys-sweep.js';

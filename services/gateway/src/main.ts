@@ -4,10 +4,13 @@ import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import {
   LivenessWatch,
+  NodeKeysSweep,
   NodeRegistry,
   PresenceStore,
   Sweeper,
   limitsFrom,
+  onlineNodeFilter,
+  openOnlineBucket,
   openPresenceBuckets,
   revocationSettingsFrom,
   storeSettingsFrom,
@@ -28,6 +31,7 @@ import { metrics, registry as metricsRegistry } from './metrics/gateway-metrics.
 import { exportHubStats } from './metrics/hub-metrics.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
+import { OnlineUsers } from './presence/online-users.js';
 import { CLOSE_GOING_AWAY } from './server/close-codes.js';
 import { instrumentWebSockets } from './server/instrument-websockets.js';
 import { watchSlowConsumers } from './server/slow-consumers.js';
@@ -81,11 +85,15 @@ async function main(): Promise<void> {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
   const store = new PresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET);
+  const onlineSettings = { bucket: config.ONLINE_BUCKET, replicas: config.PRESENCE_REPLICAS, storage: config.PRESENCE_STORAGE };
+  const onlineBucket = await openOnlineBucket(nc, onlineSettings);
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
   const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size);
   const hub = new Hub(nc, app, node, guard);
+  const online = new OnlineUsers(onlineBucket, node, () => nodeRegistry.instance, log);
+  hub.setSessionListener(online);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
   const forcedCloses = new ForcedCloses(hub, guard, log);
@@ -105,12 +113,16 @@ async function main(): Promise<void> {
     node,
     registry: nodeRegistry,
     watch: new LivenessWatch(buckets.nodes, guard),
-    sweeper: new Sweeper(nc, store, buckets.nodes, node),
+    sweeper: new Sweeper(nc, store, buckets.nodes, node, [new NodeKeysSweep(nc, config.ONLINE_BUCKET, onlineNodeFilter, node)]),
     store,
     presence,
     timing: timingFrom(config),
     log,
-    ensureBuckets: async () => void (await openPresenceBuckets(nc, storeSettings)),
+    ensureBuckets: async () => {
+      await openPresenceBuckets(nc, storeSettings);
+      await openOnlineBucket(nc, onlineSettings);
+    },
+    online,
   });
   await presenceNode.start();
   ops.readiness.register('presence', () => presenceNode.readiness());

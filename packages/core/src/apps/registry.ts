@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
 import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions } from './apps-file.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type WebhookConfig } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -68,6 +68,12 @@ export interface SecretKeyGrant extends ScopeKeys {
   readonly label: string;
 }
 
+/** An environment's webhook endpoints (docs/webhooks.md), as the apps file lists them. */
+export interface EnvironmentWebhooks {
+  readonly scope: Scope;
+  readonly webhooks: readonly WebhookConfig[];
+}
+
 /** An environment's authorization settings with their defaults filled in (docs/authorization.md). */
 export interface EnvironmentAuthorization {
   readonly policy: 'open' | 'restricted';
@@ -107,6 +113,7 @@ export class AppRegistry implements Apps {
   private readonly stelaceClientMessages = new Set<string>();
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
   private readonly providers = new Map<string, IdentityProvider>();
+  private readonly hooks: EnvironmentWebhooks[] = [];
 
   constructor(file: AppsFile) {
     for (const [i, app] of file.apps.entries()) {
@@ -132,6 +139,7 @@ export class AppRegistry implements Apps {
         }
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
+        if (cfg.webhooks !== undefined && cfg.webhooks.length > 0) this.hooks.push({ scope: { app: app.id, env }, webhooks: cfg.webhooks });
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
           this.publishable.set(key, scope);
@@ -162,6 +170,11 @@ export class AppRegistry implements Apps {
   /** Every JWKS URL the file names, for the gateways' background fetcher. */
   jwksUrls(): Set<string> {
     return new Set([...this.providers.values()].flatMap((p) => (p.jwksUrl === undefined ? [] : [p.jwksUrl])));
+  }
+
+  /** Every environment with webhook endpoints, for the webhooks dispatcher. */
+  webhooks(): readonly EnvironmentWebhooks[] {
+    return this.hooks;
   }
 
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */

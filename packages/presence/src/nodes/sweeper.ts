@@ -7,6 +7,7 @@ import { RevisionConflict, type PresenceStore } from '../store/presence-store.js
 import { encodeNodeRecord } from './node-record.js';
 import type { ObservedNode } from './liveness-watch.js';
 import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
+import type { NodeKeysSweep } from './node-keys-sweep.js';
 
 const PARALLEL_REMOVALS = 64;
 
@@ -21,6 +22,8 @@ export class Sweeper {
     private readonly store: PresenceStore,
     private readonly nodes: KV,
     private readonly self: string,
+    /** Other per-node buckets (signal_online) swept with the participants, before the record goes. */
+    private readonly companions: readonly NodeKeysSweep[] = [],
   ) {}
 
   /**
@@ -44,6 +47,7 @@ export class Sweeper {
   async sweepClaimed(observed: ObservedNode, claimRevision: number): Promise<number> {
     const { node, instance } = observed.record;
     const removed = await this.sweepNode(node, (entry) => entry.instance === instance);
+    await this.sweepCompanions(node, (writer) => writer === instance);
     await this.nodes.delete(node, { previousSeq: claimRevision }).catch(() => undefined);
     return removed;
   }
@@ -51,6 +55,11 @@ export class Sweeper {
   /** Sweeps the entries of one node id that match `which`. */
   async sweepNode(node: string, which: (entry: StoredParticipant) => boolean): Promise<number> {
     return this.removeAll((await this.store.entriesOfNode(node)).filter(which));
+  }
+
+  /** Deletes a node's keys in the companion buckets whose writer instance matches `which`. */
+  async sweepCompanions(node: string, which: (instance: string | undefined) => boolean): Promise<void> {
+    for (const companion of this.companions) await companion.sweep(node, which);
   }
 
   /**
@@ -88,7 +97,7 @@ export class Sweeper {
     if (!scope) return false;
     let revision: number;
     try {
-      revision = await this.store.remove(entry.key, entry.revision);
+      revision = await this.store.remove(entry.key, entry.revision, this.self);
     } catch (error) {
       if (error instanceof RevisionConflict) return false;
       throw error;

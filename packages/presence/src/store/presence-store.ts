@@ -25,6 +25,9 @@ export type ChannelRecord =
   | { readonly present: true; readonly participant: StoredParticipant }
   | { readonly present: false; readonly key: string; readonly revision: number };
 
+/** Header of a delete marker written by a sweep of a dead gateway process: the sweeping node. */
+export const SWEPT_BY_HEADER = 'Signal-Swept-By';
+
 /** Revision conflicts: the entry changed since it was read (someone else swept or rewrote it). */
 export class RevisionConflict extends Error {
   constructor(key: string) {
@@ -61,10 +64,13 @@ export class PresenceStore {
   /**
    * Deletes an entry only if it is still at `revision`, and returns the delete marker's
    * revision: the leave event carries it so every node orders it after the entry's writes.
+   * A sweep names the sweeping node in `sweptBy`, kept in the delete marker's headers, so
+   * whoever reads the bucket's history (the webhooks dispatcher) knows the leave was a sweep.
    */
-  async remove(key: string, revision: number): Promise<number> {
+  async remove(key: string, revision: number, sweptBy?: string): Promise<number> {
     const h = headers();
     h.set('KV-Operation', 'DEL');
+    if (sweptBy !== undefined) h.set(SWEPT_BY_HEADER, sweptBy);
     return this.guard(async () => {
       const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, undefined, {
         headers: h,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { checkTiming, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
+import { checkTiming, onlineBucketVar, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
 
 const schema = z.object({
@@ -52,6 +52,8 @@ const schema = z.object({
   ...operationsEnv(9090),
   ...presenceStoreVars,
   ...presenceNodeVars,
+  /** Which users have a connection on which node (docs/webhooks.md); replicas and storage as the presence buckets. */
+  ONLINE_BUCKET: onlineBucketVar,
   ...revocationStoreVars,
 })
   .superRefine(checkTiming)

@@ -52,6 +52,11 @@ export interface HubStats {
   invalidEnvelopes: number;
 }
 
+export interface SessionListener {
+  opened(session: Session): void;
+  closed(session: Session): void;
+}
+
 /**
  * The node's shared core: every surface turns its frames into calls on the hub, and the hub
  * turns NATS traffic into uWS topic publishes. It holds no state another node needs.
@@ -61,6 +66,7 @@ export class Hub {
   /** Sessions by user and by token id, for revocations and disconnects. */
   readonly index = new SessionIndex();
   private onControl: ControlHandler = () => undefined;
+  private sessionListener: SessionListener | undefined;
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
@@ -87,6 +93,11 @@ export class Hub {
 
   setEnvelopeFilter(filter: EnvelopeFilter): void {
     this.filter = filter;
+  }
+
+  /** Told of every session opened and closed on this node (presence/online-users.ts). */
+  setSessionListener(listener: SessionListener): void {
+    this.sessionListener = listener;
   }
 
   /** Who handles commands for gateways arriving on users', devices' and connections' subjects. */
@@ -121,6 +132,7 @@ export class Hub {
   open(session: Session): void {
     this.sessions.set(session.route, session);
     this.index.add(session);
+    this.sessionListener?.opened(session);
     this.stats.sessions = this.sessions.size;
     for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
   }
@@ -137,6 +149,7 @@ export class Hub {
     for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
     this.sessions.delete(session.route);
     this.index.remove(session);
+    this.sessionListener?.closed(session);
     this.stats.sessions = this.sessions.size;
     this.stats.subjects = this.subjects.size;
   }

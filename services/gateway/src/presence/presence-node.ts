@@ -29,6 +29,8 @@ export interface PresenceNodeDeps {
    * join works until someone creates them again.
    */
   ensureBuckets: () => Promise<void>;
+  /** This node's keys in the online bucket, written again after this node was swept. */
+  online: { reannounce(): Promise<void> };
 }
 
 export function newInstanceId(): string {
@@ -58,6 +60,7 @@ export class PresenceNode {
     await registry.register();
     const leftovers = await sweeper.sweepNode(node, (entry) => entry.instance !== registry.instance);
     if (leftovers > 0) log.info({ removed: leftovers }, 'removed presence entries left by an earlier process with this node id');
+    await sweeper.sweepCompanions(node, (instance) => instance !== registry.instance);
     await watch.start();
     this.watchStartedAt = performance.now();
     this.every(timing.heartbeatMs, () => this.tick());
@@ -101,6 +104,7 @@ export class PresenceNode {
       await registry.register(newInstanceId());
       this.lastBeatOk = performance.now();
       await presence.reannounce();
+      await this.deps.online.reannounce();
       await presence.resync();
     }
     await this.checkWatch();

@@ -1,0 +1,58 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { SignalError, encodeToken, type Scope } from '@signal/core';
+import { z } from 'zod';
+
+/**
+ * Which users are connected where: `signal_online` (ONLINE_BUCKET), key
+ * `<app>.<env>.<identity token>.<node>`, written by each gateway when its local connection
+ * count for an identity goes 0→1 and deleted at 1→0; a sweep of a dead node deletes its keys.
+ * A user is online while any key of theirs exists, so "online" is decided cluster-wide by the
+ * bucket's history (the webhooks dispatcher derives user_online/user_offline from its stream),
+ * never by one node's view.
+ */
+export const onlineBucketVar = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,200}$/, { error: 'must be 1-200 of a-z, A-Z, 0-9, _ or -' })
+  .default('signal_online');
+
+export const onlineValueSchema = z.object({
+  identity: z.string(),
+  node: z.string(),
+  /** The gateway process: a sweep deletes only the keys of the process that died. */
+  instance: z.string(),
+  at: z.number(),
+});
+export type OnlineValue = z.infer<typeof onlineValueSchema>;
+
+export function onlineKey(scope: Scope, identity: string, node: string): string {
+  return `${scope.app}.${scope.env}.${encodeToken(identity)}.${node}`;
+}
+
+/** Every key a gateway node wrote. */
+export function onlineNodeFilter(node: string): string {
+  return `*.*.*.${node}`;
+}
+
+export interface OnlineBucketSettings {
+  bucket: string;
+  replicas: number;
+  storage: 'memory' | 'file';
+}
+
+/** Opens the bucket, creating it when missing (history 1, like the presence buckets). */
+export async function openOnlineBucket(nc: NatsConnection, settings: OnlineBucketSettings): Promise<KV> {
+  try {
+    return await new Kvm(jetstream(nc)).create(settings.bucket, {
+      history: 1,
+      replicas: settings.replicas,
+      storage: settings.storage,
+      description: 'signal: one key per identity and gateway node with a connection of it',
+    });
+  } catch (cause) {
+    throw new SignalError('unavailable', `cannot open the online bucket '${settings.bucket}': ${(cause as Error).message}; NATS must run with JetStream enabled`, {
+      cause,
+    });
+  }
+}
