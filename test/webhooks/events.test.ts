@@ -28,7 +28,6 @@ describe('webhook events from client actions across two gateways', () => {
     occupancy = await openOnlineBucket(nc, { bucket: 'signal_occupancy', replicas: 1, storage: 'memory' });
   });
   afterAll(async () => {
-    if (process.env.DEBUG_WH) console.log(stack.webhooks[0]!.lines().join('\n'), JSON.stringify(receiver.events(), null, 1));
     await nc?.close();
     await stack?.stop();
     await receiver?.stop();

@@ -86,7 +86,7 @@ export class PartitionWorker {
     const event = parseEvent(msg);
     if (!event) {
       this.guard.drop('webhook-events', 'invalid');
-      msg.term('not a webhook event');
+      msg.term();
       return;
     }
     const onlyFor = msg.headers?.get(REPLAY_ENDPOINT_HEADER);
@@ -107,7 +107,8 @@ export class PartitionWorker {
       return;
     }
     metrics.retried.inc();
-    msg.nak(Math.min(backoffMs(this.retry, msg.info.deliveryCount), Math.max(0, this.retry.periodMs - age)));
+    // Whole milliseconds: the server ignores a nak whose delay is not a whole number of nanoseconds.
+    msg.nak(Math.ceil(Math.min(backoffMs(this.retry, msg.info.deliveryCount), Math.max(0, this.retry.periodMs - age))));
   }
 
   /** Moves the event to the dead-letter stream; if that fails it stays here and is tried again. */
@@ -124,7 +125,8 @@ export class PartitionWorker {
       msg.nak(this.retry.minMs);
       return;
     }
-    msg.term('dead-lettered');
+    // No reason text: nats-server 2.9 ignores a +TERM that carries one, and would deliver the event again.
+    msg.term();
     metrics.deadLettered.inc();
     this.log.warn({ app: endpoint.app, env: endpoint.env, endpoint: endpoint.id, attempts: msg.info.deliveryCount, error }, 'webhook event dead-lettered after WEBHOOK_RETRY_PERIOD_MS');
   }
