@@ -70,6 +70,18 @@ const ROWS = [
   ['Presence', [
     graph('Dead gateways swept', 'none', 'Dead gateway nodes whose presence entries a node swept: each is a gateway that died without leaving.', [`sum by (pod) (increase(signal_gateway_presence_sweeps_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
+    graph('Online bucket write failures', 'none', 'Writes of a user\'s first/last connection on a node to ONLINE_BUCKET that failed: webhooks user_online/user_offline may be missing (docs/webhooks.md).', [`sum by (pod) (increase(signal_gateway_online_write_failures_total{S}${RATE}))`, '{{pod}}']),
+  ]],
+  ['Webhooks', [
+    graph('Events produced / s by type', 'ops', 'Events derived from the presence, online and occupancy buckets and stored (docs/webhooks.md).', [rate('signal_webhooks_events_produced_total', 'type'), '{{type}}']),
+    graph('Events delivered / s by type', 'ops', 'Events endpoints acknowledged with a 2xx.', [rate('signal_webhooks_events_delivered_total', 'type'), '{{type}}']),
+    graph('Requests / s by result', 'reqps', 'Requests to endpoints: ok (2xx), status (another status), error (no answer).', [rate('signal_webhooks_requests_total', 'result'), '{{result}}']),
+    graph('Retries and dead letters / s', 'ops', 'Events scheduled again with backoff, and events given up on after WEBHOOK_RETRY_PERIOD_MS (in the dead-letter stream, to replay).', [rate('signal_webhooks_events_retried_total', 'pod'), '{{pod}} retried'], [rate('signal_webhooks_events_dead_lettered_total', 'pod'), '{{pod}} dead-lettered']),
+    graph('Delivery latency', 's', 'From the write that caused an event to its endpoint acknowledging it, retries included.', [quantile(0.5, 'signal_webhooks_delivery_latency_seconds'), 'p50'], [quantile(0.99, 'signal_webhooks_delivery_latency_seconds'), 'p99']),
+    graph('Derivation lag', 'none', 'Bucket writes not yet turned into events, per dispatcher; growing means the dispatcher cannot keep up.', ['max by (pod) (signal_webhooks_derivation_lag_records{S})', '{{pod}}']),
+    graph('Derivation log gaps', 'none', 'Log records expired before any dispatcher read them (every dispatcher down past WEBHOOK_LOG_MAX_AGE_MS): events are missing.', [`sum by (pod) (increase(signal_webhooks_log_gaps_total{S}${RATE}))`, '{{pod}}']),
+    graph('Messages dropped / s', 'ops', 'Log records or stored events the dispatcher could not handle, by source and reason.', [rate('signal_webhooks_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+    graph('Apps file reloads (webhooks) by result', 'none', 'result="refused" means the deployed apps file (and its endpoints) is not in force.', [`sum by (result) (increase(signal_webhooks_apps_reloads_total{S}${RATE}))`, '{{result}}']),
   ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),
