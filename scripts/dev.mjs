@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the whole system locally: NATS (unless NATS_URL is given), one gateway and the emit-api.
+// Runs the whole system locally: NATS (unless NATS_URL is given), one gateway, the emit-api and
+// the webhooks dispatcher.
 // Creates a demo app on first run and prints how to connect and emit. Ctrl-C stops everything.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,6 +13,7 @@ const gatewayPort = process.env.GATEWAY_PORT ?? '8080';
 const emitPort = process.env.EMIT_API_PORT ?? '8081';
 const gatewayAdminPort = process.env.GATEWAY_ADMIN_PORT ?? '9090';
 const emitAdminPort = process.env.EMIT_API_ADMIN_PORT ?? '9091';
+const webhooksAdminPort = process.env.WEBHOOKS_ADMIN_PORT ?? '9093';
 
 function appsFilePath() {
   if (process.env.APPS_FILE) return process.env.APPS_FILE;
@@ -44,6 +46,14 @@ async function main() {
     env: { ...common, PORT: emitPort, ADMIN_PORT: emitAdminPort, GATEWAY_PUBLIC_URL: gatewayPublicUrl },
     onLine: echo('emit-api'),
   });
+  // Sends the apps file's `webhooks` endpoints their events (docs/webhooks.md); memory storage,
+  // like the rest of this local NATS.
+  await startService({
+    entry: resolve(root, 'services/webhooks/dist/main.js'),
+    name: 'webhooks',
+    env: { ...common, ADMIN_PORT: webhooksAdminPort, WEBHOOK_STORAGE: process.env.WEBHOOK_STORAGE ?? 'memory' },
+    onLine: echo('webhooks'),
+  });
 
   const app = apps.apps[0];
   const test = app.environments.test ?? app.environments.live;
@@ -54,6 +64,7 @@ async function main() {
 signal is running (app '${app.id}', ${scope.env} environment; keys in ${appsFile})
   gateway   ws://127.0.0.1:${gatewayPort}/v1/connect
   emit-api  http://127.0.0.1:${emitPort}
+  webhooks  dispatcher (admin http://127.0.0.1:${webhooksAdminPort}); endpoints: "webhooks" in ${appsFile}
 
   publishable key  ${test.publishableKeys[0]}
   secret key       ${secret}
