@@ -17,16 +17,19 @@ function viewOf(events: WebhookEvent[]) {
   const online = new Set<string>();
   const occupied = new Set<string>();
   const contradictions: string[] = [];
+  /** Adds or removes `item`; a contradiction when it was already in (or not in) the set. */
+  const apply = (set: Set<string>, item: string, add: boolean, id: string) => {
+    if (set.has(item) === add) contradictions.push(id);
+    else if (add) set.add(item);
+    else set.delete(item);
+  };
   for (const e of events) {
-    if (e.type === 'user_online') (online.has(e.user!) ? contradictions.push(e.id) : online.add(e.user!));
-    if (e.type === 'user_offline') (online.delete(e.user!) ? undefined : contradictions.push(e.id));
-    if (e.type === 'channel_occupied') (occupied.has(e.channel!) ? contradictions.push(e.id) : occupied.add(e.channel!));
-    if (e.type === 'channel_vacated') (occupied.delete(e.channel!) ? undefined : contradictions.push(e.id));
+    if (e.type === 'user_online' || e.type === 'user_offline') apply(online, e.user!, e.type === 'user_online', e.id);
+    if (e.type === 'channel_occupied' || e.type === 'channel_vacated') apply(occupied, e.channel!, e.type === 'channel_occupied', e.id);
     if (e.type === 'member_added' || e.type === 'member_removed') {
       let set = members.get(e.channel!);
       if (!set) members.set(e.channel!, (set = new Set()));
-      if (e.type === 'member_added') (set.has(e.member!.address) ? contradictions.push(e.id) : set.add(e.member!.address));
-      else if (!set.delete(e.member!.address)) contradictions.push(e.id);
+      apply(set, e.member!.address, e.type === 'member_added', e.id);
     }
   }
   return { members, online, occupied, contradictions };

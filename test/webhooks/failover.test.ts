@@ -108,7 +108,7 @@ describe('events given up on', () => {
       expect(header('Signal-Webhook-Error')).toBe('status 500');
       const h = headers();
       h.set('Signal-Webhook-Endpoint', header('Signal-Webhook-Endpoint')!);
-      const ack = await nc.request(header('Signal-Webhook-Subject')!, Buffer.from(message.data, 'base64'), { headers: h });
+      const ack = await nc.request(header('Signal-Webhook-Subject')!, Buffer.from(message.data, 'base64'), { headers: h, timeout: 5000 });
       expect(ack.json<{ seq?: number }>().seq).toBeGreaterThan(0);
     }
     await passes(() => expect(memberEvents(receiver, 'doomed')).toEqual(expectedChurn(1)), 15_000);

@@ -44,8 +44,9 @@ export class Receiver {
   ) {}
 
   static async start(secret = SECRET, port = 0): Promise<Receiver> {
-    let receiver!: Receiver;
+    const holder: { receiver?: Receiver } = {};
     const server = createServer((req, res) => {
+      const receiver = holder.receiver!;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -62,8 +63,8 @@ export class Receiver {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     const address = server.address();
     const actual = typeof address === 'object' && address ? address.port : port;
-    receiver = new Receiver(server, `http://127.0.0.1:${actual}/hooks`, secret);
-    return receiver;
+    holder.receiver = new Receiver(server, `http://127.0.0.1:${actual}/hooks`, secret);
+    return holder.receiver;
   }
 
   /** Requests answered with an error (or failing verification), with when they came. */

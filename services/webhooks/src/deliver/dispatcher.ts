@@ -3,7 +3,7 @@ import type { AppRegistry } from '@signal/core';
 import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
 import { EVENTS_PREFIX } from '../streams.js';
-import { endpointKey, endpointsOf, type Endpoint } from './endpoints.js';
+import { endpointsOf, type Endpoint } from './endpoints.js';
 import { PartitionWorker, type RetryPolicy } from './partition-worker.js';
 import { EndpointSender, type SenderOptions } from './sender.js';
 

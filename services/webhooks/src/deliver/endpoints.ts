@@ -23,7 +23,7 @@ export function endpointsOf(registry: AppRegistry): Map<string, Endpoint> {
   return out;
 }
 
-export function endpointKey(endpoint: Pick<Endpoint, 'app' | 'env' | 'id'>): string {
+function endpointKey(endpoint: Pick<Endpoint, 'app' | 'env' | 'id'>): string {
   return `${endpoint.app}.${endpoint.env}.${endpoint.id}`;
 }
 
