@@ -1,26 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passes } from '../support/poll.js';
-import { native } from '../support/presence.js';
-import { OLD_SECRET, Receiver, SECRET, startWebhookStack, type WebhookStack } from './support.js';
+import { OLD_SECRET, Receiver, SECRET, churn, expectedChurn, memberEvents, startWebhookStack, type WebhookStack } from './support.js';
 
 /** FAST_RETRIES: 200 ms, doubling, at most 1600 ms. */
 const BACKOFF_MS = [200, 400, 800, 1600, 1600];
-
-/** Joins and leaves `channel` `times` times: 2 × times member events, in this order. */
-async function churn(stack: WebhookStack, identity: string, channel: string, times: number, gateway = 0): Promise<void> {
-  const client = await native(stack, identity, 'web', gateway);
-  for (let i = 0; i < times; i++) {
-    await client.call('signal.join', { id: channel, presence: true, state: { i } });
-    await client.call('signal.leave', { id: channel });
-  }
-  client.close();
-}
-
-function memberEvents(receiver: Receiver, channel: string): string[] {
-  return receiver.unique().flatMap((e) => (e.channel === channel ? [`${e.type === 'member_added' ? '+' : '-'}${JSON.stringify(e.member!.state ?? null)}`] : []));
-}
-
-const expectedChurn = (times: number) => Array.from({ length: times }, (_, i) => [`+${JSON.stringify({ i })}`, `-${JSON.stringify({ i })}`]).flat();
 
 describe('webhook delivery when the receiver fails', () => {
   let receiver: Receiver;

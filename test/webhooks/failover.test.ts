@@ -1,23 +1,7 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passes } from '../support/poll.js';
-import { native } from '../support/presence.js';
-import { Receiver, startWebhookStack, type WebhookStack } from './support.js';
-
-async function churn(stack: WebhookStack, identity: string, channel: string, times: number, gateway = 0): Promise<void> {
-  const client = await native(stack, identity, 'web', gateway);
-  for (let i = 0; i < times; i++) {
-    await client.call('signal.join', { id: channel, presence: true, state: { i } });
-    await client.call('signal.leave', { id: channel });
-  }
-  client.close();
-}
-
-function memberEvents(receiver: Receiver, channel: string): string[] {
-  return receiver.unique().flatMap((e) => (e.channel === channel ? [`${e.type === 'member_added' ? '+' : '-'}${JSON.stringify(e.member!.state ?? null)}`] : []));
-}
-
-const expectedChurn = (times: number) => Array.from({ length: times }, (_, i) => [`+${JSON.stringify({ i })}`, `-${JSON.stringify({ i })}`]).flat();
+import { Receiver, churn, expectedChurn, memberEvents, startWebhookStack, type WebhookStack } from './support.js';
 
 /** Every copy of an event is the same event: a redelivery, never a second transition. */
 function expectOnlyRedeliveries(receiver: Receiver): void {

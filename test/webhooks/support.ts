@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { AppsFile } from '@signal/core';
 import { startService, type ServiceProcess } from '@signal/harness';
+import { native } from '../support/presence.js';
 import { serviceEnv, startStack, type Stack, type StackOptions } from '../support/stack.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -152,3 +153,21 @@ export async function startWebhookStack(
     },
   };
 }
+
+/** Joins and leaves `channel` with presence `times` times, state `{i}`: 2 × times member events, in that order. */
+export async function churn(stack: WebhookStack, identity: string, channel: string, times: number, gateway = 0): Promise<void> {
+  const client = await native(stack, identity, 'web', gateway);
+  for (let i = 0; i < times; i++) {
+    await client.call('signal.join', { id: channel, presence: true, state: { i } });
+    await client.call('signal.leave', { id: channel });
+  }
+  client.close();
+}
+
+/** A channel's member events as a receiver got them (each id once): `+{"i":0}`, `-{"i":0}`, … */
+export function memberEvents(receiver: Receiver, channel: string): string[] {
+  return receiver.unique().flatMap((e) => (e.channel === channel ? [`${e.type === 'member_added' ? '+' : '-'}${JSON.stringify(e.member!.state ?? null)}`] : []));
+}
+
+/** What `churn(…, times)` must produce, in order. */
+export const expectedChurn = (times: number) => Array.from({ length: times }, (_, i) => [`+${JSON.stringify({ i })}`, `-${JSON.stringify({ i })}`]).flat();
