@@ -10,6 +10,9 @@ import type { WebhookLog } from '../streams.js';
 import { MemberDerivation, NodeSetDerivation, type Derivation, type LogRecord } from './derivation.js';
 
 const PUBLISH_RETRY_MS = 500;
+const RESTART_MS = 1000;
+/** Events on their way to the stream at once (across partitions; one at a time within one). */
+const WINDOW = 256;
 
 export interface ProducerOptions {
   js: JetStreamClient;
@@ -41,23 +44,33 @@ function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
  * resumes from the newest checkpoint (a log position plus the derivation's state there) and
  * applies the same records in the same order, so each produces the same events with the same
  * ids, and the events stream keeps the first copy of each (`Nats-Msg-Id`, within
- * WEBHOOK_DEDUP_WINDOW_MS). Events are published one at a time, each stored before the next is
- * sent: a failed publish is retried before anything after it, so the stream's order is the
- * log's order, and no event is skipped (docs/webhooks.md#exactly-one-event-per-transition).
+ * WEBHOOK_DEDUP_WINDOW_MS). Up to WINDOW events are on their way at once, but an event is sent
+ * only once every earlier event of its partition is stored, and a failed one is retried before
+ * anything after it in its partition, so each partition's order in the stream is the log's
+ * order, and no event is skipped (docs/webhooks.md#exactly-one-event-per-transition).
  */
 export class EventProducer {
   private messages: ConsumerMessages | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** The last log record whose events are all stored. */
   private last = 0;
+  /** The last log record applied to the derivation (its event may still be in flight). */
+  private applied = 0;
+  /** Per subject (partition), the last event being stored: the next one of it is sent once that is stored. */
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Events sent or waiting for their partition, at most WINDOW. */
+  private readonly inFlight = new Set<Promise<void>>();
   private derivation: Derivation | undefined;
+  private savedAt = performance.now();
 
   constructor(private readonly options: ProducerOptions) {}
 
   async start(): Promise<void> {
-    const { js, log, checkpoints, logger } = this.options;
+    const { log, checkpoints, logger } = this.options;
     const checkpoint = await checkpoints.load();
     this.last = checkpoint?.seq ?? 0;
+    this.applied = this.last;
     this.derivation = derivationOf(log, checkpoint?.snapshot);
     const name = log.info.config.name;
     if (checkpoint !== undefined) {
@@ -68,10 +81,30 @@ export class EventProducer {
         logger.error({ log: name, checkpoint: checkpoint.seq, first }, 'derivation log records after the checkpoint expired; events of that span are missing');
       }
     }
-    const consumer = await js.consumers.get(name, { deliver_policy: 'by_start_sequence', opt_start_seq: this.last + 1 });
-    this.messages = await consumer.consume({ max_messages: 256 });
-    this.running = this.run(this.messages, this.derivation);
+    this.running = this.follow(name, this.derivation);
     logger.info({ log: name, from: this.last + 1 }, 'deriving webhook events');
+  }
+
+  /**
+   * Reads the log from the record after the last one applied, for as long as the process runs:
+   * when the reading ends (the ordered consumer gave up, NATS was away too long), it is opened
+   * again where it stopped, so the derivation's state and position always match.
+   */
+  private async follow(name: string, derivation: Derivation): Promise<void> {
+    const { js, logger } = this.options;
+    while (!this.stopped) {
+      try {
+        const consumer = await js.consumers.get(name, { deliver_policy: 'by_start_sequence', opt_start_seq: this.applied + 1 });
+        this.messages = await consumer.consume({ max_messages: 256 });
+        await this.run(this.messages, derivation);
+      } catch (error) {
+        if (!this.stopped) logger.warn({ err: error, log: name }, 'reading the derivation log failed; reopening it');
+      }
+      if (!this.stopped) {
+        logger.warn({ log: name, from: this.applied + 1 }, 'derivation log reading ended; reopening it');
+        await new Promise((resolve) => setTimeout(resolve, RESTART_MS));
+      }
+    }
   }
 
   /** Stops reading the log and saves where it got to. */
@@ -79,25 +112,48 @@ export class EventProducer {
     this.stopped = true;
     await this.messages?.close();
     await this.running;
-    if (this.derivation && this.last > 0) await this.options.checkpoints.save(this.last, this.derivation.snapshot()).catch(() => undefined);
+    // Only a position whose events are all stored is saved: the state covers exactly that.
+    if (this.derivation && this.last > 0 && this.last === this.applied) {
+      await this.options.checkpoints.save(this.last, this.derivation.snapshot()).catch(() => undefined);
+    }
   }
 
   private async run(messages: ConsumerMessages, derivation: Derivation): Promise<void> {
-    const { checkpoints, checkpointMs, logger: log } = this.options;
-    let savedAt = performance.now();
+    const { checkpoints, checkpointMs, partitions, logger: log } = this.options;
     for await (const msg of messages) {
       if (this.stopped) break;
-      if (msg.seq <= this.last) continue;
+      if (msg.seq <= this.applied) continue;
       const event = this.apply(derivation, msg);
-      if (event) await this.publish(event);
-      if (this.stopped) break;
-      this.last = msg.seq;
+      if (event) {
+        if (this.inFlight.size >= WINDOW) await Promise.race(this.inFlight);
+        this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
+      }
+      this.applied = msg.seq;
       metrics.derivationLag.set(msg.info.pending);
-      if (performance.now() - savedAt >= checkpointMs) {
-        savedAt = performance.now();
+      if (this.stopped) break;
+      if (performance.now() - this.savedAt >= checkpointMs) {
+        await this.flush();
+        this.savedAt = performance.now();
         await checkpoints.save(this.last, derivation.snapshot()).catch((error: unknown) => log.warn({ err: error }, 'saving a derivation checkpoint failed; will try again'));
       }
     }
+  }
+
+  /** Stores the event once every earlier event of its subject is stored. */
+  private enqueue(subject: string, event: WebhookEvent): void {
+    const stored = (this.chains.get(subject) ?? Promise.resolve()).then(() => this.publish(subject, event));
+    this.chains.set(subject, stored);
+    this.inFlight.add(stored);
+    void stored.finally(() => {
+      this.inFlight.delete(stored);
+      if (this.chains.get(subject) === stored) this.chains.delete(subject);
+    });
+  }
+
+  /** Waits until every event applied so far is stored; then the position they cover is `last`. */
+  private async flush(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (!this.stopped) this.last = this.applied;
   }
 
   private apply(derivation: Derivation, msg: JsMsg): WebhookEvent | undefined {
@@ -119,10 +175,9 @@ export class EventProducer {
     return event;
   }
 
-  /** Stores the event, retrying until it is stored (or the process stops): nothing after it goes first. */
-  private async publish(event: WebhookEvent): Promise<void> {
-    const { js, partitions, logger: log } = this.options;
-    const subject = eventSubject(EVENTS_PREFIX, event, partitions);
+  /** Stores the event, retrying until it is stored (or the process stops): nothing after it in its partition goes first. */
+  private async publish(subject: string, event: WebhookEvent): Promise<void> {
+    const { js, logger: log } = this.options;
     const data = JSON.stringify(event);
     let failing = false;
     while (!this.stopped) {
