@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const guard = new MessageGuard({ log: logger, count: (source, reason) => metrics.dropped.inc({ source, reason }) });
   const js = jetstream(nc);
   const streams = await openWebhookStreams(nc, config);
-  if (streams.mismatches.length > 0) logger.warn({ differences: streams.mismatches }, 'webhook streams exist with other settings; using them as they are');
+  if (streams.mismatches.length > 0) logger.warn({ differences: streams.mismatches }, 'webhook streams or watched buckets have other settings than configured or advised; using them as they are');
 
   // Consumers first: events produced from now on reach every endpoint the file names.
   const dispatcher = new Dispatcher({

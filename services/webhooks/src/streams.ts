@@ -31,7 +31,7 @@ export interface WebhookStreams {
   readonly dead: string;
   /** `<WEBHOOK_STREAM>_state`: the derivation's checkpoints (a KV bucket). */
   readonly state: string;
-  /** Settings an existing stream has that differ from the configured ones, for a start-up warning. */
+  /** Settings of existing streams that differ from the configured ones, and watched buckets keeping too few records per key: a start-up warning. */
   readonly mismatches: string[];
 }
 
@@ -61,6 +61,7 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
         max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
       });
       logs.push({ kind, bucket: buckets[kind], info });
+      await checkHistory(jsm, buckets[kind], mismatches);
     }
     await ensure(jsm, mismatches, {
       ...base,
@@ -84,6 +85,23 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
     throw new SignalError('unavailable', `cannot open the webhook streams (${name}, ${name}_log_*, ${name}_dead): ${(cause as Error).message}; NATS must run with JetStream enabled`, {
       cause,
     });
+  }
+}
+
+/**
+ * A mirror copies a write shortly after it is stored; in a bucket keeping one record per key,
+ * a put deleted before that is gone, and with it a short join or connection (both its events).
+ * With 4 records per key none was lost under load (docs/webhooks.md#limits-and-what-is-not-covered).
+ */
+const SAFE_HISTORY = 4;
+
+async function checkHistory(jsm: JetStreamManager, bucket: string, warnings: string[]): Promise<void> {
+  const history = await jsm.streams
+    .info(`KV_${bucket}`)
+    .then((info) => info.config.max_msgs_per_subject)
+    .catch(() => undefined);
+  if (history !== undefined && history < SAFE_HISTORY) {
+    warnings.push(`${bucket}: history ${history}; under load a put and delete of one key can both be missed (create the bucket with history ${SAFE_HISTORY})`);
   }
 }
 

@@ -41,11 +41,19 @@ export interface OnlineBucketSettings {
   storage: 'memory' | 'file';
 }
 
-/** Opens the bucket, creating it when missing (history 1, like the presence buckets). */
+/**
+ * Records kept per key. The webhooks dispatcher reads this bucket through a JetStream mirror,
+ * which copies each write shortly after it is stored; with history 1 a put deleted before the
+ * mirror copied it is gone (measured: about 0.2 % of writes at 6,000-12,000 writes/s on a busy
+ * 2-core machine), with 4 none was.
+ */
+export const ONLINE_HISTORY = 4;
+
+/** Opens the bucket, creating it when missing. */
 export async function openOnlineBucket(nc: NatsConnection, settings: OnlineBucketSettings): Promise<KV> {
   try {
     return await new Kvm(jetstream(nc)).create(settings.bucket, {
-      history: 1,
+      history: ONLINE_HISTORY,
       replicas: settings.replicas,
       storage: settings.storage,
       description: 'signal: one key per identity and gateway node with a connection of it',
