@@ -8,9 +8,12 @@
 //  2. burst: the same clients as fast as they can for BURST_S seconds, then the time until the
 //     receiver has every event: the events per second the whole path sustains.
 // Run with `pnpm build && node bench/webhooks.mjs`; everything runs on loopback and stops by itself.
+// SAMPLE=1 prints the dispatcher's produced/delivered counts and derivation lag every 2 s, its
+// warnings at the end, and, if events are missing, the log's and the consumers' state.
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import { RpcClient, intEnv } from './lib/rpc-client.mjs';
@@ -20,6 +23,8 @@ const CLIENTS = intEnv('CLIENTS', 100);
 const DURATION_S = intEnv('DURATION_S', 20);
 const BURST_S = intEnv('BURST_S', 10);
 const DISPATCHERS = intEnv('DISPATCHERS', 1);
+/** Records per key of the presence bucket, created here before the gateways (docs/webhooks.md: 4 for lossless member events). */
+const PRESENCE_HISTORY = intEnv('PRESENCE_HISTORY', 4);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 function quantiles(samples) {
@@ -77,6 +82,27 @@ async function main() {
     FRAME_RATE: '1000000',
     FRAME_BURST: '1000000',
   };
+  const nc = await connect({ servers: nats.url });
+  const created = (
+    await nc.request(
+      '$JS.API.STREAM.CREATE.KV_signal_presence',
+      JSON.stringify({
+        name: 'KV_signal_presence',
+        subjects: ['$KV.signal_presence.>'],
+        max_msgs_per_subject: PRESENCE_HISTORY,
+        max_bytes: 256 * 1024 * 1024,
+        max_msg_size: 1024 + 4096,
+        discard: 'new',
+        allow_rollup_hdrs: true,
+        deny_delete: true,
+        allow_direct: true,
+        storage: 'memory',
+        num_replicas: 1,
+      }),
+    )
+  ).json();
+  if (created.error) throw new Error(`creating the presence bucket: ${created.error.description}`);
+  await nc.close();
   const gateways = await Promise.all([0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env })));
   const dispatchers = [];
   for (let i = 0; i < DISPATCHERS; i++) dispatchers.push(await startService({ entry: `${root}services/webhooks/dist/main.js`, name: `webhooks-${i}`, env }));
@@ -93,7 +119,7 @@ async function main() {
       return { client, channel: `ch-${i}`, joined: false, busy: false };
     }),
   );
-  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}; ${DISPATCHERS} dispatcher(s), ${CLIENTS} clients on 2 gateways`);
+  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}; ${DISPATCHERS} dispatcher(s), ${CLIENTS} clients on 2 gateways, presence history ${PRESENCE_HISTORY}, ${process.env.WEBHOOK_PARTITIONS ?? 16} partitions`);
 
   let issued = 0;
   let errors = 0;
@@ -157,7 +183,6 @@ async function main() {
   const issueMs = performance.now() - burstStart;
   const complete = await waitFor(() => receiver.got.events - before.events >= burstIssued, process.env.SAMPLE ? 30_000 : 120_000);
   if (!complete && process.env.SAMPLE) {
-    const { connect } = await import('@nats-io/transport-node');
     const nc = await connect({ servers: nats.url });
     for (const stream of ['KV_signal_presence', 'signal_webhook_events_log_presence']) {
       const info = (await nc.request(`$JS.API.STREAM.INFO.${stream}`, '{}')).json();
