@@ -51,7 +51,8 @@ function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
  */
 export class EventProducer {
   private messages: ConsumerMessages | undefined;
-  private stopped = false;
+  /** Set by stop(): no more log records are read. */
+  private closing = false;
   private running: Promise<void> | undefined;
   /** The last log record whose events are all stored. */
   private last = 0;
@@ -92,36 +93,37 @@ export class EventProducer {
    */
   private async follow(name: string, derivation: Derivation): Promise<void> {
     const { js, logger } = this.options;
-    while (!this.stopped) {
+    while (!this.closing) {
       try {
         const consumer = await js.consumers.get(name, { deliver_policy: 'by_start_sequence', opt_start_seq: this.applied + 1 });
         this.messages = await consumer.consume({ max_messages: 256 });
         await this.run(this.messages, derivation);
       } catch (error) {
-        if (!this.stopped) logger.warn({ err: error, log: name }, 'reading the derivation log failed; reopening it');
+        if (!this.closing) logger.warn({ err: error, log: name }, 'reading the derivation log failed; reopening it');
       }
-      if (!this.stopped) {
+      if (!this.closing) {
         logger.warn({ log: name, from: this.applied + 1 }, 'derivation log reading ended; reopening it');
         await new Promise((resolve) => setTimeout(resolve, RESTART_MS));
       }
     }
   }
 
-  /** Stops reading the log and saves where it got to. */
+  /**
+   * Stops reading the log, waits for the events of what it read to be stored (within the
+   * shutdown deadline), and saves that position, so a successor starts right after it.
+   */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.closing = true;
     await this.messages?.close();
     await this.running;
-    // Only a position whose events are all stored is saved: the state covers exactly that.
-    if (this.derivation && this.last > 0 && this.last === this.applied) {
-      await this.options.checkpoints.save(this.last, this.derivation.snapshot()).catch(() => undefined);
-    }
+    await this.flush();
+    if (this.derivation && this.last > 0) await this.options.checkpoints.save(this.last, this.derivation.snapshot()).catch(() => undefined);
   }
 
   private async run(messages: ConsumerMessages, derivation: Derivation): Promise<void> {
     const { checkpoints, checkpointMs, partitions, logger: log } = this.options;
     for await (const msg of messages) {
-      if (this.stopped) break;
+      if (this.closing) break;
       if (msg.seq <= this.applied) continue;
       const event = this.apply(derivation, msg);
       if (event) {
@@ -130,7 +132,7 @@ export class EventProducer {
       }
       this.applied = msg.seq;
       metrics.derivationLag.set(msg.info.pending);
-      if (this.stopped) break;
+      if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
         await this.flush();
         this.savedAt = performance.now();
@@ -153,7 +155,7 @@ export class EventProducer {
   /** Waits until every event applied so far is stored; then the position they cover is `last`. */
   private async flush(): Promise<void> {
     await Promise.all(this.inFlight);
-    if (!this.stopped) this.last = this.applied;
+    this.last = this.applied;
   }
 
   private apply(derivation: Derivation, msg: JsMsg): WebhookEvent | undefined {
@@ -175,12 +177,16 @@ export class EventProducer {
     return event;
   }
 
-  /** Stores the event, retrying until it is stored (or the process stops): nothing after it in its partition goes first. */
+  /**
+   * Stores the event, retrying until it is stored (a shutdown that cannot wait ends the process
+   * by its deadline; the next start replays from the last checkpoint): nothing after it in its
+   * partition goes first.
+   */
   private async publish(subject: string, event: WebhookEvent): Promise<void> {
     const { js, logger: log } = this.options;
     const data = JSON.stringify(event);
     let failing = false;
-    while (!this.stopped) {
+    for (;;) {
       try {
         const ack = await js.publish(subject, data, { msgID: event.id });
         if (!ack.duplicate) metrics.produced.inc({ type: event.type });
