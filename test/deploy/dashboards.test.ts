@@ -109,6 +109,7 @@ beforeAll(async () => {
     ['webhooks', webhooks, 'signal_webhooks_requests_total{result='],
     ['webhooks', webhooks, 'signal_webhooks_dropped_messages_total{source='],
     ['webhooks', webhooks, 'signal_webhooks_apps_reloads_total{result='],
+    ['webhooks', webhooks, 'signal_webhooks_derivation_lag_records{log='],
   ];
   for (const [name, service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${name}`);
   for (const gateway of stack.gateways) addScrape(exported, 'gateway', await metricsText(gateway));

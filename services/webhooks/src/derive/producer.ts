@@ -131,7 +131,7 @@ export class EventProducer {
         this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
       }
       this.applied = msg.seq;
-      metrics.derivationLag.set(msg.info.pending);
+      metrics.derivationLag.set({ log: this.options.log.kind }, msg.info.pending);
       if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
         await this.flush();
