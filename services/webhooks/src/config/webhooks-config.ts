@@ -26,7 +26,7 @@ const schema = z
     /** Where the webhook streams live: `file` keeps undelivered events across a NATS restart. */
     WEBHOOK_STORAGE: z.enum(['memory', 'file'], { error: 'must be memory or file' }).default('file'),
     /** Ordering partitions per environment: one delivery in flight per partition and endpoint; events of one channel (or user) share one. */
-    WEBHOOK_PARTITIONS: intVar(1, 256, 16),
+    WEBHOOK_PARTITIONS: intVar(1, 256, 64),
     /** Most events in one request. */
     WEBHOOK_BATCH_MAX: intVar(1, 1000, 100),
     /** How long the first event of a batch waits for others before the request is sent. */
