@@ -49,4 +49,16 @@ describe('a gateway killed with the last member of a channel and the last connec
     back.close();
     bob.close();
   });
+
+  it('a gateway stopped with SIGTERM: its users go offline and its members leave, not marked swept', async () => {
+    const sam = await native(stack, 'sam', 'web', 0);
+    await sam.call('signal.join', { id: 'call-3', presence: true });
+    await passes(() => expect(receiver.unique().filter((e) => e.user === 'sam' || e.channel === 'call-3').map((e) => e.type).sort()).toEqual(['member_added', 'user_online']));
+    expect(await stack.gateways[0]!.stop()).toBe(0);
+    // Per user and per channel in order; the two travel in separate partitions.
+    await passes(() => {
+      expect(receiver.unique().filter((e) => e.user === 'sam').map((e) => `${e.type} ${e.swept}`)).toEqual(['user_online undefined', 'user_offline false']);
+      expect(receiver.unique().filter((e) => e.channel === 'call-3').map((e) => `${e.type} ${e.swept}`)).toEqual(['member_added undefined', 'member_removed false']);
+    });
+  });
 });

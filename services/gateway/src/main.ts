@@ -161,6 +161,8 @@ async function main(): Promise<void> {
   ops.shutdown.add('close-clients', 'websockets', () => sockets.closeAll(CLOSE_GOING_AWAY.code, CLOSE_GOING_AWAY.reason));
   // Participants leave cleanly (entries removed, leaves announced) before the NATS connection goes.
   ops.shutdown.add('release', 'presence entries', () => presence.drain());
+  // Users whose connections just closed go offline in the online bucket (no sweep will come: the node leaves cleanly).
+  ops.shutdown.add('release', 'online users', () => online.drain());
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
   reloadAppsFile(config, ops.shutdown, {
     apps: registry,

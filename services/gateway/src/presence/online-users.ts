@@ -59,6 +59,11 @@ export class OnlineUsers implements SessionListener {
     await Promise.all([...this.users.values()].map((user) => user.writes));
   }
 
+  /** Waits for every write queued so far (at shutdown, the deletes of the connections just closed). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.users.values()].map((user) => user.writes));
+  }
+
   private write(key: string, user: LocalUser, present: boolean): void {
     const value: OnlineValue = { identity: user.identity, node: this.node, instance: this.instance(), at: Date.now() };
     user.pending++;
