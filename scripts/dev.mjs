@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the whole system locally: NATS (unless NATS_URL is given), one gateway and the emit-api.
+// Runs the whole system locally: NATS (unless NATS_URL is given), one gateway, the emit-api and
+// the webhooks dispatcher.
 // Creates a demo app on first run and prints how to connect and emit. Ctrl-C stops everything.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,6 +13,7 @@ const gatewayPort = process.env.GATEWAY_PORT ?? '8080';
 const emitPort = process.env.EMIT_API_PORT ?? '8081';
 const gatewayAdminPort = process.env.GATEWAY_ADMIN_PORT ?? '9090';
 const emitAdminPort = process.env.EMIT_API_ADMIN_PORT ?? '9091';
+const webhooksAdminPort = process.env.WEBHOOKS_ADMIN_PORT ?? '9093';
 
 function appsFilePath() {
   if (process.env.APPS_FILE) return process.env.APPS_FILE;
@@ -57,6 +59,14 @@ async function main() {
     },
     onLine: echo('emit-api'),
   });
+  // Sends the apps file's `webhooks` endpoints their events (docs/webhooks.md); memory storage,
+  // like the rest of this local NATS.
+  await startService({
+    entry: resolve(root, 'services/webhooks/dist/main.js'),
+    name: 'webhooks',
+    env: { ...common, ADMIN_PORT: webhooksAdminPort, WEBHOOK_STORAGE: process.env.WEBHOOK_STORAGE ?? 'memory' },
+    onLine: echo('webhooks'),
+  });
 
   const scope = new AppRegistry(apps).byPublishableKey(test.publishableKeys[0]);
   const { token } = await mintUserToken(scope, { identity: 'alice', device: 'web', ttlSeconds: 24 * 3600, audience: gatewayPublicUrl });
@@ -66,6 +76,7 @@ signal is running (app '${app.id}', ${scope.env} environment; keys in ${appsFile
   gateway   ws://127.0.0.1:${gatewayPort}/v1/connect
   emit-api  http://127.0.0.1:${emitPort}
   console   http://127.0.0.1:${emitPort}/console/   (live demo: open /console/demo.html in two tabs; admin: enter the secret key)
+  webhooks  dispatcher (admin http://127.0.0.1:${webhooksAdminPort}); endpoints: "webhooks" in ${appsFile}
 
   publishable key  ${test.publishableKeys[0]}
   secret key       ${secret}

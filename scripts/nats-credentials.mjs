@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const file = resolve(root, process.argv[2] ?? '.env');
-const NAMES = ['SIGNAL_NATS_GATEWAY_PASSWORD', 'SIGNAL_NATS_EMIT_API_PASSWORD', 'SIGNAL_NATS_ROUTE_PASSWORD'];
+const NAMES = ['SIGNAL_NATS_GATEWAY_PASSWORD', 'SIGNAL_NATS_EMIT_API_PASSWORD', 'SIGNAL_NATS_WEBHOOKS_PASSWORD', 'SIGNAL_NATS_ROUTE_PASSWORD'];
 
 // nats-server reads a variable's value as a configuration value: a leading letter keeps it a
 // string (a value such as 12e45 would be a number); hex keeps it one token and safe in a URL

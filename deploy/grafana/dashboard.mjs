@@ -72,6 +72,7 @@ const ROWS = [
     graph('Presence entries swept', 'none', 'Presence entries removed (with leave events) by those sweeps.', [`sum by (pod) (increase(signal_gateway_presence_swept_entries_total{S}${RATE}))`, '{{pod}}']),
     graph('Presence channels followed', 'none', 'Channels each gateway follows in the presence store (one JetStream consumer each). Every write to the participants stream is checked against every consumer, so this sum is part of the write cost (docs/presence.md "Capacity").', [`sum by (pod) (signal_gateway_presence_feeds{S})`, '{{pod}}']),
     graph('Presence retries / s by operation', 'ops', 'Presence operations retried after a transient JetStream error (a leader election, a timeout); a burst is an election, a steady rate a JetStream in trouble (docs/presence.md "Faults of NATS itself").', [rate('signal_gateway_presence_retries_total', 'operation'), '{{operation}}']),
+    graph('Online bucket write failures', 'none', 'Writes of a user\'s first/last connection on a node to ONLINE_BUCKET that failed: webhooks user_online/user_offline may be missing (docs/webhooks.md).', [`sum by (pod) (increase(signal_gateway_online_write_failures_total{S}${RATE}))`, '{{pod}}']),
   ]],
   ['Occupancy', [
     graph('Channels with local connections', 'none', 'Channels with connections on each gateway, one key each in the occupancy bucket (docs/presence.md "Occupancy").', ['sum by (pod) (signal_gateway_occupancy_channels{S})', '{{pod}}']),
@@ -85,6 +86,17 @@ const ROWS = [
     graph('Recovered messages / s', 'ops', 'Missed messages delivered by recoveries.', [rate('signal_gateway_recovered_messages_total', 'pod'), '{{pod}}']),
     graph('Messages stored in history / s', 'ops', 'Messages to channels that keep history, stored before delivery: by clients (gateway) and backends (emit-api).', [rate('signal_gateway_history_stored_total', 'pod'), '{{pod}} clients'], [rate('signal_emit_history_stored_total', 'pod'), '{{pod}} emits']),
     graph('History pages read / s', 'ops', 'GET /v1/channels/:channel/history answers.', [rate('signal_emit_history_reads_total', 'pod'), '{{pod}}']),
+  ]],
+  ['Webhooks', [
+    graph('Events produced / s by type', 'ops', 'Events derived from the presence, online and occupancy buckets and stored (docs/webhooks.md).', [rate('signal_webhooks_events_produced_total', 'type'), '{{type}}']),
+    graph('Events delivered / s by type', 'ops', 'Events endpoints acknowledged with a 2xx.', [rate('signal_webhooks_events_delivered_total', 'type'), '{{type}}']),
+    graph('Requests / s by result', 'reqps', 'Requests to endpoints: ok (2xx), status (another status), error (no answer).', [rate('signal_webhooks_requests_total', 'result'), '{{result}}']),
+    graph('Retries and dead letters / s', 'ops', 'Events scheduled again with backoff, and events given up on after WEBHOOK_RETRY_PERIOD_MS (in the dead-letter stream, to replay).', [rate('signal_webhooks_events_retried_total', 'pod'), '{{pod}} retried'], [rate('signal_webhooks_events_dead_lettered_total', 'pod'), '{{pod}} dead-lettered']),
+    graph('Delivery latency', 's', 'From the write that caused an event to its endpoint acknowledging it, retries included.', [quantile(0.5, 'signal_webhooks_delivery_latency_seconds'), 'p50'], [quantile(0.99, 'signal_webhooks_delivery_latency_seconds'), 'p99']),
+    graph('Derivation lag', 'none', 'Bucket writes not yet turned into events, per dispatcher; growing means the dispatcher cannot keep up.', ['max by (pod, log) (signal_webhooks_derivation_lag_records{S})', '{{pod}} {{log}}']),
+    graph('Derivation log gaps', 'none', 'Log records expired before any dispatcher read them (every dispatcher down past WEBHOOK_LOG_MAX_AGE_MS): events are missing.', [`sum by (pod) (increase(signal_webhooks_log_gaps_total{S}${RATE}))`, '{{pod}}']),
+    graph('Messages dropped / s', 'ops', 'Log records or stored events the dispatcher could not handle, by source and reason.', [rate('signal_webhooks_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+    graph('Apps file reloads (webhooks) by result', 'none', 'result="refused" means the deployed apps file (and its endpoints) is not in force.', [`sum by (result) (increase(signal_webhooks_apps_reloads_total{S}${RATE}))`, '{{result}}']),
   ]],
   ['emit-api', [
     graph('Requests / s by status', 'reqps', 'Responses by HTTP status.', [rate('signal_emit_requests_total', 'status'), '{{status}}']),

@@ -9,11 +9,12 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
+import { webhooksEnvSchema } from '../../services/webhooks/src/config/webhooks-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
 import { natsConfLogins } from '../support/nats-conf.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SERVICES = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema } as const satisfies Record<string, z.ZodObject>;
+const SERVICES = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema, webhooks: webhooksEnvSchema } as const satisfies Record<string, z.ZodObject>;
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked field by field below */
 const compose: any = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true });
@@ -59,7 +60,7 @@ describe('docker-compose.yml', () => {
       for (const login of logins) expect(service.environment[login.passwordVariable], login.passwordVariable).toMatch(/^\$\{SIGNAL_NATS_\w+_PASSWORD:\?[^}]+\}$/);
     }
     // Each service logs in as its own user with the very variable NATS checks that user's password against.
-    const users = { 'gateway-1': 'signal-gateway', 'gateway-2': 'signal-gateway', 'emit-api': 'signal-emit-api' } as const;
+    const users = { 'gateway-1': 'signal-gateway', 'gateway-2': 'signal-gateway', 'emit-api': 'signal-emit-api', 'webhooks-1': 'signal-webhooks', 'webhooks-2': 'signal-webhooks' } as const;
     for (const [name, user] of Object.entries(users)) {
       const env = compose.services[name].environment;
       const login = logins.find((l) => l.user === user)!;
@@ -73,6 +74,8 @@ describe('docker-compose.yml', () => {
     ['gateway-1', 'gateway'],
     ['gateway-2', 'gateway'],
     ['emit-api', 'emit-api'],
+    ['webhooks-1', 'webhooks'],
+    ['webhooks-2', 'webhooks'],
   ] as const)('%s: configuration parses with the service’s schema; healthy means ready; waits for NATS; stops gracefully', (name, kind) => {
     const service = compose.services[name];
     expect(existsSync(`${root}${service.build.dockerfile}`)).toBe(true);
@@ -139,7 +142,7 @@ describe('service images', () => {
     for (const dir of built) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(['gateway', 'emit-api'] as const)('%s: the Dockerfile builds with the assemble script and runs it unprivileged; what it assembles starts and becomes ready', async (name) => {
+  it.each(['gateway', 'emit-api', 'webhooks'] as const)('%s: the Dockerfile builds with the assemble script and runs it unprivileged; what it assembles starts and becomes ready', async (name) => {
     const dockerfile = readFileSync(`${root}services/${name}/Dockerfile`, 'utf8');
     const stages = dockerfile.match(/^FROM /gm) ?? [];
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -149,7 +152,8 @@ describe('service images', () => {
     expect(dockerfile).toContain(`sh deploy/docker/assemble.sh ${name} /out`);
     const env = Object.fromEntries([...final.matchAll(/^\s+(\w+)=(\S+?)(?: \\)?$/gm)].map((m) => [m[1]!, m[2]!]));
     const exposed = /^EXPOSE (.+)$/m.exec(final)![1]!.split(' ').map(Number);
-    expect(exposed.sort()).toEqual([Number(env.PORT), Number(env.ADMIN_PORT)].sort());
+    // The webhooks dispatcher has only its admin port.
+    expect(exposed.sort()).toEqual([env.PORT, env.ADMIN_PORT].filter((port) => port !== undefined).map(Number).sort());
 
     // The build stage's last step, run here: the output must hold everything the service needs.
     const out = mkdtempSync(join(tmpdir(), `signal-image-${name}-`));

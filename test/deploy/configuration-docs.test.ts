@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
+import { webhooksEnvSchema } from '../../services/webhooks/src/config/webhooks-config.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8');
 
@@ -18,6 +19,7 @@ describe('docs/configuration.md', () => {
   it.each([
     ['gateway', gatewayEnvSchema],
     ['emit-api', emitEnvSchema],
+    ['webhooks', webhooksEnvSchema],
   ] as const)('lists exactly the variables the %s reads, with their defaults', (service, schema) => {
     const rows = documented(service);
     expect([...rows.keys()].sort()).toEqual(Object.keys(schema.shape).sort());

@@ -10,7 +10,9 @@ import { adminUrl, eventually } from '../support/admin.js';
 import { withHistory } from '../history/support.js';
 import { RpcClient } from '../support/rpc-client.js';
 import { addScrape, checkExpression, checkLabelValuesQuery, checkTemplateLabels, emptyExported, selectorsOf, type Exported } from '../support/promql-check.js';
-import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
+import { connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
+import { startService } from '@signal/harness';
+import { Receiver, SECRET, WEBHOOKS_ENTRY } from '../webhooks/support.js';
 
 /**
  * The Grafana dashboard (deploy/grafana) and the alert rules (deploy/components/prometheus-operator)
@@ -37,6 +39,8 @@ const anchorOf = (heading: string) => heading.trim().toLowerCase().replace(/[^\w
 const anchors = new Map(DOCS.map((doc) => [doc, new Set([...readFileSync(`${root}${doc}`, 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => anchorOf(m[1]!)))]));
 
 let stack: Stack;
+let webhooks: ServiceProcess;
+let receiver: Receiver;
 const exported: Exported = emptyExported();
 
 async function metricsText(service: ServiceProcess): Promise<string> {
@@ -60,7 +64,7 @@ async function driveTraffic(): Promise<void> {
   expect((await ann.request('signal.publish', { id: 'room', message: deep })).error).toBeDefined();
   expect((await emit(stack, '/v1/signals', secretKey, { to: { channel: 'room' }, event: 'e', message: 'x'.repeat(4096) })).status).toBe(413);
   // An apps file reload on each service (SIGHUP): reloads by result.
-  for (const service of [...stack.gateways, stack.emitApi]) process.kill(service.pid, 'SIGHUP');
+  for (const service of [...stack.gateways, stack.emitApi, webhooks]) process.kill(service.pid, 'SIGHUP');
   // A revocation closing a connection with 4003: revocations applied and forced closes.
   const cat = await connectNative(stack, { identity: 'cat', device: 'web', gateway: 0 });
   expect((await emit(stack, '/v1/revocations', secretKey, { user: 'cat' })).status).toBe(201);
@@ -73,6 +77,8 @@ async function driveTraffic(): Promise<void> {
   raw.publish(channelSubject({ app: 'alpha', env: 'test' }, 'room'), 'not an envelope');
   // A heartbeat record nobody can read: the emit-api's heartbeat watch (occupancy reads) drops it.
   raw.publish('$KV.signal_presence_nodes.garbage', 'not a record');
+  // And one the webhooks dispatcher must drop: not an event, on an events subject it delivers.
+  for (let p = 0; p < 16; p++) raw.publish(`signal_webhooks.alpha.test.${p}`, 'not an event');
   await raw.flush();
   await raw.close();
   // A recovery (a rejoin with a position) on a channel that keeps history: recoveries by result.
@@ -83,7 +89,16 @@ async function driveTraffic(): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 2, emitEnv: { MAX_BODY_BYTES: '1024' }, configureApps: withHistory(10) });
+  receiver = await Receiver.start();
+  stack = await startStack({
+    gateways: 2,
+    emitEnv: { MAX_BODY_BYTES: '1024' },
+    configureApps: (apps) => {
+      withHistory(10)(apps);
+      apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added'] }];
+    },
+  });
+  webhooks = await startService({ entry: WEBHOOKS_ENTRY, name: 'webhooks', env: { ...serviceEnv(stack), WEBHOOK_STORAGE: 'memory' } });
   await driveTraffic();
   // Every counter above is read at scrape time: wait until each labelled series has printed.
   const wanted: Array<[string, ServiceProcess, string]> = [
@@ -101,12 +116,21 @@ beforeAll(async () => {
     ['emit-api', stack.emitApi, 'signal_emit_request_duration_seconds_bucket{le='],
     ['emit-api', stack.emitApi, 'signal_emit_dropped_messages_total{source='],
     ['gateway-0', stack.gateways[0]!, 'signal_gateway_occupancy_writes_total{op='],
+    ['webhooks', webhooks, 'signal_webhooks_events_produced_total{type='],
+    ['webhooks', webhooks, 'signal_webhooks_events_delivered_total{type='],
+    ['webhooks', webhooks, 'signal_webhooks_requests_total{result='],
+    ['webhooks', webhooks, 'signal_webhooks_dropped_messages_total{source='],
+    ['webhooks', webhooks, 'signal_webhooks_apps_reloads_total{result='],
+    ['webhooks', webhooks, 'signal_webhooks_derivation_lag_records{log='],
   ];
   for (const [name, service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${name}`);
   for (const gateway of stack.gateways) addScrape(exported, 'gateway', await metricsText(gateway));
   addScrape(exported, 'emit-api', await metricsText(stack.emitApi));
+  addScrape(exported, 'webhooks', await metricsText(webhooks));
 });
 afterAll(async () => {
+  await webhooks?.stop();
+  await receiver?.stop();
   await stack?.stop();
 });
 

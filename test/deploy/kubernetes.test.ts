@@ -15,6 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { emitEnvSchema } from '../../services/emit-api/src/config/emit-config.js';
+import { webhooksEnvSchema } from '../../services/webhooks/src/config/webhooks-config.js';
 import { gatewayEnvSchema } from '../../services/gateway/src/config/gateway-config.js';
 import { natsConfLogins } from '../support/nats-conf.js';
 
@@ -35,10 +36,10 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 };
 
 // The NATS login of each container (deploy/compose/nats.conf, deploy/nats/values.yaml).
-const NATS_USERS: Record<string, string> = { gateway: 'signal-gateway', 'emit-api': 'signal-emit-api' };
+const NATS_USERS: Record<string, string> = { gateway: 'signal-gateway', 'emit-api': 'signal-emit-api', webhooks: 'signal-webhooks' };
 
 // Which service's configuration each container runs.
-const SCHEMAS: Record<string, z.ZodObject> = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema };
+const SCHEMAS: Record<string, z.ZodObject> = { gateway: gatewayEnvSchema, 'emit-api': emitEnvSchema, webhooks: webhooksEnvSchema };
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are checked field by field below */
 type Obj = any;
@@ -69,7 +70,12 @@ function envOf(container: Obj, objects: Obj[]): Record<string, string> {
   for (const { name, value, valueFrom } of container.env ?? []) {
     // A Secret's value is unknown here: a stand-in that names it, for the schema to parse.
     const ref = valueFrom?.secretKeyRef;
-    env[name] = ref ? `secret-${ref.name}-${ref.key}` : value;
+    const fromMap = valueFrom?.configMapKeyRef;
+    if (fromMap) {
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === fromMap.name);
+      expect(cm?.data?.[fromMap.key], `ConfigMap ${fromMap.name} key ${fromMap.key} referenced by ${container.name}`).toBeDefined();
+      env[name] = cm.data[fromMap.key];
+    } else env[name] = ref ? `secret-${ref.name}-${ref.key}` : value;
   }
   return env;
 }
@@ -84,7 +90,7 @@ describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
   const deployments = objects.filter((o) => o.kind === 'Deployment');
 
   it('renders, and every object satisfies its Kubernetes schema', () => {
-    expect(deployments.map((d) => d.spec.template.spec.containers[0].name).sort()).toEqual(['emit-api', 'gateway']);
+    expect(deployments.map((d) => d.spec.template.spec.containers[0].name).sort()).toEqual(['emit-api', 'gateway', 'webhooks']);
     for (const object of objects) {
       const Model = MODELS[`${object.apiVersion}/${object.kind}`];
       expect(Model, `no schema known for ${object.apiVersion} ${object.kind}`).toBeDefined();
@@ -92,7 +98,7 @@ describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
     }
   });
 
-  it.each(['gateway', 'emit-api'])('%s: configuration parses with the service’s own schema, probes hit the admin port, shutdown fits the grace period', (name) => {
+  it.each(['gateway', 'emit-api', 'webhooks'])('%s: configuration parses with the service’s own schema, probes hit the admin port, shutdown fits the grace period', (name) => {
     const deployment = deployments.find((d) => d.spec.template.spec.containers[0].name === name);
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0];
@@ -105,7 +111,8 @@ describe.each(['base', 'overlays/production'])('deploy/%s', (dir) => {
 
     const port = (portName: string) => container.ports.find((p: Obj) => p.name === portName)?.containerPort;
     expect(port('admin')).toBe(config.ADMIN_PORT);
-    expect(container.ports.some((p: Obj) => p.name !== 'admin' && p.containerPort === config.PORT)).toBe(true);
+    // The webhooks dispatcher serves only its admin port.
+    if (name !== 'webhooks') expect(container.ports.some((p: Obj) => p.name !== 'admin' && p.containerPort === config.PORT)).toBe(true);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
     expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
@@ -198,7 +205,7 @@ describe('deploy/nats: NATS takes only our services, each with its own permissio
     }
   });
 
-  it.each(['gateway', 'emit-api'])('%s: logs in as its NATS user with the password NATS reads from the same Secret key', (name) => {
+  it.each(['gateway', 'emit-api', 'webhooks'])('%s: logs in as its NATS user with the password NATS reads from the same Secret key', (name) => {
     const container = deployments.find((d) => d.spec.template.spec.containers[0].name === name).spec.template.spec.containers[0];
     const env = envOf(container, objects);
     const user = users.find((u) => u.user === env.NATS_USER);
@@ -207,7 +214,7 @@ describe('deploy/nats: NATS takes only our services, each with its own permissio
     for (const variable of ['NATS_PASSWORD', 'NATS_TOKEN']) expect(container.env.find((e: Obj) => e.name === variable)?.value, variable).toBeUndefined();
   });
 
-  it('a NetworkPolicy admits to the client port only the gateway and emit-api pods, and to the route port only the NATS servers', () => {
+  it('a NetworkPolicy admits to the client port only the gateway, emit-api and webhooks pods, and to the route port only the NATS servers', () => {
     expect(policies).toHaveLength(1);
     const policy = policies[0];
     expect(() => new NetworkPolicy(policy as never).validate()).not.toThrow();

@@ -13,7 +13,8 @@ import { getOccupancy } from '../support/occupancy.js';
 import { getParticipants } from '../support/presence.js';
 import { passes } from '../support/poll.js';
 import { EMIT_API_ENTRY, connectNative, emit, keysOf, serviceEnv, startStack, type Stack } from '../support/stack.js';
-import { startNats, startService, writeTempFile, type NatsServer } from '@signal/harness';
+import { startNats, startService, writeTempFile, type NatsServer, type ServiceProcess } from '@signal/harness';
+import { Receiver, SECRET, WEBHOOKS_ENTRY } from '../webhooks/support.js';
 
 /*
  * The shipped NATS authorization (deploy/compose/nats.conf), wired the way docker-compose.yml
@@ -36,6 +37,7 @@ function interpolate(value: string, vars: Record<string, string>): string {
 const dotEnv = {
   SIGNAL_NATS_GATEWAY_PASSWORD: `s${randomBytes(24).toString('hex')}`,
   SIGNAL_NATS_EMIT_API_PASSWORD: `s${randomBytes(24).toString('hex')}`,
+  SIGNAL_NATS_WEBHOOKS_PASSWORD: `s${randomBytes(24).toString('hex')}`,
   SIGNAL_NATS_ROUTE_PASSWORD: `s${randomBytes(24).toString('hex')}`,
 };
 const resolveEnv = (env: Record<string, string>, names: string[]) =>
@@ -43,11 +45,15 @@ const resolveEnv = (env: Record<string, string>, names: string[]) =>
 const natsEnv = resolveEnv(compose.services['nats-1'].environment, Object.keys(compose.services['nats-1'].environment));
 const gatewayLogin = resolveEnv(compose.services['gateway-1'].environment, ['NATS_USER', 'NATS_PASSWORD']);
 const emitLogin = resolveEnv(compose.services['emit-api'].environment, ['NATS_USER', 'NATS_PASSWORD']);
+const webhooksLogin = resolveEnv(compose.services['webhooks-1'].environment, ['NATS_USER', 'NATS_PASSWORD']);
 
 let stack: Stack;
+let webhooks: ServiceProcess;
+let receiver: Receiver;
 const raw: NatsConnection[] = [];
 
 beforeAll(async () => {
+  receiver = await Receiver.start();
   stack = await startStack({
     gateways: 2,
     nats: { configFile: NATS_CONF, env: natsEnv },
@@ -58,10 +64,14 @@ beforeAll(async () => {
     configureApps: (apps) => {
       withHistory(10)(apps);
       apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
+      apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added', 'member_removed'] }];
     },
   });
+  webhooks = await startService({ entry: WEBHOOKS_ENTRY, name: 'webhooks', env: { ...serviceEnv(stack), ...webhooksLogin, WEBHOOK_STORAGE: 'memory' } });
 });
 afterAll(async () => {
+  await webhooks?.stop();
+  await receiver?.stop();
   await Promise.all(raw.map((nc) => nc.close()));
   await stack?.stop();
 });
@@ -151,6 +161,9 @@ describe('both services on NATS with the shipped authorization', () => {
     const nodes = (await (await fetch(`${stack.emitUrl}/v1/nodes`, { headers: admin })).json()) as { nodes: Array<{ node: string; alive: boolean }> };
     expect(nodes.nodes.map((n) => n.node).sort()).toEqual(stack.gateways.map((g) => g.ready.node).sort());
 
+    // The webhooks dispatcher mirrors the buckets, stores and delivers events under its login.
+    await passes(() => expect(receiver.unique().filter((e) => e.channel === 'room').map((e) => e.type)).toEqual(['member_added', 'member_added']));
+
     // A gateway that dies is swept by the other: heartbeat watch and KV deletes are permitted.
     await stack.gateways[1]!.kill();
     expect((await ann.next((f) => f.method === 'signal.leave', 15_000)).params).toMatchObject({ from: ben.address, id: 'room' });
@@ -161,6 +174,7 @@ describe('both services on NATS with the shipped authorization', () => {
     // Its occupancy key is swept too (listing a node's keys, compare-and-set deletes).
     expect((await ann.next((f) => f.method === 'signal.occupancy' && f.params?.connections === 1, 15_000)).params).toEqual({ id: 'room', connections: 1, participants: 1 });
     await passes(async () => expect((await getOccupancy(stack, 'room')).body).toEqual({ channel: 'room', connections: 1, participants: 1 }));
+    await passes(() => expect(receiver.unique().some((e) => e.type === 'member_removed' && e.swept === true && e.member?.address === ben.address)).toBe(true));
     // The janitor purges the delete markers once they are older than PRESENCE_JANITOR_MS.
     await stack.gateways[0]!.waitForLine((l) => l.includes('"msg":"presence janitor"') && /"markersPurged":[1-9]/.test(l), 15_000);
     ann.close();
@@ -168,7 +182,7 @@ describe('both services on NATS with the shipped authorization', () => {
   });
 
   it('no service ran into a permission it lacks, and no log line carries a NATS password', () => {
-    const lines = [...stack.gateways, stack.emitApi].flatMap((s) => s.lines());
+    const lines = [...stack.gateways, stack.emitApi, webhooks].flatMap((s) => s.lines());
     expect(lines.filter((l) => /permission/i.test(l))).toEqual([]);
     for (const secret of Object.values(dotEnv)) expect(lines.filter((l) => l.includes(secret))).toEqual([]);
   });
@@ -218,6 +232,26 @@ describe('what each login may not do', () => {
       '$JS.API.STREAM.DELETE.KV_signal_presence',
       '$JS.API.STREAM.PURGE.KV_signal_revocations',
       '$JS.API.STREAM.DELETE.KV_signal_revocations',
+    ]) {
+      const error = await violation(nc, () => nc.publish(subject, '{}'));
+      expect(error).toMatchObject({ operation: 'publish', subject });
+    }
+  });
+
+  it('the webhooks login cannot read tenant traffic, nor write presence, online or revocation entries, nor delete the streams it reads', async () => {
+    const nc = await login(webhooksLogin);
+    for (const subject of ['sig.alpha.test.ch.room', 'sig.>', '$KV.signal_online.>']) {
+      const error = await violation(nc, () => void nc.subscribe(subject));
+      expect(error).toMatchObject({ operation: 'subscription', subject });
+    }
+    for (const subject of [
+      'sig.alpha.test.all',
+      '$KV.signal_presence.x',
+      '$KV.signal_online.alpha.test.x.node',
+      '$KV.signal_revocations.alpha.test.user.x',
+      '$JS.API.STREAM.DELETE.KV_signal_presence',
+      '$JS.API.STREAM.PURGE.KV_signal_online',
+      '$JS.API.STREAM.DELETE.signal_webhook_events',
     ]) {
       const error = await violation(nc, () => nc.publish(subject, '{}'));
       expect(error).toMatchObject({ operation: 'publish', subject });

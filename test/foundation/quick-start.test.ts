@@ -26,6 +26,7 @@ beforeAll(async () => {
     EMIT_API_PORT: String(ports.emit),
     GATEWAY_ADMIN_PORT: String(await freePort()),
     EMIT_API_ADMIN_PORT: String(await freePort()),
+    WEBHOOKS_ADMIN_PORT: String(await freePort()),
   };
   for (const name of ['NATS_URL', 'APPS_FILE', 'GATEWAY_PUBLIC_URL']) delete env[name];
   dev = spawn(process.execPath, ['scripts/dev.mjs'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,6 +56,8 @@ describe('pnpm start', () => {
     const secret = printed(/secret key\s+(seck_test_\S+)/);
     expect(printed(/publishable key\s+(pubk_test_\S+)/)).toMatch(/^pubk_test_/);
     expect(output).toContain(`ws://127.0.0.1:${ports.gateway}/v1/connect`);
+    // The webhooks dispatcher runs too (docs/webhooks.md).
+    expect(output).toMatch(/\[webhooks\] \{.*"msg":"ready"/);
 
     const alice = await RpcClient.connect(`ws://127.0.0.1:${ports.gateway}/v1/connect?token=${token}`);
     await alice.call('signal.join', { id: 'room-1' });

@@ -20,7 +20,7 @@ export {
   type ParticipantView,
 } from './store/participant-entry.js';
 export { readLatest, type LatestRecord } from './store/read-latest.js';
-export { RevisionConflict, type PresenceStore, type ChannelRecord, type ChannelFeed, type FeedListener } from './store/presence-store.js';
+export { RevisionConflict, SWEPT_BY_HEADER, type PresenceStore, type ChannelRecord, type ChannelFeed, type FeedListener } from './store/presence-store.js';
 export { JetStreamPresenceStore } from './store/jetstream-store.js';
 export { MemoryPresenceStore } from './store/memory-store.js';
 export { isWrongLastSequence } from './store/wrong-last-sequence.js';
@@ -32,7 +32,7 @@ export { LivenessWatch, type ObservedNode, type EntryGuard } from './nodes/liven
 export { BeatListener, beatSubject } from './nodes/beat-listener.js';
 export { isTransient, retryTransient, DEFAULT_RETRY_DELAYS, type RetryPolicy, type RetryObserver } from './faults/transient.js';
 export { waitAtStart, requireJetStream, type StartLog } from './faults/wait-at-start.js';
-export { Sweeper, type NodeLeftovers } from './nodes/sweeper.js';
+export { Sweeper } from './nodes/sweeper.js';
 export { occupancyStoreVars, occupancySettingsFrom, type OccupancySettings } from './occupancy/occupancy-config.js';
 export { openOccupancyBucket, OCCUPANCY_MAX_AGE_MS, OCCUPANCY_REFRESH_MS, type OccupancyBucket } from './occupancy/occupancy-bucket.js';
 export { occupancyKey, occupancyChannelFilter, occupancyNodeFilter, nodeOfOccupancyKey } from './occupancy/occupancy-keys.js';
@@ -47,7 +47,6 @@ export {
   type OccupancyCounts,
 } from './occupancy/occupancy-entry.js';
 export { liveInstances, readNodeOccupancy, readOccupancy, sumLive, type NodeOccupancy } from './occupancy/occupancy-reader.js';
-export { OccupancyCleanup } from './occupancy/occupancy-cleanup.js';
 /** The KV types the occupancy API takes and gives, for services that do not depend on @nats-io/kv. */
 export type { KV, KvWatchEntry } from '@nats-io/kv';
 export { checkStateSize } from './limits/state-size.js';
@@ -56,3 +55,5 @@ export { openRevocationBucket, type RevocationBucket } from './revocations/revoc
 export { revocationKey, encodeRevocationValue, decodeRevocation, revocationKeyParts, MAX_JTI_LENGTH, type Revocation } from './revocations/revocation-entry.js';
 export { RevocationWriter, type WrittenRevocation } from './revocations/revocation-writer.js';
 export { RevocationWatch, type RevocationListener } from './revocations/revocation-watch.js';
+export { onlineBucketVar, onlineValueSchema, onlineKey, onlineNodeFilter, openOnlineBucket, type OnlineValue, type OnlineBucketSettings } from './online/online-bucket.js';
+export { NodeKeysSweep } from './nodes/node-keys-sweep.js';

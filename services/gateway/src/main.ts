@@ -5,15 +5,18 @@ import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, 
 import {
   BeatListener,
   LivenessWatch,
+  NodeKeysSweep,
   NodeRegistry,
   JetStreamPresenceStore,
-  OccupancyCleanup,
   Sweeper,
   beatSubject,
   limitsFrom,
   liveInstances,
   occupancySettingsFrom,
   openOccupancyBucket,
+  occupancyNodeFilter,
+  onlineNodeFilter,
+  openOnlineBucket,
   openPresenceBuckets,
   requireJetStream,
   revocationSettingsFrom,
@@ -41,6 +44,7 @@ import { OccupancyFeeds } from './occupancy/occupancy-feeds.js';
 import { OccupancyWriter } from './occupancy/occupancy-writer.js';
 import { PresenceNode, newInstanceId } from './presence/presence-node.js';
 import { PresenceService } from './presence/presence-service.js';
+import { OnlineUsers } from './presence/online-users.js';
 import { CLOSE_GOING_AWAY } from './server/close-codes.js';
 import { instrumentWebSockets } from './server/instrument-websockets.js';
 import { watchSlowConsumers } from './server/slow-consumers.js';
@@ -110,12 +114,16 @@ async function main(): Promise<void> {
   if (occupancyBucket.mismatches.length > 0) {
     log.warn({ bucket: config.OCCUPANCY_BUCKET, differences: occupancyBucket.mismatches }, 'occupancy bucket exists with other settings; using it as it is');
   }
-  const occupancyCleanup = new OccupancyCleanup(occupancyBucket.kv);
+  const occupancyCleanup = new NodeKeysSweep(nc, config.OCCUPANCY_BUCKET, occupancyNodeFilter, node);
+  const onlineSettings = { bucket: config.ONLINE_BUCKET, replicas: config.PRESENCE_REPLICAS, storage: config.PRESENCE_STORAGE };
+  const onlineBucket = await waitAtStart('the online bucket', () => openOnlineBucket(nc, onlineSettings), log);
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
   const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs, retried('heartbeat'));
   const hub = new Hub(nc, app, node, guard);
+  const online = new OnlineUsers(onlineBucket, node, () => nodeRegistry.instance, log);
+  hub.setSessionListener(online);
   hub.setPresenceEventRule(presenceEventRule(registry));
   exportHubStats(hub.stats);
   const forcedCloses = new ForcedCloses(hub, guard, log);
@@ -138,12 +146,16 @@ async function main(): Promise<void> {
     watch: liveness,
     beats: new BeatListener(nc, config.PRESENCE_BUCKET, guard),
     beatThread: new BeatThread({ nats: config, node, subject: beatSubject(config.PRESENCE_BUCKET, node), beatMs: timing.beatMs, maxStallMs: timing.maxStallMs, log }),
-    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim'), [occupancyCleanup]),
+    sweeper: new Sweeper(nc, store, buckets.nodes, node, storeSettings.retryDeadlineMs, retried('claim'), [new NodeKeysSweep(nc, config.ONLINE_BUCKET, onlineNodeFilter, node), occupancyCleanup]),
     store,
     presence,
     timing,
     log,
-    ensureBuckets: async () => void (await openPresenceBuckets(nc, storeSettings)),
+    ensureBuckets: async () => {
+      await openPresenceBuckets(nc, storeSettings);
+      await openOnlineBucket(nc, onlineSettings);
+    },
+    online,
   });
   await waitAtStart('presence node registration', () => presenceNode.start(), log);
   ops.readiness.register('presence', () => presenceNode.readiness());
@@ -213,6 +225,8 @@ async function main(): Promise<void> {
     occupancy.stop();
     await occupancyWriter.drain();
   });
+  // Users whose connections just closed go offline in the online bucket (no sweep will come: the node leaves cleanly).
+  ops.shutdown.add('release', 'online users', () => online.drain());
   ops.shutdown.add('release', 'presence heartbeat', () => presenceNode.stop());
   reloadAppsFile(config, ops.shutdown, {
     apps: registry,

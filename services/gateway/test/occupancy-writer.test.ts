@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { decodeOccupancy, type KV, type OccupancyCleanup, type OccupancyCounts } from '@signal/presence';
+import { decodeOccupancy, type KV, type NodeKeysSweep, type OccupancyCounts } from '@signal/presence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { OccupancyWriter } from '../src/occupancy/occupancy-writer.js';
 
@@ -47,7 +47,7 @@ class RecordingKv {
 }
 
 const noStatus = { status: () => (async function* () {})() } as unknown as NatsConnection;
-const noCleanup = { removeEarlier: () => Promise.resolve(0) } as unknown as OccupancyCleanup;
+const noCleanup = { sweep: () => Promise.resolve(0) } as unknown as NodeKeysSweep;
 const counts = (connections: number, participants = 0): OccupancyCounts => ({ connections, participants });
 
 let kv: RecordingKv;

@@ -39,7 +39,32 @@ export const APPS_FILE_LIMITS = {
   historyAgeSeconds: 86_400,
   historyBytesMin: 1024 * 1024,
   historyBytesMax: 1024 * 1024 * 1024,
+  /** Webhook endpoints per environment; each costs the dispatcher one JetStream consumer per partition. */
+  webhooks: 8,
+  /** Signing secrets per webhook endpoint: the current one and those still accepted during a rotation. */
+  webhookSecrets: 4,
 } as const;
+
+/** Events a webhook endpoint can ask for (docs/webhooks.md). */
+export const WEBHOOK_EVENTS = ['user_online', 'user_offline', 'channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+
+/** One backend endpoint that receives this environment's events, signed with each of its secrets. */
+const webhookSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2048, { error: 'must be at most 2048 characters' }),
+    events: z
+      .array(z.enum(WEBHOOK_EVENTS, { error: `must be one of ${WEBHOOK_EVENTS.join(', ')}` }))
+      .min(1, { error: 'must list at least one event' })
+      .max(WEBHOOK_EVENTS.length)
+      .refine((events) => new Set(events).size === events.length, { error: 'must not repeat an event' }),
+    /** Every request is signed with each of these (several while the receiver rotates). */
+    secrets: z
+      .array(z.string().min(32, { error: 'must be at least 32 characters' }).max(1024, { error: 'must be at most 1024 characters' }))
+      .min(1, { error: 'must list at least one secret' })
+      .max(APPS_FILE_LIMITS.webhookSecrets, { error: `must list at most ${APPS_FILE_LIMITS.webhookSecrets} secrets` }),
+  })
+  .strict();
 
 const keysLimit = { error: `must list at most ${APPS_FILE_LIMITS.keysPerEnvironment} keys` };
 
@@ -214,6 +239,12 @@ const environmentSchema = z
     authorization: authorizationSchema.optional(),
     /** The history window of the channels whose namespace says `history: true`; absent: no history. */
     history: historySettingsSchema.optional(),
+    /** Backend endpoints that receive this environment's events (docs/webhooks.md). */
+    webhooks: z
+      .array(webhookSchema)
+      .max(APPS_FILE_LIMITS.webhooks, { error: `must list at most ${APPS_FILE_LIMITS.webhooks} endpoints` })
+      .refine((hooks) => new Set(hooks.map((h) => h.url)).size === hooks.length, { error: 'must not repeat a url' })
+      .optional(),
   })
   .strict()
   .refine((e) => e.tokenSecret !== undefined || e.tokenSecrets !== undefined, {
@@ -247,6 +278,7 @@ export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
 export type HistorySettings = z.infer<typeof historySettingsSchema>;
 export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
+export type WebhookConfig = z.infer<typeof webhookSchema>;
 
 /** Validates an apps document; the error names the bad field by its path in the file. */
 export function parseAppsFile(raw: unknown, source = 'apps file'): AppsFile {

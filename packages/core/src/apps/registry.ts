@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
 import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
 import { matchesPattern } from '../auth/capability.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type HistorySettings, type SecretKeyPermission } from './apps-file.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type HistorySettings, type WebhookConfig, type SecretKeyPermission } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -71,6 +71,12 @@ export interface SecretKeyGrant extends ScopeKeys {
   readonly label: string;
 }
 
+/** An environment's webhook endpoints (docs/webhooks.md), as the apps file lists them. */
+export interface EnvironmentWebhooks {
+  readonly scope: Scope;
+  readonly webhooks: readonly WebhookConfig[];
+}
+
 /** An environment's authorization settings with their defaults filled in (docs/authorization.md). */
 export interface EnvironmentAuthorization {
   readonly policy: 'open' | 'restricted';
@@ -111,6 +117,7 @@ export class AppRegistry implements Apps {
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
   private readonly providers = new Map<string, IdentityProvider>();
   private readonly history = new Map<string, HistorySettings>();
+  private readonly hooks: EnvironmentWebhooks[] = [];
 
   constructor(file: AppsFile) {
     for (const [i, app] of file.apps.entries()) {
@@ -137,6 +144,7 @@ export class AppRegistry implements Apps {
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         if (cfg.history) this.history.set(scopeId(scope), cfg.history);
+        if (cfg.webhooks !== undefined && cfg.webhooks.length > 0) this.hooks.push({ scope: { app: app.id, env }, webhooks: cfg.webhooks });
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
           this.publishable.set(key, scope);
@@ -167,6 +175,11 @@ export class AppRegistry implements Apps {
   /** Every JWKS URL the file names, for the gateways' background fetcher. */
   jwksUrls(): Set<string> {
     return new Set([...this.providers.values()].flatMap((p) => (p.jwksUrl === undefined ? [] : [p.jwksUrl])));
+  }
+
+  /** Every environment with webhook endpoints, for the webhooks dispatcher. */
+  webhooks(): readonly EnvironmentWebhooks[] {
+    return this.hooks;
   }
 
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */

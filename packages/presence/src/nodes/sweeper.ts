@@ -8,14 +8,9 @@ import { encodeNodeRecord } from './node-record.js';
 import type { ObservedNode } from './liveness-watch.js';
 import { isWrongLastSequence } from '../store/wrong-last-sequence.js';
 import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver } from '../faults/transient.js';
+import type { NodeKeysSweep } from './node-keys-sweep.js';
 
 const PARALLEL_REMOVALS = 64;
-
-/** What else a gateway process keeps in NATS that must go when it is swept (its occupancy counts). */
-export interface NodeLeftovers {
-  /** Removes what process `instance` of `node` left; resolves to how many records were removed. */
-  removeOf(node: string, instance: string): Promise<number>;
-}
 
 /**
  * Removes the entries of gateway processes that are gone and announces their `leave`s.
@@ -31,7 +26,8 @@ export class Sweeper {
     /** How long a claim retries transient JetStream errors; the entries' removals retry in the store. */
     private readonly retryMs = 0,
     private readonly onRetry?: RetryObserver,
-    private readonly leftovers: readonly NodeLeftovers[] = [],
+    /** Other per-node buckets (signal_online, signal_occupancy) swept with the participants, before the record goes. */
+    private readonly companions: readonly NodeKeysSweep[] = [],
   ) {}
 
   /**
@@ -55,7 +51,7 @@ export class Sweeper {
   async sweepClaimed(observed: ObservedNode, claimRevision: number): Promise<number> {
     const { node, instance } = observed.record;
     const removed = await this.sweepNode(node, (entry) => entry.instance === instance);
-    for (const leftover of this.leftovers) await leftover.removeOf(node, instance);
+    await this.sweepCompanions(node, (writer) => writer === instance);
     await this.nodes.delete(node, { previousSeq: claimRevision }).catch(() => undefined);
     return removed;
   }
@@ -63,6 +59,11 @@ export class Sweeper {
   /** Sweeps the entries of one node id that match `which`. */
   async sweepNode(node: string, which: (entry: StoredParticipant) => boolean): Promise<number> {
     return this.removeAll((await this.store.entriesOfNode(node)).filter(which));
+  }
+
+  /** Deletes a node's keys in the companion buckets whose writer instance matches `which`. */
+  async sweepCompanions(node: string, which: (instance: string | undefined) => boolean): Promise<void> {
+    for (const companion of this.companions) await companion.sweep(node, which);
   }
 
   /**
@@ -100,7 +101,7 @@ export class Sweeper {
     if (!scope) return false;
     let revision: number;
     try {
-      revision = await this.store.remove(entry.key, entry.revision);
+      revision = await this.store.remove(entry.key, entry.revision, this.self);
     } catch (error) {
       if (error instanceof RevisionConflict) return false;
       throw error;

@@ -6,7 +6,7 @@ import { SignalError, type Scope } from '@signal/core';
 import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } from './keys.js';
 import { encodeParticipant, type ParticipantValue, type StoredParticipant } from './participant-entry.js';
 import { followChannel } from './channel-feed.js';
-import { RevisionConflict, byJoinOrder, presentIn, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
+import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, presentIn, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
 import { readLatest, toChannelRecord } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPolicy } from '../faults/transient.js';
@@ -60,9 +60,10 @@ export class JetStreamPresenceStore implements PresenceStore {
    * Deletes an entry only if it is still at `revision`, and returns the delete marker's
    * revision: the leave event carries it so every node orders it after the entry's writes.
    */
-  async remove(key: string, revision: number): Promise<number> {
+  async remove(key: string, revision: number, sweptBy?: string): Promise<number> {
     const h = headers();
     h.set('KV-Operation', 'DEL');
+    if (sweptBy !== undefined) h.set(SWEPT_BY_HEADER, sweptBy);
     return this.guard(async () => {
       const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, undefined, {
         headers: h,

@@ -6,6 +6,9 @@ export type ChannelRecord =
   | { readonly present: true; readonly participant: StoredParticipant }
   | { readonly present: false; readonly key: string; readonly revision: number };
 
+/** Header of a delete marker written by a sweep of a dead gateway process: the sweeping node. */
+export const SWEPT_BY_HEADER = 'Signal-Swept-By';
+
 /** Revision conflicts: the entry changed since it was read (someone else swept or rewrote it). */
 export class RevisionConflict extends Error {
   constructor(key: string) {
@@ -52,9 +55,10 @@ export interface PresenceStore {
   /**
    * Deletes an entry only if it is still at `revision` (RevisionConflict otherwise), and returns
    * the delete marker's revision: the leave event carries it so every node orders it after the
-   * entry's writes.
+   * entry's writes. A sweep names the sweeping node in `sweptBy`, kept with the delete marker, so
+   * whoever reads the store's history (the webhooks dispatcher) knows the leave was a sweep.
    */
-  remove(key: string, revision: number): Promise<number>;
+  remove(key: string, revision: number, sweptBy?: string): Promise<number>;
   /** The latest record of every key of a channel, removed ones included (with their revisions). */
   readChannel(scope: Scope, channel: string): Promise<ChannelRecord[]>;
   /** Follows a channel until `close` (see ChannelFeed). */

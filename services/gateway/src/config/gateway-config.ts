@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
-import { checkTiming, occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
+import { checkTiming, occupancyStoreVars, onlineBucketVar, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
 import { historyVars } from '@signal/history';
 import { gatewayLimitVars } from '../limits/limit-vars.js';
 
@@ -54,6 +54,8 @@ const schema = z.object({
   ...presenceStoreVars,
   ...presenceNodeVars,
   ...occupancyStoreVars,
+  /** Which users have a connection on which node (docs/webhooks.md); replicas and storage as the presence buckets. */
+  ONLINE_BUCKET: onlineBucketVar,
   ...revocationStoreVars,
   ...historyVars,
 })

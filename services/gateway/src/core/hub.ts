@@ -63,6 +63,11 @@ export interface HubStats {
   invalidEnvelopes: number;
 }
 
+export interface SessionListener {
+  opened(session: Session): void;
+  closed(session: Session): void;
+}
+
 /**
  * The node's shared core: every surface turns its frames into calls on the hub, and the hub
  * turns NATS traffic into uWS topic publishes. It holds no state another node needs.
@@ -72,6 +77,7 @@ export class Hub {
   /** Sessions by user and by token id, for revocations and disconnects. */
   readonly index = new SessionIndex();
   private onControl: ControlHandler = () => undefined;
+  private sessionListener: SessionListener | undefined;
   private readonly subjects: SubjectSubscriptions;
   private seq = 0;
   private filter: EnvelopeFilter | undefined;
@@ -116,6 +122,11 @@ export class Hub {
     this.history = history;
   }
 
+  /** Told of every session opened and closed on this node (presence/online-users.ts). */
+  setSessionListener(listener: SessionListener): void {
+    this.sessionListener = listener;
+  }
+
   /** Who handles commands for gateways arriving on users', devices' and connections' subjects. */
   setControlHandler(handler: ControlHandler): void {
     this.onControl = handler;
@@ -148,6 +159,7 @@ export class Hub {
   open(session: Session): void {
     this.sessions.set(session.route, session);
     this.index.add(session);
+    this.sessionListener?.opened(session);
     this.stats.sessions = this.sessions.size;
     for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
   }
@@ -169,6 +181,7 @@ export class Hub {
     for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
     this.sessions.delete(session.route);
     this.index.remove(session);
+    this.sessionListener?.closed(session);
     this.stats.sessions = this.sessions.size;
     this.stats.subjects = this.subjects.size;
   }

@@ -118,6 +118,11 @@ export const metrics = {
     help: 'Presence entries removed (with leave events) by sweeps of dead nodes',
     registers: [registry],
   }),
+  onlineWriteFailures: new Counter({
+    name: 'signal_gateway_online_write_failures_total',
+    help: 'Writes to the online bucket (ONLINE_BUCKET: a user\'s first connection on this node, or its last one gone) that failed; webhooks user_online/user_offline depend on them',
+    registers: [registry],
+  }),
   appsReloads: new Counter({
     name: 'signal_gateway_apps_reloads_total',
     help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',

@@ -8,7 +8,7 @@ import {
   occupancyKey,
   sameCounts,
   type KV,
-  type OccupancyCleanup,
+  type NodeKeysSweep,
   type OccupancyCounts,
 } from '@signal/presence';
 import type { Logger } from 'pino';
@@ -45,7 +45,8 @@ export interface OccupancyWriterDeps {
   node: string;
   /** The current process instance (it changes when this node re-registers after being swept). */
   instance: () => string;
-  cleanup: OccupancyCleanup;
+  /** Sweeps this node's keys in the occupancy bucket (as the sweep of a dead node does). */
+  cleanup: NodeKeysSweep;
   /** Creates the bucket where it is missing (a restarted nats-server with memory storage lost it). */
   ensureBucket: () => Promise<void>;
   log: Logger;
@@ -73,7 +74,7 @@ export class OccupancyWriter {
   /** Removes what an earlier process with this node id left (before any connection is taken). */
   async start(): Promise<void> {
     const { cleanup, node, log } = this.deps;
-    const removed = await cleanup.removeEarlier(node, this.writtenInstance);
+    const removed = await cleanup.sweep(node, (writer) => writer !== this.writtenInstance);
     if (removed > 0) log.info({ removed }, 'removed occupancy keys left by an earlier process with this node id');
     this.timers.push(setInterval(() => this.tick(), TICK_MS), setInterval(() => this.refreshOld(), REFRESH_CHECK_MS));
     void this.followConnection();

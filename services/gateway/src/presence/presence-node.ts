@@ -41,6 +41,8 @@ export interface PresenceNodeDeps {
    * join works until someone creates them again.
    */
   ensureBuckets: () => Promise<void>;
+  /** This node's keys in the online bucket, written again after this node was swept. */
+  online: { reannounce(): Promise<void> };
 }
 
 export function newInstanceId(): string {
@@ -71,6 +73,7 @@ export class PresenceNode {
     await registry.register();
     const leftovers = await sweeper.sweepNode(node, (entry) => entry.instance !== registry.instance);
     if (leftovers > 0) log.info({ removed: leftovers }, 'removed presence entries left by an earlier process with this node id');
+    await sweeper.sweepCompanions(node, (instance) => instance !== registry.instance);
     await watch.start();
     this.watchStartedAt = performance.now();
     this.deps.beats.start();
@@ -120,6 +123,7 @@ export class PresenceNode {
       await registry.register(newInstanceId());
       this.lastBeatOk = performance.now();
       await presence.reannounce();
+      await this.deps.online.reannounce();
       await presence.resync();
     }
     await this.checkWatch();

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { jetstream } from '@nats-io/jetstream';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
+import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
+import { loadWebhooksConfig } from './config/webhooks-config.js';
+import { Checkpoints } from './derive/checkpoints.js';
+import { EventProducer } from './derive/producer.js';
+import { Dispatcher } from './deliver/dispatcher.js';
+import { metrics, registry as metricsRegistry } from './metrics/webhooks-metrics.js';
+import { openWebhookStreams } from './streams.js';
+
+async function main(): Promise<void> {
+  const config = loadWebhooksConfig();
+  const logger = createLogger('webhooks', config.LOG_LEVEL);
+  const apps = new LiveApps(new AppRegistry(loadAppsFile(config.APPS_FILE)));
+  const ops = await startOperations(config, logger, metricsRegistry);
+  const nc = await connectNats(config, 'signal-webhooks');
+  logger.info({ server: nc.getServer() }, 'nats connected');
+  ops.watchNats(nc);
+  const guard = new MessageGuard({ log: logger, count: (source, reason) => metrics.dropped.inc({ source, reason }) });
+  const js = jetstream(nc);
+  const streams = await openWebhookStreams(nc, config);
+  if (streams.mismatches.length > 0) logger.warn({ differences: streams.mismatches }, 'webhook streams or watched buckets have other settings than configured or advised; using them as they are');
+
+  // Consumers first: events produced from now on reach every endpoint the file names.
+  const dispatcher = new Dispatcher({
+    js,
+    jsm: streams.jsm,
+    stream: streams.events,
+    partitions: config.WEBHOOK_PARTITIONS,
+    sender: { batchMax: config.WEBHOOK_BATCH_MAX, lingerMs: config.WEBHOOK_BATCH_LINGER_MS, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+    retry: { minMs: config.WEBHOOK_RETRY_MIN_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS, periodMs: config.WEBHOOK_RETRY_PERIOD_MS },
+    guard,
+    log: logger,
+  });
+  await dispatcher.apply(apps.current);
+  ops.shutdown.add('stop-intake', 'webhook deliveries', () => dispatcher.stop());
+
+  const checkpointBucket = await Checkpoints.openBucket(nc, streams.state, config.WEBHOOK_REPLICAS, config.WEBHOOK_STORAGE);
+  for (const log of streams.logs) {
+    const producer = new EventProducer({
+      js,
+      jsm: streams.jsm,
+      log,
+      checkpoints: Checkpoints.of(nc, checkpointBucket, streams.state, log.kind),
+      partitions: config.WEBHOOK_PARTITIONS,
+      checkpointMs: config.WEBHOOK_CHECKPOINT_MS,
+      guard,
+      logger,
+    });
+    await producer.start();
+    ops.shutdown.add('stop-intake', `webhook events from ${log.bucket}`, () => producer.stop());
+  }
+
+  reloadAppsFile(config, ops.shutdown, {
+    apps,
+    log: logger,
+    count: (result) => metrics.appsReloads.inc({ result }),
+    onReload: (_previous, next) => void dispatcher.apply(next),
+  });
+  ops.readiness.markStarted();
+  logger.info({ adminPort: ops.adminPort, nats: nc.getServer() }, 'ready');
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConfigError ? error.message : (error as Error)?.stack ?? String(error);
+  process.stderr.write(`webhooks failed to start: ${scrubSecrets(message)}\n`);
+  process.exit(1);
+});

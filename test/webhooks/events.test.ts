@@ -1,0 +1,101 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { encodeToken } from '@signal/core';
+import { openOnlineBucket } from '@signal/presence';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passes } from '../support/poll.js';
+import { native } from '../support/presence.js';
+import { Receiver, startWebhookStack, type WebhookEvent, type WebhookStack } from './support.js';
+
+/** The events a receiver got about `about` (a user or a channel), each once, in arrival order. */
+function about(receiver: Receiver, what: string): Pick<WebhookEvent, 'type' | 'user' | 'channel' | 'swept'>[] {
+  return receiver
+    .unique()
+    .filter((e) => e.user === what || e.channel === what)
+    .map((e) => ({ type: e.type, ...(e.user ? { user: e.user } : {}), ...(e.channel ? { channel: e.channel } : {}), ...(e.swept === undefined ? {} : { swept: e.swept }) }));
+}
+
+describe('webhook events from client actions across two gateways', () => {
+  let receiver: Receiver;
+  let stack: WebhookStack;
+  let nc: NatsConnection;
+  let occupancy: Awaited<ReturnType<typeof openOnlineBucket>>;
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+    stack = await startWebhookStack([{ url: receiver.url }]);
+    nc = await connect({ servers: stack.nats.url });
+    // The gateways' side of signal_occupancy is built elsewhere; its contract (a history-1 KV
+    // bucket, key <app>.<env>.<channel token>.<node>) is written here by hand.
+    occupancy = await openOnlineBucket(nc, { bucket: 'signal_occupancy', replicas: 1, storage: 'memory' });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await stack?.stop();
+    await receiver?.stop();
+  });
+
+  it('user_online at the first connection anywhere, user_offline at the last one gone', async () => {
+    const first = await native(stack, 'ulla', 'web', 0);
+    await passes(() => expect(about(receiver, 'ulla')).toEqual([{ type: 'user_online', user: 'ulla' }]));
+    const second = await native(stack, 'ulla', 'phone', 1);
+    first.close();
+    // The second connection keeps her online; a marker user proves the dispatcher got this far.
+    const marker = await native(stack, 'marker-1', 'web', 1);
+    await passes(() => expect(about(receiver, 'marker-1')).toHaveLength(1));
+    expect(about(receiver, 'ulla')).toEqual([{ type: 'user_online', user: 'ulla' }]);
+    second.close();
+    await passes(() =>
+      expect(about(receiver, 'ulla')).toEqual([
+        { type: 'user_online', user: 'ulla' },
+        { type: 'user_offline', user: 'ulla', swept: false },
+      ]),
+    );
+    marker.close();
+  });
+
+  it('member_added and member_removed with identity, device, address and state', async () => {
+    const a = await native(stack, 'anna', 'web', 0);
+    const b = await native(stack, 'bert', 'phone', 1);
+    await a.call('signal.join', { id: 'room-1', presence: true });
+    await b.call('signal.join', { id: 'room-1', presence: true, state: { mic: true } });
+    await b.call('signal.publish', { id: 'room-1', state: { mic: false } });
+    await a.call('signal.leave', { id: 'room-1' });
+    b.close();
+    const members = await passes(() => {
+      const got = receiver.unique().filter((e) => e.channel === 'room-1');
+      expect(got.map((e) => `${e.type} ${e.member?.identity}`)).toEqual(['member_added anna', 'member_added bert', 'member_removed anna', 'member_removed bert']);
+      return got;
+    });
+    const [addedA, addedB, removedA, removedB] = members;
+    expect(addedA).toMatchObject({ app: 'alpha', env: 'test', channel: 'room-1', member: { identity: 'anna', device: 'web', address: a.address } });
+    expect(addedB!.member).toMatchObject({ identity: 'bert', device: 'phone', state: { mic: true } });
+    expect(removedA).toMatchObject({ swept: false, member: { address: a.address } });
+    // The state a member had when it left.
+    expect(removedB!.member).toMatchObject({ address: expect.stringMatching(/^bert\/phone\//), state: { mic: false } });
+    for (const e of members) {
+      expect(e.id).toMatch(/^[a-z0-9]+-\d+$/);
+      expect(Math.abs(e.time - Date.now())).toBeLessThan(60_000);
+    }
+    a.close();
+  });
+
+  it('channel_occupied at the first node holding the channel, channel_vacated when the last one lets go', async () => {
+    const key = (node: string) => `alpha.test.${encodeToken('lobby/1')}.${node}`;
+    await occupancy.put(key('nodea'), '{}');
+    await occupancy.put(key('nodeb'), '{}');
+    await occupancy.delete(key('nodea'));
+    await passes(() => expect(about(receiver, 'lobby/1')).toEqual([{ type: 'channel_occupied', channel: 'lobby/1' }]));
+    await occupancy.delete(key('nodeb'));
+    await passes(() =>
+      expect(about(receiver, 'lobby/1')).toEqual([
+        { type: 'channel_occupied', channel: 'lobby/1' },
+        { type: 'channel_vacated', channel: 'lobby/1', swept: false },
+      ]),
+    );
+  });
+
+  it('every request is signed, and every event id is unique', () => {
+    expect(receiver.failures).toEqual([]);
+    const ids = receiver.events().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

@@ -1,0 +1,112 @@
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passes } from '../support/poll.js';
+import { Receiver, churn, expectedChurn, memberEvents, startWebhookStack, type WebhookStack } from './support.js';
+
+/** Every copy of an event is the same event: a redelivery, never a second transition. */
+function expectOnlyRedeliveries(receiver: Receiver): void {
+  const byId = new Map<string, string>();
+  for (const e of receiver.events()) {
+    const text = JSON.stringify(e);
+    expect(byId.get(e.id) ?? text).toBe(text);
+    byId.set(e.id, text);
+  }
+}
+
+describe('dispatchers that die', () => {
+  let receiver: Receiver;
+  let stack: WebhookStack;
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+    stack = await startWebhookStack([{ url: receiver.url, events: ['member_added', 'member_removed'] }], { dispatchers: 2 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await receiver?.stop();
+  });
+
+  it('two dispatchers share the work and each transition is one event', async () => {
+    await Promise.all([churn(stack, 'ann', 'shared-a', 5, 0), churn(stack, 'ben', 'shared-b', 5, 1), churn(stack, 'cat', 'shared-c', 5, 0)]);
+    await passes(() => {
+      for (const channel of ['shared-a', 'shared-b', 'shared-c']) expect(memberEvents(receiver, channel)).toEqual(expectedChurn(5));
+    });
+    expectOnlyRedeliveries(receiver);
+  });
+
+  it('with every dispatcher killed, what happens meanwhile is delivered once one starts again', async () => {
+    await Promise.all(stack.webhooks.map((w) => w.kill()));
+    await churn(stack, 'dan', 'while-down', 4, 1);
+    await stack.startWebhooks();
+    await passes(() => expect(memberEvents(receiver, 'while-down')).toEqual(expectedChurn(4)), 15_000);
+    // And the events before the kill are not announced a second time as new transitions.
+    for (const channel of ['shared-a', 'shared-b', 'shared-c']) expect(memberEvents(receiver, channel)).toEqual(expectedChurn(5));
+    expectOnlyRedeliveries(receiver);
+  });
+
+  it('a dispatcher killed mid-delivery: its events are delivered by the other, in order', async () => {
+    await stack.startWebhooks();
+    const victim = stack.webhooks.at(-1);
+    receiver.status = 503;
+    await churn(stack, 'eve', 'mid-flight', 3, 0);
+    await passes(() => expect(receiver.failures.some((r) => r.events.some((e) => e.channel === 'mid-flight'))).toBe(true));
+    await victim!.kill();
+    receiver.status = 200;
+    await passes(() => expect(memberEvents(receiver, 'mid-flight')).toEqual(expectedChurn(3)), 30_000);
+    expectOnlyRedeliveries(receiver);
+  });
+
+  it('SIGTERM: the dispatcher stops cleanly, and its successor resumes from its checkpoint without a lost or repeated transition', async () => {
+    // The first two were killed, the fourth too; the third one started above still runs.
+    expect(await stack.webhooks[2]!.stop()).toBe(0);
+    await churn(stack, 'fred', 'after-stop', 2, 1);
+    const successor = await stack.startWebhooks();
+    // It read the presence log from after the checkpoint its predecessor saved when it stopped.
+    const from = successor.lines().map((l) => /"log":"signal_webhook_events_log_presence","from":(\d+)/.exec(l)?.[1]).find(Boolean);
+    expect(Number(from)).toBeGreaterThan(1);
+    await passes(() => expect(memberEvents(receiver, 'after-stop')).toEqual(expectedChurn(2)), 15_000);
+    for (const channel of ['shared-a', 'shared-b', 'shared-c']) expect(memberEvents(receiver, channel)).toEqual(expectedChurn(5));
+    expectOnlyRedeliveries(receiver);
+  });
+});
+
+describe('events given up on', () => {
+  let receiver: Receiver;
+  let stack: WebhookStack;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    receiver = await Receiver.start();
+    receiver.status = 500;
+    stack = await startWebhookStack([{ url: receiver.url, events: ['member_added', 'member_removed'] }], {
+      webhooksEnv: { WEBHOOK_RETRY_PERIOD_MS: '1500' },
+    });
+    nc = await connect({ servers: stack.nats.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await stack?.stop();
+    await receiver?.stop();
+  });
+
+  it('go to the dead-letter stream after the retry period, and a replay as docs/webhooks.md says delivers them', async () => {
+    await churn(stack, 'fay', 'doomed', 1);
+    const dead = await passes(async () => {
+      const info = (await nc.request('$JS.API.STREAM.INFO.signal_webhook_events_dead')).json<{ state: { messages: number; first_seq: number } }>();
+      expect(info.state.messages).toBe(2);
+      return info.state;
+    }, 20_000);
+    receiver.status = 200;
+    for (let seq = dead.first_seq; seq < dead.first_seq + 2; seq++) {
+      const { message } = (await nc.request('$JS.API.STREAM.MSG.GET.signal_webhook_events_dead', JSON.stringify({ seq }))).json<{
+        message: { hdrs: string; data: string };
+      }>();
+      const stored = Buffer.from(message.hdrs, 'base64').toString('utf8');
+      const header = (name: string) => new RegExp(`^${name}: ?(.*)$`, 'mi').exec(stored)?.[1]?.trim();
+      expect(header('Signal-Webhook-Error')).toBe('status 500');
+      const h = headers();
+      h.set('Signal-Webhook-Endpoint', header('Signal-Webhook-Endpoint')!);
+      const ack = await nc.request(header('Signal-Webhook-Subject')!, Buffer.from(message.data, 'base64'), { headers: h, timeout: 5000 });
+      expect(ack.json<{ seq?: number }>().seq).toBeGreaterThan(0);
+    }
+    await passes(() => expect(memberEvents(receiver, 'doomed')).toEqual(expectedChurn(1)), 15_000);
+  });
+});
