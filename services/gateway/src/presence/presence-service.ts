@@ -5,6 +5,7 @@ import {
   joinEnvelope,
   leaveEnvelope,
   scopeOfKey,
+  type ChannelFeed,
   type ParticipantValue,
   type ParticipantView,
   type PresenceLimits,
@@ -28,6 +29,11 @@ export interface PresenceServiceOptions {
   /** The current process instance (it changes when the node re-announces after being swept). */
   readonly instance: () => string;
   readonly limits: PresenceLimits;
+  /**
+   * PRESENCE_RETRY_DEADLINE_MS: how long a join may wait for its write to come back through a
+   * feed that lost its consumer (a dead stream leader), reopening it meanwhile. Default: none.
+   */
+  readonly retryDeadlineMs?: number;
 }
 
 /** What presence needs of the hub (an in-memory twin stands in for it in unit tests). */
@@ -219,7 +225,7 @@ export class PresenceService {
       // Joins racing from other nodes all passed the check above; the store's order decides.
       // Whoever finds the limit reached before its own write withdraws. Nobody was told of its
       // join; the leave only matters to a reader that saw the entry in the store meanwhile.
-      const others = await this.othersWhenStored(view, session.route, membership.revision, membership.key, value);
+      const others = await this.othersWhenStored(view, feed, session.route, membership.revision, membership.key, value);
       if (others >= maxParticipants) {
         await this.removeEntry(scope, membership.key, membership.revision, value);
         throw channelFull(channel, limit);
@@ -241,14 +247,26 @@ export class PresenceService {
     }
   }
 
-  /** Others present just before our write, from the channel's feed; the write is withdrawn if the feed does not bring it in time. */
-  private async othersWhenStored(view: ChannelView, route: string, revision: number, key: string, value: ParticipantValue): Promise<number> {
+  /**
+   * Others present just before our write, from the channel's feed. A feed that brings nothing
+   * for STORED_TIMEOUT_MS may have lost its consumer (it lived on a stream leader that died):
+   * it is opened again, and its first read brings the write, until the retry deadline. The
+   * write is withdrawn if it never comes.
+   */
+  private async othersWhenStored(view: ChannelView, feed: ChannelFeed, route: string, revision: number, key: string, value: ParticipantValue): Promise<number> {
+    const deadline = performance.now() + Math.max(STORED_TIMEOUT_MS, this.options.retryDeadlineMs ?? 0);
+    const stored = view.othersWhenStored(route, revision);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SignalError('unavailable', `presence store did not confirm the join within ${STORED_TIMEOUT_MS} ms; try again`)), STORED_TIMEOUT_MS);
-    });
     try {
-      return await Promise.race([view.othersWhenStored(route, revision), late]);
+      for (;;) {
+        const wait = Math.min(STORED_TIMEOUT_MS, deadline - performance.now());
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), wait)));
+        const others = await Promise.race([stored, late]);
+        clearTimeout(timer);
+        if (others !== 'late') return others;
+        if (performance.now() >= deadline) throw new SignalError('unavailable', 'presence store did not confirm the join in time; try again');
+        feed.reopen();
+      }
     } catch (error) {
       view.stopWaiting(route);
       await this.removeEntry(view.scope, key, revision, value);
