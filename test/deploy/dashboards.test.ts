@@ -22,7 +22,7 @@ import { Receiver, SECRET, WEBHOOKS_ENTRY } from '../webhooks/support.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const GENERATOR = `${root}deploy/grafana/dashboard.mjs`;
 const RULES_FILE = 'deploy/components/prometheus-operator/prometheus-rules.yaml';
-const DOCS = ['docs/operations.md', 'docs/limits.md'];
+const DOCS = ['docs/operations.md', 'docs/limits.md', 'docs/webhooks.md'];
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- dashboard JSON and rule YAML are checked field by field below */
 type Obj = any;

@@ -10,7 +10,7 @@ export {
   type PresenceTiming,
   type PresenceLimits,
 } from './config/presence-config.js';
-export { openPresenceBuckets, type PresenceBuckets } from './store/buckets.js';
+export { openPresenceBuckets, openPresenceBucketsAtStart, type PresenceBuckets } from './store/buckets.js';
 export { participantKey, channelKeyFilter, nodeKeyFilter, nodeOfKey, routeOfKey, ALL_PARTICIPANTS } from './store/keys.js';
 export {
   participantValueSchema,

@@ -8,9 +8,8 @@ import {
   liveInstances,
   occupancySettingsFrom,
   openOccupancyBucket,
-  openPresenceBuckets,
+  openPresenceBucketsAtStart,
   openRevocationBucket,
-  requireJetStream,
   revocationSettingsFrom,
   storeSettingsFrom,
   waitAtStart,
@@ -50,15 +49,7 @@ async function main(): Promise<void> {
   log.info({ server: nc.getServer() }, 'nats connected');
   ops.watchNats(nc);
   const storeSettings = storeSettingsFrom(config);
-  // A fresh NATS cluster may still be electing leaders: wait (not ready) instead of exiting.
-  const buckets = await waitAtStart(
-    'the presence buckets',
-    async () => {
-      await requireJetStream(nc);
-      return openPresenceBuckets(nc, storeSettings);
-    },
-    log,
-  );
+  const buckets = await openPresenceBucketsAtStart(nc, storeSettings, log);
   const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
   const occupancy = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettingsFrom(config, storeSettings)), log);
   // Which gateway processes are live (heartbeat records nobody claimed): only their counts are summed.

@@ -18,7 +18,7 @@ import {
   onlineNodeFilter,
   openOnlineBucket,
   openPresenceBuckets,
-  requireJetStream,
+  openPresenceBucketsAtStart,
   revocationSettingsFrom,
   storeSettingsFrom,
   timingFrom,
@@ -95,15 +95,7 @@ async function main(): Promise<void> {
 
   const storeSettings = storeSettingsFrom(config);
   const timing = timingFrom(config);
-  // A fresh NATS cluster may still be electing leaders: wait (not ready) instead of exiting.
-  const buckets = await waitAtStart(
-    'the presence buckets',
-    async () => {
-      await requireJetStream(nc);
-      return openPresenceBuckets(nc, storeSettings);
-    },
-    log,
-  );
+  const buckets = await openPresenceBucketsAtStart(nc, storeSettings, log);
   if (buckets.mismatches.length > 0) {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }

@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { SignalError } from '@signal/core';
 import type { PresenceStoreSettings } from '../config/presence-config.js';
+import { requireJetStream, waitAtStart, type StartLog } from '../faults/wait-at-start.js';
 
 export interface PresenceBuckets {
   readonly participants: KV;
@@ -48,4 +49,19 @@ export async function openPresenceBuckets(nc: NatsConnection, settings: Presence
       { cause },
     );
   }
+}
+
+/**
+ * The presence buckets at a service's start: a server without JetStream stops it at once, while
+ * a fresh NATS cluster still electing leaders is waited out (not ready) instead of exiting.
+ */
+export function openPresenceBucketsAtStart(nc: NatsConnection, settings: PresenceStoreSettings, log: StartLog): Promise<PresenceBuckets> {
+  return waitAtStart(
+    'the presence buckets',
+    async () => {
+      await requireJetStream(nc);
+      return openPresenceBuckets(nc, settings);
+    },
+    log,
+  );
 }
