@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../support/poll.js';
+import { eventually, passes } from '../support/poll.js';
 import type { RpcClient } from '../support/rpc-client.js';
 import { connectNative, emit, keysOf, startStack, type Stack } from '../support/stack.js';
+import { getOccupancy } from '../support/occupancy.js';
 import { emitTo, payloads, positionOf, withHistory, type Position } from './support.js';
 
 let stack: Stack;
@@ -18,6 +19,21 @@ async function join(client: RpcClient, channel: string, since?: Position): Promi
 }
 
 describe('recovery on reconnect (raw protocol)', () => {
+  it('counts a connection joined to a history channel in its occupancy, and not after it leaves', async () => {
+    const channel = 'hist-counted';
+    const first = await connectNative(stack, { identity: 'carl', device: 'web', gateway: 0 });
+    const since = (await join(first, channel)).position as Position;
+    first.close();
+    await first.closed;
+    // A join that recovers (`since`) is held while the history is read: counted all the same.
+    const carl = await connectNative(stack, { identity: 'carl', device: 'web', gateway: 0 });
+    await join(carl, channel, since);
+    await passes(async () => expect((await getOccupancy(stack, channel)).body).toEqual({ channel, connections: 1, participants: 0 }));
+    await carl.call('signal.leave', { id: channel });
+    await passes(async () => expect((await getOccupancy(stack, channel)).body).toEqual({ channel, connections: 0, participants: 0 }));
+    carl.close();
+  });
+
   it('gives a client that reconnects to another gateway exactly what it missed, in order, then live messages', async () => {
     const channel = 'hist-failover';
     const alice = await connectNative(stack, { identity: 'alice', device: 'web', gateway: 0 });

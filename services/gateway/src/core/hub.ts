@@ -188,12 +188,7 @@ export class Hub {
 
   /** Joins a channel the session may subscribe to (auth/permissions.ts); false when already joined. */
   join(session: Session, channel: string): boolean {
-    assertMay(session.permissions, 'subscribe', channel);
-    if (session.channels.has(channel)) return false;
-    session.channels.add(channel);
-    this.subscribe(session, channelSubject(session.scope, channel));
-    this.members?.joined(session, channel);
-    return true;
+    return this.addChannel(session, channel, true);
   }
 
   /**
@@ -201,12 +196,8 @@ export class Hub {
    * `releaseHeld`: a recovery reads what was missed meanwhile, and that goes first.
    */
   joinHeld(session: Session, channel: string): boolean {
-    assertMay(session.permissions, 'subscribe', channel);
-    if (session.channels.has(channel)) return false;
-    session.channels.add(channel);
+    if (!this.addChannel(session, channel, false)) return false;
     const subject = channelSubject(session.scope, channel);
-    this.subjects.acquire(subject, session.scope, session.surface);
-    this.stats.subjects = this.subjects.size;
     let holding = this.held.get(subject);
     if (!holding) this.held.set(subject, (holding = new Map()));
     holding.set(session, []);
@@ -385,6 +376,24 @@ export class Hub {
       subjects.push(userSubject(session.scope, session.identity), deviceSubject(session.scope, session.identity, session.device));
     }
     return subjects;
+  }
+
+  /**
+   * One membership more, for every kind of join (the channel's subject, its count for
+   * occupancy); `live`: the socket gets the channel's traffic at once, else `releaseHeld` subscribes it.
+   */
+  private addChannel(session: Session, channel: string, live: boolean): boolean {
+    assertMay(session.permissions, 'subscribe', channel);
+    if (session.channels.has(channel)) return false;
+    session.channels.add(channel);
+    const subject = channelSubject(session.scope, channel);
+    if (live) this.subscribe(session, subject);
+    else {
+      this.subjects.acquire(subject, session.scope, session.surface);
+      this.stats.subjects = this.subjects.size;
+    }
+    this.members?.joined(session, channel);
+    return true;
   }
 
   private subscribe(session: Session, subject: string): void {
