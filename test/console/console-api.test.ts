@@ -153,18 +153,21 @@ describe('GET /v1/nodes', () => {
 });
 
 describe('GET /v1/channels', () => {
-  it("lists the key's environment's presence channels with their occupancy, busiest first, and no other tenant's", async () => {
+  it("lists the key's environment's channels with their connections and participants, busiest first, and no other tenant's", async () => {
     const a = connect(await mintToken(ctx.stack, 'alpha', 'ch-a'), 0);
     const b = connect(await mintToken(ctx.stack, 'alpha', 'ch-b'), 1);
-    await Promise.all([a.join('demo-busy', { presence: true }).joined, b.join('demo-busy', { presence: true }).joined, a.join('demo-quiet é', { presence: true }).joined]);
-    let channels: Array<{ channel: string; occupancy: number }> = [];
+    await Promise.all([a.join('demo-busy', { presence: true }).joined, b.join('demo-busy', { presence: true }).joined, a.join('demo-quiet é', { presence: true }).joined, b.join('demo-plain').joined]);
+    let channels: Array<{ channel: string; connections: number; participants: number; occupancy: number }> = [];
     await eventually(async () => {
       channels = ((await get('/v1/channels', ctx.adminKey)).body as { channels: typeof channels }).channels;
-      return channels.some((c) => c.channel === 'demo-busy' && c.occupancy === 2);
-    }, 'demo-busy with two participants');
+      return channels.some((c) => c.channel === 'demo-busy' && c.participants === 2) && channels.some((c) => c.channel === 'demo-plain');
+    }, 'demo-busy with two participants, and demo-plain');
     const busy = channels.findIndex((c) => c.channel === 'demo-busy');
     const quiet = channels.findIndex((c) => c.channel === 'demo-quiet é');
-    expect(channels[quiet]).toEqual({ channel: 'demo-quiet é', occupancy: 1 });
+    expect(channels[busy]).toEqual({ channel: 'demo-busy', connections: 2, participants: 2, occupancy: 2 });
+    expect(channels[quiet]).toEqual({ channel: 'demo-quiet é', connections: 1, participants: 1, occupancy: 1 });
+    // Joined without presence: listed, with no participants.
+    expect(channels.find((c) => c.channel === 'demo-plain')).toEqual({ channel: 'demo-plain', connections: 1, participants: 0, occupancy: 0 });
     expect(busy).toBeLessThan(quiet);
     expect(await get('/v1/channels', keysOf(ctx.stack, 'beta').secretKey)).toMatchObject({ status: 200, body: { channels: [], truncated: false } });
     expect((await get('/v1/channels', keysOf(ctx.stack, 'alpha', 'live').secretKey)).body).toEqual({ channels: [], truncated: false });

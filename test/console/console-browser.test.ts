@@ -150,7 +150,9 @@ describe('the console in a browser', () => {
       .poll(
         async () => {
           await admin.getByRole('button', { name: 'Refresh' }).click();
-          return (await nodeRow.count()) === 1 && (await admin.locator('#channels-body tr', { hasText: 'demo-lobby' }).locator('td').nth(1).textContent()) === '2';
+          const cells = admin.locator('#channels-body tr', { hasText: 'demo-lobby' }).locator('td');
+          // Connections and participants: both tabs joined the room with presence.
+          return (await nodeRow.count()) === 1 && (await cells.nth(1).textContent()) === '2' && (await cells.nth(2).textContent()) === '2';
         },
         { timeout: TIMEOUT, interval: 500 },
       )

@@ -1,4 +1,4 @@
-// The admin console: nodes, channels with their members, and forms to emit, mint a token,
+// The admin console: nodes, channels with their occupancy and members, and forms to emit, mint a token,
 // revoke and disconnect, all through emit-api with the secret key the operator enters.
 import type { NodeView } from '@signal/presence';
 import { appendBounded, byId, clock, el } from './dom.js';
@@ -10,7 +10,8 @@ const REFRESH_MS = 5000;
 
 interface ChannelView {
   channel: string;
-  occupancy: number;
+  connections: number;
+  participants: number;
 }
 interface ParticipantView {
   address: string;
@@ -67,10 +68,10 @@ async function refreshChannels(): Promise<void> {
           selectedChannel = c.channel;
           void refreshMembers();
         });
-        return el('tr', {}, el('td', {}, button), el('td', {}, String(c.occupancy)));
+        return el('tr', {}, el('td', {}, button), el('td', {}, String(c.connections)), el('td', {}, String(c.participants)));
       }),
     );
-    channelsStatus.textContent = `${channels.length} presence channels${truncated ? ' (the busiest; more exist)' : ''}; updated ${clock(Date.now())}`;
+    channelsStatus.textContent = `${channels.length} channels${truncated ? ' (the busiest; more exist)' : ''}; updated ${clock(Date.now())}`;
   } catch (error) {
     channelsStatus.textContent = (error as Error).message;
   }

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }))
     .on('POST', '/v1/revocations', revocationsRoute(keys, revocations, { body }))
     .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }))
-    .on('GET', '/v1/channels', channelsRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, readTimeoutMs: READ_TIMEOUT_MS }))
+    .on('GET', '/v1/channels', channelsRoute(nc, keys, { bucket: config.OCCUPANCY_BUCKET, readTimeoutMs: READ_TIMEOUT_MS, live: () => liveInstances(liveness.observed()) }))
     .on('GET', '/v1/nodes', nodesRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, nodeTimeoutMs: config.PRESENCE_NODE_TIMEOUT_MS, readTimeoutMs: READ_TIMEOUT_MS }));
   addConsole(router, config, registry, body);
 
