@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { SignalError } from '@signal/core';
+import type { KV } from '@nats-io/kv';
+import { openKvBucket } from '../kv/open-bucket.js';
 import type { OccupancySettings } from './occupancy-config.js';
 import { MAX_OCCUPANCY_VALUE_BYTES } from './occupancy-entry.js';
 
@@ -25,27 +24,23 @@ export interface OccupancyBucket {
  * counts matter, and a delete marker replaces them. An existing bucket is used as it is.
  */
 export async function openOccupancyBucket(nc: NatsConnection, settings: OccupancySettings): Promise<OccupancyBucket> {
-  const kvm = new Kvm(jetstream(nc));
-  try {
-    const kv = await kvm.create(settings.bucket, {
+  const { kv, mismatches } = await openKvBucket(
+    nc,
+    'occupancy bucket',
+    settings.bucket,
+    {
       history: 1,
       replicas: settings.replicas,
       storage: settings.storage,
       ttl: OCCUPANCY_MAX_AGE_MS,
       maxValueSize: MAX_OCCUPANCY_VALUE_BYTES,
       description: 'signal occupancy: connections and participants per channel per gateway',
-    });
-    const status = await kv.status();
-    const mismatches: string[] = [];
-    if (status.replicas !== settings.replicas) mismatches.push(`replicas ${status.replicas} (configured ${settings.replicas}, PRESENCE_REPLICAS)`);
-    if (status.storage !== settings.storage) mismatches.push(`storage ${status.storage} (configured ${settings.storage}, PRESENCE_STORAGE)`);
-    if (status.ttl !== OCCUPANCY_MAX_AGE_MS) mismatches.push(`max_age ${status.ttl} ms (expected ${OCCUPANCY_MAX_AGE_MS} ms)`);
-    return { kv, mismatches };
-  } catch (cause) {
-    throw new SignalError(
-      'unavailable',
-      `cannot open the occupancy bucket '${settings.bucket}': ${(cause as Error).message}; NATS must run with JetStream enabled (nats-server -js)`,
-      { cause },
-    );
-  }
+    },
+    [
+      { setting: 'replicas', actual: (s) => s.replicas, expected: settings.replicas, from: 'PRESENCE_REPLICAS' },
+      { setting: 'storage', actual: (s) => s.storage, expected: settings.storage, from: 'PRESENCE_STORAGE' },
+      { setting: 'max_age', actual: (s) => s.ttl, expected: OCCUPANCY_MAX_AGE_MS, label: 'expected', unit: ' ms' },
+    ],
+  );
+  return { kv, mismatches };
 }

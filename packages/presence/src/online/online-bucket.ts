@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { SignalError, encodeToken, type Scope } from '@signal/core';
+import type { KV } from '@nats-io/kv';
+import { encodeToken, type Scope } from '@signal/core';
+import { openKvBucket } from '../kv/open-bucket.js';
 import { z } from 'zod';
 
 /**
@@ -51,16 +51,11 @@ export const ONLINE_HISTORY = 4;
 
 /** Opens the bucket, creating it when missing. */
 export async function openOnlineBucket(nc: NatsConnection, settings: OnlineBucketSettings): Promise<KV> {
-  try {
-    return await new Kvm(jetstream(nc)).create(settings.bucket, {
-      history: ONLINE_HISTORY,
-      replicas: settings.replicas,
-      storage: settings.storage,
-      description: 'signal: one key per identity and gateway node with a connection of it',
-    });
-  } catch (cause) {
-    throw new SignalError('unavailable', `cannot open the online bucket '${settings.bucket}': ${(cause as Error).message}; NATS must run with JetStream enabled`, {
-      cause,
-    });
-  }
+  const options = {
+    history: ONLINE_HISTORY,
+    replicas: settings.replicas,
+    storage: settings.storage,
+    description: 'signal: one key per identity and gateway node with a connection of it',
+  };
+  return (await openKvBucket(nc, 'online bucket', settings.bucket, options, [])).kv;
 }
