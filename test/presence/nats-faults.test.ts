@@ -71,7 +71,7 @@ async function slowRequest(c: RpcClient, method: string, params: Record<string, 
 async function storeAddresses(nc: NatsConnection, channel: string): Promise<string[]> {
   const settings = { bucket: 'signal_presence', replicas: 3, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 10_000 } as const;
   const buckets = await openPresenceBuckets(nc, settings);
-  const store = new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence', settings.retryDeadlineMs);
+  const store = new JetStreamPresenceStore(nc, buckets.shards[0]!.kv, 'signal_presence', settings.retryDeadlineMs);
   const scope = { app: 'alpha', env: 'test' as const };
   return (await store.participants(scope, channel)).map((p) => p.address).sort();
 }

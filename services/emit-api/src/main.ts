@@ -2,7 +2,7 @@
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { MessageGuard, connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
-  JetStreamPresenceStore,
+  jetStreamPresenceStore,
   LivenessWatch,
   RevocationWriter,
   liveInstances,
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   ops.watchNats(nc);
   const storeSettings = storeSettingsFrom(config);
   const buckets = await openPresenceBucketsAtStart(nc, storeSettings, log);
-  const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
+  const presence = jetStreamPresenceStore(nc, buckets.shards, storeSettings.retryDeadlineMs);
   const occupancy = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettingsFrom(config, storeSettings)), log);
   // Which gateway processes are live (heartbeat records nobody claimed): only their counts are summed.
   const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     .on('POST', '/v1/channel-tokens', channelTokensRoute(keys, { body, maxTtlSeconds: config.MAX_TOKEN_TTL_SECONDS }))
     .on('POST', '/v1/revocations', revocationsRoute(keys, revocations, { body }))
     .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }))
-    .on('GET', '/v1/channels', channelsRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, readTimeoutMs: READ_TIMEOUT_MS }))
+    .on('GET', '/v1/channels', channelsRoute(nc, keys, { buckets: buckets.shards.map((shard) => shard.bucket), readTimeoutMs: READ_TIMEOUT_MS }))
     .on('GET', '/v1/nodes', nodesRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, nodeTimeoutMs: config.PRESENCE_NODE_TIMEOUT_MS, readTimeoutMs: READ_TIMEOUT_MS }));
   addConsole(router, config, registry, body);
 

@@ -12,12 +12,14 @@ export const MAX_CHANNELS_LISTED = 1000;
  * GET /v1/channels: the key's environment's presence channels that have participants, with
  * how many (connections joined with presence), busiest first. Read from the presence bucket
  * (keys only: `<app>.<env>.<channel token>.<node>.<connection>`), so channels joined without
- * presence are not listed.
+ * presence are not listed. With PRESENCE_SHARDS, every participants bucket is read: a channel
+ * lives in one of them.
  */
-export function channelsRoute(nc: NatsConnection, keys: SecretKeys, options: { bucket: string; readTimeoutMs: number }) {
+export function channelsRoute(nc: NatsConnection, keys: SecretKeys, options: { buckets: readonly string[]; readTimeoutMs: number }) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const grant = requireSecretKey(req, keys);
-    const records = await readLatest(nc, options.bucket, `${grant.app}.${grant.env}.*.*.*`, options.readTimeoutMs, { headersOnly: true });
+    const filter = `${grant.app}.${grant.env}.*.*.*`;
+    const records = (await Promise.all(options.buckets.map((bucket) => readLatest(nc, bucket, filter, options.readTimeoutMs, { headersOnly: true })))).flat();
     const counts = new Map<string, number>();
     for (const record of records) {
       if (record.deleted) continue;
