@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Presence churn benchmark (see bench/README.md): a 2-gateway cluster on one nats-server.
 //  0. raw NATS: KV put/get/delete and consumer create+delete on the same server, and what each
-//     way of reading a channel costs (bench/lib/store-ops.mjs);
+//     way of reading a channel costs, and KV puts over 1 vs 3 streams (PRESENCE_SHARDS) (bench/lib/store-ops.mjs);
 //  1. small channels: SMALL_CHANNELS channels with SMALL_MEMBERS participants each that stay,
 //     CHURNERS clients (spread over the channels) loop join → state → state → leave for
 //     DURATION_S seconds: operations per second;
@@ -21,7 +21,7 @@ import { Kvm } from '@nats-io/kv';
 import { AppRegistry, encodeToken, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import { RpcClient, intEnv } from './lib/rpc-client.mjs';
-import { measureStoreOps } from './lib/store-ops.mjs';
+import { measureShardedPuts, measureStoreOps } from './lib/store-ops.mjs';
 
 const SMALL_MEMBERS = intEnv('SMALL_MEMBERS', 10);
 const SMALL_CHANNELS = intEnv('SMALL_CHANNELS', 8);
@@ -79,6 +79,8 @@ async function main() {
     // Before the gateways start, so nothing else loads the server.
     summary.rawNats = await measureStoreOps(nats.url);
     console.log(`raw NATS (40 in flight, per second): ${JSON.stringify(summary.rawNats)}`);
+    summary.shardedPuts = await measureShardedPuts(nats.url);
+    console.log(`KV puts/s over 1 and 3 streams on this server (PRESENCE_SHARDS): ${JSON.stringify(summary.shardedPuts)}`);
   }
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));

@@ -130,3 +130,46 @@ export async function measureStoreOps(natsUrl, seconds = 2) {
   await nc.close();
   return out;
 }
+
+/** An idle consumer on `bucket` (a followed channel with no writes), for the per-write cost of feeds. */
+async function idleFeed(nc, bucket, filter) {
+  const stream = `KV_${bucket}`;
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox);
+  const config = { deliver_subject: inbox, deliver_policy: 'new', filter_subject: `$KV.${bucket}.${filter}`, ack_policy: 'none', mem_storage: true, num_replicas: 1 };
+  const reply = (await nc.request(`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify({ stream_name: stream, config }), TIMEOUT)).json();
+  return async () => {
+    sub.unsubscribe();
+    await nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${reply.name}`, undefined, TIMEOUT);
+  };
+}
+
+/**
+ * PRESENCE_SHARDS on one nats-server (docs/presence.md, "Capacity"): KV puts spread over `n`
+ * buckets (streams, each with its own leader), against one; with IN_FLIGHT requests in all and
+ * with IN_FLIGHT per stream (as n times the gateways would keep); and with IDLE_FEEDS idle feeds
+ * in all, spread over the n streams as channels are (each write is checked only against the
+ * feeds of its own stream).
+ */
+export async function measureShardedPuts(natsUrl, counts = [1, 3], seconds = 2) {
+  const nc = await connect({ servers: natsUrl });
+  const kvm = new Kvm(jetstream(nc, TIMEOUT));
+  const value = new TextEncoder().encode(JSON.stringify({ channel: 'c', address: 'a/b/n-c', identity: 'a', device: 'b', node: 'n', instance: 'i', joinedAt: 0 }));
+  const out = {};
+  for (const n of counts) {
+    const names = Array.from({ length: n }, (_, i) => `bench_shards_${n}_${i}`);
+    const kvs = await Promise.all(names.map((name) => kvm.create(name, { history: 1, storage: 'memory' })));
+    const put = (i) => kvs[i % n].put(`app.env.c${i % 500}.n.${i % 5000}`, value);
+    out[`streams${n}`] = await rate(seconds, put);
+    if (n > 1) out[`streams${n}InFlight${IN_FLIGHT * n}`] = await rate(seconds, put, IN_FLIGHT * n);
+    const closers = [];
+    for (let i = 0; i < IDLE_FEEDS; i += 50) {
+      closers.push(...(await Promise.all(Array.from({ length: 50 }, (_, k) => idleFeed(nc, names[(i + k) % n], `app.env.idle${i + k}.*.*`)))));
+    }
+    out[`streams${n}With${IDLE_FEEDS}Feeds`] = await rate(seconds, put);
+    await Promise.all(closers.map((close) => close()));
+    await Promise.all(kvs.map((kv) => kv.destroy()));
+  }
+  await nc.close();
+  return out;
+}

@@ -47,6 +47,7 @@ const gatewayLogin = resolveEnv(compose.services['gateway-1'].environment, ['NAT
 const emitLogin = resolveEnv(compose.services['emit-api'].environment, ['NATS_USER', 'NATS_PASSWORD']);
 const webhooksLogin = resolveEnv(compose.services['webhooks-1'].environment, ['NATS_USER', 'NATS_PASSWORD']);
 
+const SHARDS = { PRESENCE_SHARDS: '3' };
 let stack: Stack;
 let webhooks: ServiceProcess;
 let receiver: Receiver;
@@ -58,8 +59,10 @@ beforeAll(async () => {
     gateways: 2,
     nats: { configFile: NATS_CONF, env: natsEnv },
     // Fast heartbeats and janitor: sweeping and purging run under these permissions too.
-    gatewayEnv: { ...gatewayLogin, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
-    emitEnv: emitLogin,
+    // Three presence buckets, the most the shipped permissions allow (docs/presence.md#sharding):
+    // every shard's reads, writes, sweeps, purges and webhook logs run under them too.
+    gatewayEnv: { ...gatewayLogin, ...SHARDS, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
+    emitEnv: { ...emitLogin, ...SHARDS },
     // `hist-*` channels of alpha/test keep history: its stream and reads run under these permissions too.
     configureApps: (apps) => {
       withHistory(10)(apps);
@@ -67,7 +70,7 @@ beforeAll(async () => {
       apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added', 'member_removed'] }];
     },
   });
-  webhooks = await startService({ entry: WEBHOOKS_ENTRY, name: 'webhooks', env: { ...serviceEnv(stack), ...webhooksLogin, WEBHOOK_STORAGE: 'memory' } });
+  webhooks = await startService({ entry: WEBHOOKS_ENTRY, name: 'webhooks', env: { ...serviceEnv(stack), ...webhooksLogin, ...SHARDS, WEBHOOK_STORAGE: 'memory' } });
 });
 afterAll(async () => {
   await webhooks?.stop();

@@ -37,7 +37,11 @@ async function startClusterStack(): Promise<ClusterStack> {
   const cluster = await startNatsCluster(3);
   const apps = [generateApp('alpha')];
   const appsFile = await writeTempFile('apps-nats-faults.json', JSON.stringify({ apps }));
-  const env = { NATS_URL: cluster.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', PRESENCE_REPLICAS: '3' };
+  // Churners join as fast as the store answers (hundreds a second once it is back), far above a
+  // client's join rate (JOIN_RATE 20/s, burst 128): past it the gateway refuses and then closes the
+  // connection (4029), and the churner's request in flight is never answered. This test is about
+  // NATS faults, not rate limits, so they are lifted.
+  const env = { NATS_URL: cluster.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', PRESENCE_REPLICAS: '3', JOIN_RATE: '1000000', JOIN_BURST: '1000000' };
   const emitApi = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api', env, readyTimeoutMs: 60_000 });
   const gateways: ServiceProcess[] = [];
   for (const i of [0, 1]) gateways.push(await startService({ entry: GATEWAY_ENTRY, name: `gateway-${i}`, env, readyTimeoutMs: 60_000 }));
@@ -64,14 +68,20 @@ let ids = 1_000_000;
 async function slowRequest(c: RpcClient, method: string, params: Record<string, unknown>): Promise<Frame> {
   const id = ids++;
   c.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-  return c.next((f) => f.id === id && f.method === undefined, JOIN_WAIT_MS);
+  // A connection the gateway closed answers nothing more: fail with its close code at once.
+  const closed = c.closed.then(({ code, reason }) => {
+    throw new Error(`${method} ${JSON.stringify(params)} unanswered: the gateway closed the connection (${code} ${reason})`);
+  });
+  // The test closes every client at its end: that rejection, after the answer came, goes nowhere.
+  closed.catch(() => undefined);
+  return Promise.race([c.next((f) => f.id === id && f.method === undefined, JOIN_WAIT_MS), closed]);
 }
 
 /** The participants of a channel as the store holds them, read on a connection of the test's own. */
 async function storeAddresses(nc: NatsConnection, channel: string): Promise<string[]> {
   const settings = { bucket: 'signal_presence', replicas: 3, storage: 'memory', maxBytes: 256 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 10_000 } as const;
   const buckets = await openPresenceBuckets(nc, settings);
-  const store = new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence', settings.retryDeadlineMs);
+  const store = new JetStreamPresenceStore(nc, buckets.shards[0]!.kv, 'signal_presence', settings.retryDeadlineMs);
   const scope = { app: 'alpha', env: 'test' as const };
   return (await store.participants(scope, channel)).map((p) => p.address).sort();
 }
@@ -88,19 +98,20 @@ function serverIndexOfGateway(stack: ClusterStack, gateway: number): number {
 }
 
 /*
- * Known bug, found when the channel feeds (joins without a store read) met the retries: in about
- * half the runs one churner's request never gets an answer after a NATS node is killed (its entry
- * stays in the store, so it is a leave or the join's answer that is lost). Until that is found,
- * this runs only when asked (SIGNAL_FAULT_TESTS=1), so CI does not land on a coin toss; the
- * start-up case below runs always. Issue 11's closing note has the details.
+ * Both roles cost about a minute each (a 3-node cluster, three services, an election): CI runs
+ * one, the stream leader's death (the presence stream and its feeds' consumers elect again);
+ * SIGNAL_FAULT_TESTS=1 runs both. (Their lost answer of before was the churners' join rate: see
+ * startClusterStack.)
  */
-describe.skipIf(process.env.SIGNAL_FAULT_TESTS !== '1').each(['the one gateway-0 is connected to', 'the presence stream leader'] as const)('a NATS node killed during presence churn: %s', (role) => {
+const ROLES = process.env.SIGNAL_FAULT_TESTS === '1' ? (['the one gateway-0 is connected to', 'the presence stream leader'] as const) : (['the presence stream leader'] as const);
+describe.each(ROLES)('a NATS node killed during presence churn: %s', (role) => {
   let stack: ClusterStack;
   let nc: NatsConnection;
+  // Three nats-servers and three services, each allowed 60 s to be ready on a loaded machine.
   beforeAll(async () => {
     stack = await startClusterStack();
     nc = await connect({ servers: stack.cluster.urls });
-  });
+  }, 200_000);
   afterAll(async () => {
     await nc?.close();
     await stack?.stop();

@@ -52,7 +52,7 @@ export async function bucketEntriesOfNode(stack: Stack, node: string) {
   const nc = await connect({ servers: stack.nats.url });
   try {
     const buckets = await openPresenceBuckets(nc, DEFAULT_BUCKETS);
-    return await new JetStreamPresenceStore(nc, buckets.participants, 'signal_presence').entriesOfNode(node);
+    return await new JetStreamPresenceStore(nc, buckets.shards[0]!.kv, 'signal_presence').entriesOfNode(node);
   } finally {
     await nc.close();
   }

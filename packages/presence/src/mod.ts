@@ -10,7 +10,9 @@ export {
   type PresenceTiming,
   type PresenceLimits,
 } from './config/presence-config.js';
-export { openPresenceBuckets, openPresenceBucketsAtStart, type PresenceBuckets } from './store/buckets.js';
+export { openPresenceBuckets, openPresenceBucketsAtStart, type PresenceBuckets, type PresenceShard } from './store/buckets.js';
+export { shardBucketName, shardBucketNames, shardOfChannel, shardOfKey } from './store/shards.js';
+export { ShardedPresenceStore } from './store/sharded-store.js';
 export { participantKey, channelKeyFilter, nodeKeyFilter, nodeOfKey, routeOfKey, ALL_PARTICIPANTS } from './store/keys.js';
 export {
   participantValueSchema,
@@ -21,13 +23,14 @@ export {
 } from './store/participant-entry.js';
 export { readLatest, type LatestRecord } from './store/read-latest.js';
 export { RevisionConflict, SWEPT_BY_HEADER, type PresenceStore, type ChannelRecord, type ChannelFeed, type FeedListener } from './store/presence-store.js';
-export { JetStreamPresenceStore } from './store/jetstream-store.js';
+export { JetStreamPresenceStore, jetStreamPresenceStore } from './store/jetstream-store.js';
 export { MemoryPresenceStore } from './store/memory-store.js';
 export { isWrongLastSequence } from './store/wrong-last-sequence.js';
 export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
 export { nodeRecordSchema, decodeNodeRecord, type NodeRecord } from './nodes/node-record.js';
 export { nodeViewOf, type NodeView } from './nodes/node-view.js';
 export { NodeRegistry, NodeSwept } from './nodes/node-registry.js';
+export { disagreeingNodes, waitForShardAgreement, type Disagreeing } from './nodes/shard-agreement.js';
 export { LivenessWatch, type ObservedNode, type EntryGuard } from './nodes/liveness-watch.js';
 export { BeatListener, beatSubject } from './nodes/beat-listener.js';
 export { isTransient, retryTransient, DEFAULT_RETRY_DELAYS, type RetryPolicy, type RetryObserver } from './faults/transient.js';

@@ -37,6 +37,12 @@ describe('BeatListener', () => {
     listener.forgiveAll();
     expect(listener.silentFor('node0001')).toBe(0);
     expect(listener.silentFor('neverheard')).toBe(0);
+    // Forgiven with a grace: silent only from its end, however long before it was heard.
+    listener.forgiveAll(1000);
+    now = 3500;
+    expect(listener.silentFor('node0001')).toBe(0);
+    now = 4200;
+    expect(listener.silentFor('node0001')).toBe(500);
     listener.stop();
   });
 

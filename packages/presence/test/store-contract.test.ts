@@ -6,6 +6,8 @@ import {
   JetStreamPresenceStore,
   MemoryPresenceStore,
   RevisionConflict,
+  ShardedPresenceStore,
+  jetStreamPresenceStore,
   openPresenceBuckets,
   type ChannelRecord,
   type ParticipantValue,
@@ -26,10 +28,16 @@ beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
   const buckets = await openPresenceBuckets(nc, { bucket: BUCKET, replicas: 1, storage: 'memory', maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 0 });
-  const jetstream = new JetStreamPresenceStore(nc, buckets.participants, BUCKET);
+  const jetstream = new JetStreamPresenceStore(nc, buckets.shards[0]!.kv, BUCKET);
   stores.jetstream = () => jetstream;
   const memory = new MemoryPresenceStore();
   stores.memory = () => memory;
+  // PRESENCE_SHARDS=3: the same contract, each channel in one of three buckets.
+  const sharded = await openPresenceBuckets(nc, { bucket: `${BUCKET}_sharded`, shards: 3, replicas: 1, storage: 'memory', maxBytes: 64 * 1024 * 1024, maxValueBytes: 1024 + ENTRY_OVERHEAD_BYTES, retryDeadlineMs: 0 });
+  const shardedJetStream = jetStreamPresenceStore(nc, sharded.shards);
+  stores['sharded jetstream'] = () => shardedJetStream;
+  const shardedMemory = new ShardedPresenceStore([new MemoryPresenceStore(), new MemoryPresenceStore(), new MemoryPresenceStore()]);
+  stores['sharded memory'] = () => shardedMemory;
 });
 afterAll(async () => {
   await nc?.close();
@@ -56,9 +64,9 @@ function collect(store: PresenceStore, channel: string) {
   return { records, feed, until };
 }
 
-describe.each(['memory', 'jetstream'])('PresenceStore contract: %s', (name) => {
+describe.each(['memory', 'jetstream', 'sharded memory', 'sharded jetstream'])('PresenceStore contract: %s', (name) => {
   const store = () => stores[name]!();
-  const channel = (what: string) => `${name}-${what}`;
+  const channel = (what: string) => `${name.replace(' ', '-')}-${what}`;
 
   it('numbers writes with increasing revisions and refuses a write at a stale revision', async () => {
     const ch = channel('cas');

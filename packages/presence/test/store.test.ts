@@ -28,7 +28,7 @@ beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
   buckets = await openPresenceBuckets(nc, { ...LIMITS, bucket: BUCKET, replicas: 1, storage: 'memory' });
-  store = new JetStreamPresenceStore(nc, buckets.participants, BUCKET);
+  store = new JetStreamPresenceStore(nc, buckets.shards[0]!.kv, BUCKET);
 });
 afterAll(async () => {
   await nc?.close();

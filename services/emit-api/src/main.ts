@@ -2,7 +2,7 @@
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { MessageGuard, connectNats, reloadAppsFile, createLogger, scrubSecrets, startOperations } from '@signal/operations';
 import {
-  JetStreamPresenceStore,
+  jetStreamPresenceStore,
   LivenessWatch,
   RevocationWriter,
   liveInstances,
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   ops.watchNats(nc);
   const storeSettings = storeSettingsFrom(config);
   const buckets = await openPresenceBucketsAtStart(nc, storeSettings, log);
-  const presence = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs);
+  const presence = jetStreamPresenceStore(nc, buckets.shards, storeSettings.retryDeadlineMs);
   const occupancy = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettingsFrom(config, storeSettings)), log);
   // Which gateway processes are live (heartbeat records nobody claimed): only their counts are summed.
   const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });

@@ -7,7 +7,7 @@ import {
   LivenessWatch,
   NodeKeysSweep,
   NodeRegistry,
-  JetStreamPresenceStore,
+  jetStreamPresenceStore,
   Sweeper,
   beatSubject,
   limitsFrom,
@@ -19,6 +19,7 @@ import {
   openOnlineBucket,
   openPresenceBuckets,
   openPresenceBucketsAtStart,
+  waitForShardAgreement,
   revocationSettingsFrom,
   storeSettingsFrom,
   timingFrom,
@@ -54,6 +55,12 @@ import { registerJsonRpcRoutes } from './surfaces/jsonrpc/routes.js';
 import { registerSocketIoRoutes } from './surfaces/socketio/routes.js';
 
 const NATS_PING_INTERVAL_MS = 10_000;
+/**
+ * A record of a gateway with another PRESENCE_SHARDS that has not moved for this long is from a
+ * gateway that died (nobody with its count is left to sweep it): it no longer holds the start.
+ * Longer than a JetStream election freezes live records (5-20 s measured), so a live one is not taken for dead.
+ */
+const SHARD_RECORD_DEAD_MS = 30_000;
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
     log.warn({ bucket: config.PRESENCE_BUCKET, differences: buckets.mismatches }, 'presence bucket exists with other settings; using it as it is');
   }
   const retried = (operation: (typeof PRESENCE_RETRY_OPERATIONS)[number]) => () => metrics.presenceRetries.inc({ operation });
-  const store = new JetStreamPresenceStore(nc, buckets.participants, config.PRESENCE_BUCKET, storeSettings.retryDeadlineMs, retried('store'));
+  const store = jetStreamPresenceStore(nc, buckets.shards, storeSettings.retryDeadlineMs, retried('store'));
   const occupancySettings = occupancySettingsFrom(config, storeSettings);
   const occupancyBucket = await waitAtStart('the occupancy bucket', () => openOccupancyBucket(nc, occupancySettings), log);
   if (occupancyBucket.mismatches.length > 0) {
@@ -112,7 +119,7 @@ async function main(): Promise<void> {
 
   const app = uWS.App();
   const sockets = instrumentWebSockets(app, ops.readiness);
-  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs, retried('heartbeat'));
+  const nodeRegistry = new NodeRegistry(buckets.nodes, node, newInstanceId(), () => sockets.size, timing.heartbeatMs, retried('heartbeat'), config.PRESENCE_SHARDS);
   const hub = new Hub(nc, app, node, guard);
   const online = new OnlineUsers(onlineBucket, node, () => nodeRegistry.instance, log);
   hub.setSessionListener(online);
@@ -149,6 +156,8 @@ async function main(): Promise<void> {
     },
     online,
   });
+  // Every gateway must put a channel in the same bucket: not ready while one with another count runs.
+  await waitAtStart('gateways to agree on PRESENCE_SHARDS', () => waitForShardAgreement(nc, `${config.PRESENCE_BUCKET}_nodes`, node, config.PRESENCE_SHARDS, SHARD_RECORD_DEAD_MS, log), log);
   await waitAtStart('presence node registration', () => presenceNode.start(), log);
   ops.readiness.register('presence', () => presenceNode.readiness());
   // Occupancy (docs/presence.md#occupancy): this node's counts per channel in the bucket, and

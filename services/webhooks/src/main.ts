@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       js,
       jsm: streams.jsm,
       log,
-      checkpoints: Checkpoints.of(nc, checkpointBucket, streams.state, log.kind),
+      checkpoints: Checkpoints.of(nc, checkpointBucket, streams.state, log.id),
       partitions: config.WEBHOOK_PARTITIONS,
       checkpointMs: config.WEBHOOK_CHECKPOINT_MS,
       guard,

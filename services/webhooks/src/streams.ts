@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { SignalError } from '@signal/core';
+import { shardBucketNames } from '@signal/presence';
 import type { WebhooksConfig } from './config/webhooks-config.js';
 
 const MS = 1_000_000;
@@ -17,6 +18,8 @@ export type LogKind = (typeof LOG_KINDS)[number];
 
 export interface WebhookLog {
   readonly kind: LogKind;
+  /** `presence`, `online`, `occupancy`, and `presence_<n>` for presence shard n (PRESENCE_SHARDS): names its stream, checkpoints and metrics. */
+  readonly id: string;
   readonly bucket: string;
   readonly info: StreamInfo;
 }
@@ -50,18 +53,17 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
   const mismatches: string[] = [];
   const name = config.WEBHOOK_STREAM;
   try {
-    const buckets: Record<LogKind, string> = { presence: config.PRESENCE_BUCKET, online: config.ONLINE_BUCKET, occupancy: config.OCCUPANCY_BUCKET };
     const logs: WebhookLog[] = [];
-    for (const kind of LOG_KINDS) {
+    for (const { kind, id, bucket } of watchedBuckets(config)) {
       const info = await ensure(jsm, mismatches, {
         ...base,
-        name: `${name}_log_${kind}`,
-        description: `signal webhooks: every write to the ${buckets[kind]} bucket`,
-        mirror: { name: `KV_${buckets[kind]}` },
+        name: `${name}_log_${id}`,
+        description: `signal webhooks: every write to the ${bucket} bucket`,
+        mirror: { name: `KV_${bucket}` },
         max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
       });
-      logs.push({ kind, bucket: buckets[kind], info });
-      await checkHistory(jsm, buckets[kind], mismatches);
+      logs.push({ kind, id, bucket, info });
+      await checkHistory(jsm, bucket, mismatches);
     }
     await ensure(jsm, mismatches, {
       ...base,
@@ -86,6 +88,19 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
       cause,
     });
   }
+}
+
+/**
+ * Every bucket events are derived from: each presence shard (a channel lives in one, so each
+ * shard's log alone orders its channels' member events), the online and the occupancy bucket.
+ */
+export function watchedBuckets(config: Pick<WebhooksConfig, 'PRESENCE_BUCKET' | 'PRESENCE_SHARDS' | 'ONLINE_BUCKET' | 'OCCUPANCY_BUCKET'>): { kind: LogKind; id: string; bucket: string }[] {
+  const presence = shardBucketNames(config.PRESENCE_BUCKET, config.PRESENCE_SHARDS).map((bucket, shard) => ({
+    kind: 'presence' as const,
+    id: shard === 0 ? 'presence' : `presence_${shard}`,
+    bucket,
+  }));
+  return [...presence, { kind: 'online', id: 'online', bucket: config.ONLINE_BUCKET }, { kind: 'occupancy', id: 'occupancy', bucket: config.OCCUPANCY_BUCKET }];
 }
 
 /**

@@ -11,6 +11,11 @@ export const presenceStoreVars = {
     .string()
     .regex(/^[a-zA-Z0-9_-]{1,200}$/, { error: 'must be 1-200 of a-z, A-Z, 0-9, _ or -' })
     .default('signal_presence'),
+  /**
+   * How many participants buckets presence is spread over, by channel (docs/presence.md#sharding):
+   * `<bucket>`, `<bucket>_1` … Every service must use the same count; 1 keeps one bucket.
+   */
+  PRESENCE_SHARDS: intVar(1, 64, 1),
   /** JetStream replicas of both buckets when they are created (3 on a 3-node NATS cluster). */
   PRESENCE_REPLICAS: intVar(1, 5, 1),
   /** Presence is rebuilt by clients rejoining, so memory is the default; `file` survives a NATS restart. */
@@ -45,6 +50,8 @@ export const presenceNodeVars = {
 
 export interface PresenceStoreSettings {
   bucket: string;
+  /** Participants buckets (PRESENCE_SHARDS); 1 when absent. */
+  shards?: number;
   replicas: number;
   storage: 'memory' | 'file';
   /** The participants bucket's `max_bytes`. */
@@ -81,6 +88,7 @@ type NodeVars = { [K in keyof typeof presenceNodeVars]: z.infer<(typeof presence
 export function storeSettingsFrom(env: StoreVars): PresenceStoreSettings {
   return {
     bucket: env.PRESENCE_BUCKET,
+    shards: env.PRESENCE_SHARDS,
     replicas: env.PRESENCE_REPLICAS,
     storage: env.PRESENCE_STORAGE,
     maxBytes: env.PRESENCE_MAX_BYTES,

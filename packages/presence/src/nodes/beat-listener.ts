@@ -48,14 +48,19 @@ export class BeatListener {
     this.subscription = undefined;
   }
 
-  /** How long `node` has not been heard. */
+  /** How long `node` has not been heard (0 while forgiven). */
   silentFor(node: string): number {
-    return this.now() - Math.max(this.heard.get(node) ?? 0, this.floor);
+    return Math.max(0, this.now() - Math.max(this.heard.get(node) ?? 0, this.floor));
   }
 
-  /** After a gap in what this process could hear (its own NATS outage, its own stall), nobody is judged on it. */
-  forgiveAll(): void {
-    this.floor = this.now();
+  /**
+   * After a gap in what this process could hear (its own NATS outage, its own stall), nobody is
+   * judged on it. `graceMs` forgives for that much longer: after a NATS node died, the other
+   * gateways connected to it reconnect at their own pace (a busy process notices the dead socket
+   * later), and their beats stop meanwhile.
+   */
+  forgiveAll(graceMs = 0): void {
+    this.floor = this.now() + graceMs;
   }
 
   /** Drops nodes silent for much longer than any timeout (their records are long swept). */

@@ -19,6 +19,8 @@ export const nodeRecordSchema = z.object({
    * from an older gateway, judged on its record alone, with the longer timeout of that time.
    */
   beats: z.boolean().optional(),
+  /** The writer's PRESENCE_SHARDS; absent in records of older gateways, which had one bucket. */
+  shards: z.number().int().positive().optional(),
 });
 
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;

@@ -30,6 +30,8 @@ export class NodeRegistry {
     private readonly connections: () => number = () => 0,
     private readonly retryMs = 0,
     private readonly onRetry?: RetryObserver,
+    /** PRESENCE_SHARDS, in the record so a gateway started with another count can tell (shard-agreement.ts). */
+    private readonly shards = 1,
   ) {}
 
   get instance(): string {
@@ -76,7 +78,7 @@ export class NodeRegistry {
   }
 
   private record(): NodeRecord {
-    return { node: this.node, instance: this.currentInstance, beatAt: Date.now(), startedAt: this.startedAt, connections: this.connections(), beats: true };
+    return { node: this.node, instance: this.currentInstance, beatAt: Date.now(), startedAt: this.startedAt, connections: this.connections(), beats: true, shards: this.shards };
   }
 
   private async call<T>(op: () => Promise<T>): Promise<T> {

@@ -4,16 +4,24 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { SignalError } from '@signal/core';
 import type { PresenceStoreSettings } from '../config/presence-config.js';
 import { requireJetStream, waitAtStart, type StartLog } from '../faults/wait-at-start.js';
+import { shardBucketNames } from './shards.js';
+
+/** One participants bucket (PRESENCE_SHARDS of them, see shards.ts). */
+export interface PresenceShard {
+  readonly bucket: string;
+  readonly kv: KV;
+}
 
 export interface PresenceBuckets {
-  readonly participants: KV;
+  /** The participants buckets, shard 0 first. */
+  readonly shards: readonly PresenceShard[];
   readonly nodes: KV;
   /** Differences between the configured and the existing bucket settings, for a start-up warning. */
   readonly mismatches: string[];
 }
 
 /**
- * Opens both buckets, creating them when missing. History 1: only the latest state of a
+ * Opens the participants buckets (one per shard) and the heartbeat bucket, creating them when missing. History 1: only the latest state of a
  * participant matters, and delete markers replace the value they delete. The participants
  * bucket is bounded (PRESENCE_MAX_BYTES, and values by PRESENCE_MAX_STATE_BYTES): when full it
  * refuses new keys, while updates and deletes of existing keys still go through, so a full
@@ -24,27 +32,31 @@ export interface PresenceBuckets {
 export async function openPresenceBuckets(nc: NatsConnection, settings: PresenceStoreSettings): Promise<PresenceBuckets> {
   const kvm = new Kvm(jetstream(nc));
   const options = { history: 1, replicas: settings.replicas, storage: settings.storage };
+  const names = shardBucketNames(settings.bucket, settings.shards ?? 1);
   try {
-    const participants = await kvm.create(settings.bucket, {
-      ...options,
-      max_bytes: settings.maxBytes,
-      maxValueSize: settings.maxValueBytes,
-      description: 'signal presence: one key per participant',
-    });
-    const nodes = await kvm.create(`${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' });
-    const status = await participants.status();
+    const shards: PresenceShard[] = [];
     const mismatches: string[] = [];
-    if (status.replicas !== settings.replicas) mismatches.push(`replicas ${status.replicas} (configured ${settings.replicas})`);
-    if (status.storage !== settings.storage) mismatches.push(`storage ${status.storage} (configured ${settings.storage})`);
-    if (status.max_bytes !== settings.maxBytes) mismatches.push(`max_bytes ${status.max_bytes} (configured ${settings.maxBytes}, PRESENCE_MAX_BYTES)`);
-    if (status.maxValueSize !== settings.maxValueBytes) {
-      mismatches.push(`max value size ${status.maxValueSize} (configured ${settings.maxValueBytes}, from PRESENCE_MAX_STATE_BYTES)`);
+    for (const bucket of names) {
+      const kv = await kvm.create(bucket, {
+        ...options,
+        max_bytes: settings.maxBytes,
+        maxValueSize: settings.maxValueBytes,
+        description: 'signal presence: one key per participant',
+      });
+      shards.push({ bucket, kv });
+      const status = await kv.status();
+      const differ = (what: string) => mismatches.push(names.length > 1 ? `${bucket}: ${what}` : what);
+      if (status.replicas !== settings.replicas) differ(`replicas ${status.replicas} (configured ${settings.replicas})`);
+      if (status.storage !== settings.storage) differ(`storage ${status.storage} (configured ${settings.storage})`);
+      if (status.max_bytes !== settings.maxBytes) differ(`max_bytes ${status.max_bytes} (configured ${settings.maxBytes}, PRESENCE_MAX_BYTES)`);
+      if (status.maxValueSize !== settings.maxValueBytes) differ(`max value size ${status.maxValueSize} (configured ${settings.maxValueBytes}, from PRESENCE_MAX_STATE_BYTES)`);
     }
-    return { participants, nodes, mismatches };
+    const nodes = await kvm.create(`${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' });
+    return { shards, nodes, mismatches };
   } catch (cause) {
     throw new SignalError(
       'unavailable',
-      `cannot open the presence buckets '${settings.bucket}' and '${settings.bucket}_nodes': ${(cause as Error).message}; ` +
+      `cannot open the presence buckets ${names.map((n) => `'${n}'`).join(', ')} and '${settings.bucket}_nodes': ${(cause as Error).message}; ` +
         'NATS must run with JetStream enabled (nats-server -js)',
       { cause },
     );

@@ -9,6 +9,8 @@ import { followChannel } from './channel-feed.js';
 import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, presentIn, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
 import { readLatest, toChannelRecord } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
+import type { PresenceShard } from './buckets.js';
+import { ShardedPresenceStore } from './sharded-store.js';
 import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPolicy } from '../faults/transient.js';
 
 const READ_TIMEOUT_MS = 5000;
@@ -171,6 +173,15 @@ export class JetStreamPresenceStore implements PresenceStore {
       throw new SignalError('unavailable', `presence store write failed: ${(error as Error).message}; try again`, { cause: error });
     }
   }
+}
+
+/**
+ * The store on the presence buckets: one JetStreamPresenceStore per shard, behind a
+ * ShardedPresenceStore when there are several (PRESENCE_SHARDS).
+ */
+export function jetStreamPresenceStore(nc: NatsConnection, shards: readonly PresenceShard[], retryDeadlineMs = 0, onRetry?: RetryObserver): PresenceStore {
+  const stores = shards.map((shard) => new JetStreamPresenceStore(nc, shard.kv, shard.bucket, retryDeadlineMs, onRetry));
+  return stores.length === 1 ? stores[0]! : new ShardedPresenceStore(stores);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -59,7 +59,8 @@ export class BeatThread {
     const worker = new Worker(WORKER_ENTRY, { workerData: data });
     this.worker = worker;
     worker.on('message', (event: BeatWorkerEvent) => {
-      if (event.type === 'stalled') log.error({ silentMs: event.silentMs }, 'main thread stalled past PRESENCE_MAX_STALL_MS; presence beats stopped, other nodes will sweep this one');
+      if (event.type === 'nats') log.info({ server: event.server }, `presence beat connection: ${event.status}`);
+      else if (event.type === 'stalled') log.error({ silentMs: event.silentMs }, 'main thread stalled past PRESENCE_MAX_STALL_MS; presence beats stopped, other nodes will sweep this one');
       else log.warn('main thread runs again; presence beats resumed');
     });
     worker.on('error', (error) => log.error({ err: error }, 'presence beat worker failed'));

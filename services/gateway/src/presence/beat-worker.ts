@@ -20,7 +20,7 @@ export interface BeatWorkerData {
 }
 
 /** What the worker tells the main thread (which logs it). */
-export type BeatWorkerEvent = { type: 'stalled'; silentMs: number } | { type: 'resumed' };
+export type BeatWorkerEvent = { type: 'stalled'; silentMs: number } | { type: 'resumed' } | { type: 'nats'; status: 'disconnect' | 'reconnect'; server: string };
 
 const data = workerData as BeatWorkerData;
 const progress = new Int32Array(data.progress);
@@ -46,6 +46,13 @@ const timer = setInterval(() => {
   stalled = false;
   nc.publish(data.subject);
 }, data.beatMs);
+
+// The beat connection's outages, logged by the main thread: beats stop while it reconnects.
+void (async () => {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect' || status.type === 'reconnect') parentPort?.postMessage({ type: 'nats', status: status.type, server: status.server } satisfies BeatWorkerEvent);
+  }
+})();
 
 parentPort?.on('message', (message: unknown) => {
   if (message !== 'stop') return;

@@ -156,6 +156,7 @@ export class PresenceNode {
         ? unseenMs >= timing.nodeTimeoutMs && beats.silentFor(other) >= timing.nodeTimeoutMs
         : unseenMs >= Math.max(timing.nodeTimeoutMs, RECORD_ONLY_TIMEOUT_MS);
       if (!dead) continue;
+      this.deps.log.info({ node: other, unseenMs: Math.round(unseenMs), unheardMs: Math.round(beats.silentFor(other)) }, 'a gateway node was neither heard nor seen within PRESENCE_NODE_TIMEOUT_MS; claiming it');
       this.sweeping.add(other);
       void this.sweep(observed).finally(() => this.sweeping.delete(other));
     }
@@ -213,13 +214,21 @@ export class PresenceNode {
     const { nc, watch, presence, log } = this.deps;
     for await (const status of nc.status()) {
       if (this.stopped) return;
+      if (status.type === 'update' && (status.deleted?.length ?? 0) > 0) {
+        // A NATS node left the cluster: the gateways connected to it reconnect, each at its own
+        // pace, and their beats stop meanwhile. Nobody is judged on that gap.
+        this.deps.beats.forgiveAll(this.deps.timing.nodeTimeoutMs);
+        log.info({ deleted: status.deleted }, 'a NATS server left the cluster; gateways get one more node timeout to reconnect');
+        continue;
+      }
       if (status.type !== 'reconnect') continue;
       log.info('NATS reconnected; re-reading presence');
       try {
         await this.deps.ensureBuckets();
         await watch.restart();
         watch.forgiveAll();
-        this.deps.beats.forgiveAll();
+        // The others on the NATS server this one lost reconnect too, some later than this one.
+        this.deps.beats.forgiveAll(this.deps.timing.nodeTimeoutMs);
         this.watchStartedAt = performance.now();
         await presence.resync();
       } catch (error) {

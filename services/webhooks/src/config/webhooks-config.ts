@@ -15,6 +15,7 @@ const schema = z
     LOG_LEVEL: logLevelVar,
     /** The participants bucket the gateways write (member_added/member_removed); its heartbeats are `<bucket>_nodes`. */
     PRESENCE_BUCKET: presenceStoreVars.PRESENCE_BUCKET,
+    PRESENCE_SHARDS: presenceStoreVars.PRESENCE_SHARDS,
     /** The online bucket the gateways write (user_online/user_offline). */
     ONLINE_BUCKET: onlineBucketVar,
     /** The occupancy bucket the gateways write (channel_occupied/channel_vacated). */

@@ -26,12 +26,15 @@ export interface ProducerOptions {
   logger: Logger;
 }
 
-/** Event ids: `<kind letter><log created, base 36>-<bucket sequence>`, unique across logs and their re-creations. */
+/**
+ * Event ids: `<kind letter><log created, base 36>-<bucket sequence>`, unique across logs and
+ * their re-creations; a presence shard's log past the first adds `_<shard>` to the log part.
+ */
 function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
   const created = Date.parse(log.info.created).toString(36);
   switch (log.kind) {
     case 'presence':
-      return new MemberDerivation(`m${created}`, snapshot);
+      return new MemberDerivation(`m${created}${log.id.slice('presence'.length)}`, snapshot);
     case 'online':
       return new NodeSetDerivation('user', `u${created}`, snapshot);
     case 'occupancy':
@@ -131,7 +134,7 @@ export class EventProducer {
         this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
       }
       this.applied = msg.seq;
-      metrics.derivationLag.set({ log: this.options.log.kind }, msg.info.pending);
+      metrics.derivationLag.set({ log: this.options.log.id }, msg.info.pending);
       if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
         await this.flush();

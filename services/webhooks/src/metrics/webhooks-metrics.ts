@@ -42,7 +42,7 @@ export const metrics = {
   }),
   derivationLag: new Gauge({
     name: 'signal_webhooks_derivation_lag_records',
-    help: 'Bucket writes in a derivation log (log: presence, online, occupancy) not yet turned into events by this process',
+    help: 'Bucket writes in a derivation log (log: presence, presence_<n> for presence shard n, online, occupancy) not yet turned into events by this process',
     labelNames: ['log'],
     registers: [registry],
   }),
