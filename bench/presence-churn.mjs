@@ -300,24 +300,29 @@ async function main() {
     };
     // Cold: nobody on the node is in the channel, so the join opens the node's feed of it.
     const cold = [];
+    const coldMeter = cpuMeter();
     for (let k = 0; k < Math.max(4, Math.floor(SAMPLES / 2)); k++) {
       const { client, ms } = await newcomer(k, 'cold');
       cold.push(ms);
       await client.request('signal.leave', { id: channel });
       client.close();
     }
+    const coldCpu = coldMeter();
     // Warm: one participant stays on each node, so newcomers read the node's view.
     const holders = await Promise.all([0, 1].map((k) => newcomer(k, 'holder')));
     const warm = [];
+    const warmMeter = cpuMeter();
     for (let k = 0; k < SAMPLES; k++) {
       const { client, ms } = await newcomer(k, 'warm');
       warm.push(ms);
       await client.request('signal.leave', { id: channel });
       client.close();
     }
+    const warmCpu = warmMeter();
     for (const h of holders) h.client.close();
-    const result = { members: XL_MEMBERS, newcomerCold: stats(cold), newcomerWarm: stats(warm) };
+    const result = { members: XL_MEMBERS, newcomerCold: stats(cold), newcomerWarm: stats(warm), coldCpu, warmCpu };
     console.log(`  newcomer full list: cold ${JSON.stringify(result.newcomerCold)} ms, warm ${JSON.stringify(result.newcomerWarm)} ms`);
+    console.log(`  cores used: cold ${JSON.stringify(coldCpu)}, warm ${JSON.stringify(warmCpu)}`);
     clearInterval(beat);
     for (let i = 0; i < XL_MEMBERS; i += 500) {
       await Promise.all(Array.from({ length: Math.min(500, XL_MEMBERS - i) }, (_, k) => participants.delete(`${prefix}${i + k}`)));
