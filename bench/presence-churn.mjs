@@ -20,7 +20,11 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { AppRegistry, encodeToken, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
-import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { LeanRpc } from './clients/lean-rpc.mjs';
+import { nowMicros } from './lib/clock.mjs';
+import { cpuSnapshot, machineSnapshot } from './lib/cpu.mjs';
+import { killAll, startClient } from './lib/processes.mjs';
+import { intEnv } from './lib/rpc-client.mjs';
 import { measureShardedPuts, measureStoreOps } from './lib/store-ops.mjs';
 
 const SMALL_MEMBERS = intEnv('SMALL_MEMBERS', 10);
@@ -30,34 +34,22 @@ const XL_MEMBERS = intEnv('XL_MEMBERS', 10000);
 const CHURNERS = intEnv('CHURNERS', 40);
 const DURATION_S = intEnv('DURATION_S', 10);
 const SAMPLES = intEnv('SAMPLES', 20);
+const CLIENT_PROCESSES = intEnv('CLIENT_PROCESSES', 2);
+// JOIN_BACK=1: presence joins ask for a `signal.join_back` (+ state) frame per participant before
+// the result, as Bit6 clients and SDKs before `joinBack` get; by default they join as our SDK
+// does, `joinBack: false`, the list in the result only (a gateway that predates it sends the frames anyway).
+const JOIN_BACK = process.env.JOIN_BACK === '1';
+const presenceJoin = (params) => (JOIN_BACK ? { ...params, presence: true } : { ...params, presence: true, joinBack: false });
 const PHASES = (process.env.PHASES ?? 'raw,small,large,xl').split(',');
 const CHANNEL = 'bench-room';
-const root = fileURLToPath(new URL('..', import.meta.url));
+const benchRoot = fileURLToPath(new URL('..', import.meta.url));
+// SIGNAL_ROOT: measure the build of another checkout (same benchmark, e.g. main's) instead of this one.
+const root = process.env.SIGNAL_ROOT ? `${process.env.SIGNAL_ROOT.replace(/\/$/, '')}/` : benchRoot;
 
-/** Counts frames and leaves; `watch` sees every frame while a test sets it. */
-class Client extends RpcClient {
-  constructor(ws) {
-    super(ws);
-    this.frames = 0;
-    this.leaves = 0;
-    this.watch = undefined;
-  }
-
-  onFrame(text) {
-    this.frames++;
-    if (text.startsWith('{"jsonrpc":"2.0","id":')) return;
-    if (text.includes('"method":"signal.leave"')) this.leaves++;
-    if (this.watch) this.watch(text);
-  }
-
-  close() {
-    this.ws.close();
-  }
-}
-
+/** `fn(item, index)` for every item, `size` at a time (`index` in `items`). */
 async function inBatches(items, size, fn) {
   const out = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map((item, k) => fn(item, i + k)))));
   return out;
 }
 
@@ -103,9 +95,35 @@ async function main() {
     FRAME_RATE: '1000000',
     FRAME_BURST: '1000000',
   };
+  // CPU_PROFILE_DIR: each gateway writes a CPU profile of every measured step there (bench/lib/cpu-profile.mjs).
+  const profileDir = process.env.CPU_PROFILE_DIR;
+  const gatewayEnv = profileDir ? { ...env, NODE_OPTIONS: `--import=${benchRoot}bench/lib/cpu-profile.mjs`, CPU_PROFILE_DIR: profileDir } : env;
+  // The clients that receive most (members, churners) live in CLIENT_PROCESSES processes of their own.
+  const hosts = Array.from({ length: CLIENT_PROCESSES }, (_, k) => startClient(`clients-${k}`, `${benchRoot}bench/clients/presence-clients.mjs`));
   const gateways = await Promise.all(
-    [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env })),
+    [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env: gatewayEnv })),
   );
+  /** Share of one core each process used between `begin()` and the returned function's call, and the machine's load. */
+  const cpuMeter = () => {
+    const pids = { gateway0: gateways[0].pid, gateway1: gateways[1].pid, nats: nats.pid, bench: process.pid };
+    hosts.forEach((h, k) => (pids[`clients${k}`] = h.pid));
+    const before = cpuSnapshot(pids);
+    const machineBefore = machineSnapshot();
+    const t0 = performance.now();
+    const toggleProfiles = () => profileDir && gateways.forEach((g) => process.kill(g.pid, 'SIGUSR2'));
+    toggleProfiles();
+    return () => {
+      toggleProfiles();
+      const seconds = (performance.now() - t0) / 1000;
+      const after = cpuSnapshot(pids);
+      const machine = machineSnapshot();
+      const share = Object.fromEntries(Object.keys(pids).map((k) => [k, Math.round(((after[k] - before[k]) / seconds) * 100) / 100]));
+      share.gatewaysCpuSeconds = Math.round((after.gateway0 - before.gateway0 + after.gateway1 - before.gateway1) * 1000) / 1000;
+      share.machineBusy = Math.round(((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * 100) / 100;
+      share.load = Math.round(os.loadavg()[0] * 10) / 10;
+      return share;
+    };
+  };
   const emitApi = await startService({ entry: `${root}services/emit-api/dist/main.js`, name: 'emit-api', env });
   const secretKey = app.environments.test.secretKeys[0].key;
   const urlOf = async (i, identity) => {
@@ -123,43 +141,49 @@ async function main() {
   if (PHASES.includes('xl')) summary.xl = await veryLargeChannel();
   if (PHASES.includes('large')) summary.large = await largeChannel();
   console.log(JSON.stringify(summary));
-  await Promise.all([...gateways.map((g) => g.stop().catch(() => undefined)), emitApi.stop()]);
+  await Promise.all([...gateways.map((g) => g.stop().catch(() => undefined)), emitApi.stop(), ...hosts.map((h) => h.stop())]);
   await nats.stop();
+
+  /**
+   * `count` clients named `<prefix><k>` (identity too), client k on gateway k % 2 and in client
+   * process k % CLIENT_PROCESSES.
+   */
+  async function openGroup(prefix, count) {
+    const names = Array.from({ length: count }, (_, k) => `${prefix}${k}`);
+    const hostOf = (k) => hosts[k % hosts.length];
+    const namesOn = hosts.map((_, j) => names.filter((_, k) => k % hosts.length === j));
+    const urls = await Promise.all(names.map(async (name, k) => ({ index: name, url: await urlOf(k, name) })));
+    await Promise.all(hosts.map((h, j) => h.call('open', { urls: urls.filter((_, k) => k % hosts.length === j) })));
+    const onEachHost = (cmd, args = () => ({})) => Promise.all(hosts.map((h, j) => h.call(cmd, { indices: namesOn[j], ...args(j) })));
+    return {
+      names,
+      namesOn,
+      count,
+      request: (k, method, params) => hostOf(k).call('request', { index: names[k], method, params }),
+      frames: async () => (await onEachHost('frames')).reduce((sum, r) => sum + r.frames, 0),
+      onEachHost,
+      close: () => onEachHost('close'),
+    };
+  }
 
   /** Churners loop join → state → state → leave in `channelOf(i)` until the deadline; counts and latencies. */
   async function churn(channelOf, label) {
     console.log(`${label}: ${CHURNERS} clients × (join, state, state, leave) for ${DURATION_S} s…`);
-    const churners = await inBatches([...Array(CHURNERS).keys()], 20, async (i) => Client.open(await urlOf(i, `c${i}`)));
-    const counts = { join: 0, state: 0, leave: 0, errors: 0 };
-    const opLatency = [];
+    const churners = await openGroup('c', CHURNERS);
     const deadline = performance.now() + DURATION_S * 1000;
     const started = performance.now();
-    const timed = async (kind, op) => {
-      const t0 = performance.now();
-      try {
-        await op();
-        counts[kind]++;
-        opLatency.push(performance.now() - t0);
-      } catch (error) {
-        counts.errors++;
-        if (counts.errors <= 3) console.log(`  error: ${error.message}`);
-      }
-    };
-    const loops = churners.map(async (c, i) => {
-      const channel = channelOf(i);
-      let step = 0;
-      while (performance.now() < deadline) {
-        await timed('join', () => c.request('signal.join', { id: channel, presence: true }));
-        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }));
-        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }));
-        await timed('leave', () => c.request('signal.leave', { id: channel }));
-      }
-    });
+    const meter = cpuMeter();
+    const channelsOn = churners.namesOn.map((names) => names.map((name) => channelOf(Number(name.slice(1)))));
+    const loops = churners.onEachHost('churn', (j) => ({ channels: channelsOn[j], durationMs: DURATION_S * 1000, joinBack: JOIN_BACK }));
     return {
       deadline,
-      done: Promise.all(loops).then(() => {
+      done: loops.then(async (parts) => {
         const seconds = (performance.now() - started) / 1000;
-        for (const c of churners) c.close();
+        const cpu = meter();
+        await churners.close();
+        const counts = { join: 0, state: 0, leave: 0, errors: 0 };
+        for (const part of parts) for (const kind of Object.keys(counts)) counts[kind] += part.counts[kind];
+        for (const message of parts.flatMap((part) => part.errors).slice(0, 3)) console.log(`  error: ${message}`);
         const ops = counts.join + counts.state + counts.leave;
         const result = {
           clients: CHURNERS,
@@ -167,11 +191,16 @@ async function main() {
           opsPerSecond: Math.round(ops / seconds),
           joinsPerSecond: Math.round(counts.join / seconds),
           counts,
-          opLatency: stats(opLatency),
+          opLatency: stats(parts.flatMap((part) => part.latencies)),
+          cpu,
+          // Both gateways' CPU per operation: what contention with other work on the machine changes least.
+          gatewayCpuUsPerOp: Math.round((cpu.gatewaysCpuSeconds * 1e6) / ops),
         };
         console.log(
           `  ${result.opsPerSecond} ops/s (joins ${result.joinsPerSecond}/s, state updates ${Math.round(counts.state / seconds)}/s, ` +
-            `leaves ${Math.round(counts.leave / seconds)}/s), ${counts.errors} errors; op latency ${JSON.stringify(result.opLatency)} ms`,
+            `leaves ${Math.round(counts.leave / seconds)}/s), ${counts.errors} errors; op latency ${JSON.stringify(result.opLatency)} ms; ` +
+            `gateway CPU ${result.gatewayCpuUsPerOp} µs/op; ` +
+            `cores used ${JSON.stringify(result.cpu)}`,
         );
         return result;
       }),
@@ -180,48 +209,55 @@ async function main() {
 
   async function smallChannels() {
     const channelOf = (i) => `small-${i % SMALL_CHANNELS}`;
-    const members = await inBatches([...Array(SMALL_MEMBERS * SMALL_CHANNELS).keys()], 50, async (i) => Client.open(await urlOf(i, `s${i}`)));
-    await inBatches(members, 10, (m, i) => m.request('signal.join', { id: channelOf(i), presence: true, state: { n: 1 } }));
-    const framesBefore = members.reduce((sum, m) => sum + m.frames, 0);
+    const members = await openGroup('s', SMALL_MEMBERS * SMALL_CHANNELS);
+    await inBatches(members.names, 10, (_, i) => members.request(i, 'signal.join', presenceJoin({ id: channelOf(i), state: { n: 1 } })));
+    const framesBefore = await members.frames();
     const run = await churn(channelOf, `${SMALL_CHANNELS} small channels (${SMALL_MEMBERS} members each)`);
     const result = await run.done;
-    result.framesPerSecond = Math.round((members.reduce((sum, m) => sum + m.frames, 0) - framesBefore) / result.seconds);
-    for (const m of members) m.close();
+    result.framesPerSecond = Math.round(((await members.frames()) - framesBefore) / result.seconds);
+    await members.close();
     return { channels: SMALL_CHANNELS, members: SMALL_MEMBERS, ...result };
   }
 
   async function largeChannel() {
     console.log(`large channel: ${MEMBERS} members joining '${CHANNEL}' with presence over 2 gateways…`);
-    const members = await inBatches([...Array(MEMBERS).keys()], 50, async (i) => Client.open(await urlOf(i, `m${i}`)));
+    const members = await openGroup('m', MEMBERS);
     const started = performance.now();
-    await inBatches(members, 10, (m, i) => m.request('signal.join', { id: CHANNEL, presence: true, state: { n: i } }));
+    const fillMeter = cpuMeter();
+    await inBatches(members.names, 10, (_, i) => members.request(i, 'signal.join', presenceJoin({ id: CHANNEL, state: { n: i } })));
     const fillMs = performance.now() - started;
-    console.log(`  ${MEMBERS} joins done in ${round(fillMs)} ms`);
+    const fillCpu = fillMeter();
+    console.log(`  ${MEMBERS} joins done in ${round(fillMs)} ms; cores used ${JSON.stringify(fillCpu)}`);
     const idle = await newcomers(members, SAMPLES, 'idle');
     console.log(`newcomer (idle): full list ${JSON.stringify(idle.list)} ms; seen by all members ${JSON.stringify(idle.seen)} ms`);
-    const framesBefore = members.reduce((sum, m) => sum + m.frames, 0);
+    const framesBefore = await members.frames();
     const run = await churn(() => CHANNEL, `large channel (${MEMBERS} members)`);
     const underChurn = await newcomers(members, Math.max(5, Math.floor(SAMPLES / 2)), 'busy', () => performance.now() < run.deadline);
     const churned = await run.done;
-    churned.framesPerSecond = Math.round((members.reduce((sum, m) => sum + m.frames, 0) - framesBefore) / churned.seconds);
-    console.log(`newcomer (during churn): full list ${JSON.stringify(underChurn.list)} ms`);
+    churned.framesPerSecond = Math.round(((await members.frames()) - framesBefore) / churned.seconds);
+    console.log(`newcomer (during churn): full list ${JSON.stringify(underChurn.list)} ms; ${churned.framesPerSecond} frames/s to members`);
 
-    // Kill a gateway holding half the members.
+    // Kill a gateway holding half the members (client k is on gateway k % 2).
     await waitFor(async () => (await participantsInStore(CHANNEL)).length === MEMBERS, 30_000);
-    const survivors = members.filter((_, i) => i % 2 === 0);
-    const killedCount = MEMBERS - survivors.length;
-    for (const m of survivors) m.leaves = 0;
-    const killedAt = performance.now();
+    const survivors = (names) => names.filter((name) => Number(name.slice(1)) % 2 === 0);
+    const survivorCount = members.names.filter((_, k) => k % 2 === 0).length;
+    const killedCount = MEMBERS - survivorCount;
+    await Promise.all(hosts.map((h, j) => h.call('expectLeaves', { indices: survivors(members.namesOn[j]), count: killedCount })));
+    const killedAt = nowMicros();
     await gateways[1].kill();
-    await waitFor(() => survivors.every((m) => m.leaves >= killedCount), 60_000, 5);
-    const allLeavesMs = performance.now() - killedAt;
-    await waitFor(async () => (await participantsInStore(CHANNEL)).length === survivors.length, 60_000);
-    const storeCleanMs = performance.now() - killedAt;
-    console.log(`kill: ${killedCount} leaves reached all ${survivors.length} survivors after ${round(allLeavesMs)} ms; store clean after ${round(storeCleanMs)} ms`);
-    for (const m of members) m.close();
+    const seen = await Promise.race([
+      Promise.all(hosts.map((h) => h.call('leavesSeen'))),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the leaves did not reach every survivor within 60 s')), 60_000)),
+    ]);
+    const allLeavesMs = (Math.max(...seen.map((r) => r.at)) - killedAt) / 1000;
+    await waitFor(async () => (await participantsInStore(CHANNEL)).length === survivorCount, 60_000);
+    const storeCleanMs = (nowMicros() - killedAt) / 1000;
+    console.log(`kill: ${killedCount} leaves reached all ${survivorCount} survivors after ${round(allLeavesMs)} ms; store clean after ${round(storeCleanMs)} ms`);
+    await members.close();
     return {
       members: MEMBERS,
       fillMs: round(fillMs),
+      fillCpu,
       newcomerIdle: idle,
       churn: churned,
       newcomerDuringChurn: underChurn,
@@ -257,33 +293,38 @@ async function main() {
       );
     }
     const newcomer = async (k, label) => {
-      const client = await Client.open(await urlOf(k, `xl-${label}-${k}`));
+      const client = await LeanRpc.open(await urlOf(k, `xl-${label}-${k}`));
       const t0 = performance.now();
-      const result = await client.request('signal.join', { id: channel, presence: true });
+      const result = await client.request('signal.join', presenceJoin({ id: channel }));
       const ms = performance.now() - t0;
       if (result.participants.length < XL_MEMBERS) throw new Error(`newcomer got ${result.participants.length} participants, expected ${XL_MEMBERS}`);
       return { client, ms };
     };
     // Cold: nobody on the node is in the channel, so the join opens the node's feed of it.
     const cold = [];
+    const coldMeter = cpuMeter();
     for (let k = 0; k < Math.max(4, Math.floor(SAMPLES / 2)); k++) {
       const { client, ms } = await newcomer(k, 'cold');
       cold.push(ms);
       await client.request('signal.leave', { id: channel });
       client.close();
     }
+    const coldCpu = coldMeter();
     // Warm: one participant stays on each node, so newcomers read the node's view.
     const holders = await Promise.all([0, 1].map((k) => newcomer(k, 'holder')));
     const warm = [];
+    const warmMeter = cpuMeter();
     for (let k = 0; k < SAMPLES; k++) {
       const { client, ms } = await newcomer(k, 'warm');
       warm.push(ms);
       await client.request('signal.leave', { id: channel });
       client.close();
     }
+    const warmCpu = warmMeter();
     for (const h of holders) h.client.close();
-    const result = { members: XL_MEMBERS, newcomerCold: stats(cold), newcomerWarm: stats(warm) };
+    const result = { members: XL_MEMBERS, newcomerCold: stats(cold), newcomerWarm: stats(warm), coldCpu, warmCpu };
     console.log(`  newcomer full list: cold ${JSON.stringify(result.newcomerCold)} ms, warm ${JSON.stringify(result.newcomerWarm)} ms`);
+    console.log(`  cores used: cold ${JSON.stringify(coldCpu)}, warm ${JSON.stringify(warmCpu)}`);
     clearInterval(beat);
     for (let i = 0; i < XL_MEMBERS; i += 500) {
       await Promise.all(Array.from({ length: Math.min(500, XL_MEMBERS - i) }, (_, k) => participants.delete(`${prefix}${i + k}`)));
@@ -293,41 +334,34 @@ async function main() {
     return result;
   }
 
-  /** Newcomers join and leave one after another, alternating gateways. */
+  /**
+   * Newcomers join and leave one after another, alternating gateways: time to the join's result
+   * (after its `join_back` and state frames), and until every member got its `signal.join`.
+   */
   async function newcomers(members, count, label, more = () => true) {
     const list = [];
     const seen = [];
     let errors = 0;
     for (let k = 0; k < count && more(); k++) {
       const identity = `new-${label}-${k}`;
-      const client = await Client.open(await urlOf(k, identity));
-      let seenBy = 0;
-      let allSeen;
-      const everyone = new Promise((resolve) => (allSeen = resolve));
-      for (const m of members) {
-        m.watch = (text) => {
-          if (text.includes('"method":"signal.join"') && text.includes(`"from":"${identity}/`)) {
-            m.watch = undefined;
-            if (++seenBy === members.length) allSeen();
-          }
-        };
-      }
-      const t0 = performance.now();
+      const client = await LeanRpc.open(await urlOf(k, identity));
+      await members.onEachHost('watchJoin', () => ({ identity }));
+      const t0 = nowMicros();
       let result;
       try {
-        result = await client.request('signal.join', { id: CHANNEL, presence: true });
+        result = await client.request('signal.join', presenceJoin({ id: CHANNEL }));
       } catch (error) {
         // Counted, not fatal: an overloaded store answers late now and then.
         errors++;
         console.log(`  newcomer error: ${error.message}`);
-        for (const m of members) m.watch = undefined;
+        await members.onEachHost('unwatch');
         client.close();
         continue;
       }
-      list.push(performance.now() - t0);
+      list.push((nowMicros() - t0) / 1000);
       if (result.participants.length < MEMBERS) throw new Error(`newcomer got ${result.participants.length} participants, expected at least ${MEMBERS}`);
-      await everyone;
-      seen.push(performance.now() - t0);
+      const everyone = await Promise.all(hosts.map((h) => h.call('joinSeen', { identity })));
+      seen.push((Math.max(...everyone.map((r) => r.at)) - t0) / 1000);
       await client.request('signal.leave', { id: CHANNEL });
       client.close();
     }
@@ -348,4 +382,7 @@ main()
     console.error(error);
     process.exitCode = 1;
   })
-  .finally(() => stopAll());
+  .finally(() => {
+    killAll();
+    return stopAll();
+  });

@@ -42,6 +42,33 @@ describe('joining with presence (native protocol)', () => {
     b.close();
   });
 
+  it('with joinBack: false, the result alone carries the list: no join_back or state frames, then every event', async () => {
+    const a = await native(stack, 'ada', 'web', 0);
+    const b = await native(stack, 'bo', 'web', 1);
+    await a.call('signal.join', { id: 'listed', presence: true, state: { x: 1 } });
+    await b.call('signal.join', { id: 'listed', presence: true });
+    const c = await native(stack, 'cy', 'web', 0);
+    const result = await c.call('signal.join', { id: 'listed', presence: true, joinBack: false });
+    expect(result).toEqual({
+      id: 'listed',
+      participants: [
+        { address: a.address, identity: 'ada', device: 'web', state: { x: 1 }, joinedAt: expect.any(Number) },
+        { address: b.address, identity: 'bo', device: 'web', joinedAt: expect.any(Number) },
+      ],
+    });
+    await a.call('signal.publish', { id: 'listed', state: { x: 2 } });
+    expect((await c.next((f) => f.method === 'signal.publish')).params).toEqual({ from: a.address, id: 'listed', state: { x: 2 } });
+    expect(c.received('signal.join_back')).toEqual([]);
+    expect(c.received('signal.send')).toEqual([]);
+    // Others are told of it as of any participant; a newcomer after it gets its frames by default.
+    expect((await a.next((f) => f.method === 'signal.join' && f.params?.from === c.address)).params).toMatchObject({ from: c.address });
+    await b.call('signal.leave', { id: 'listed' }); // PRESENCE_MAX_PARTICIPANTS is 3 here
+    const d = await native(stack, 'di', 'web', 1);
+    await d.call('signal.join', { id: 'listed', presence: true });
+    expect(d.received('signal.join_back').map((f) => f.params?.from).sort()).toEqual([a.address, c.address].sort());
+    for (const client of [a, b, c, d]) client.close();
+  });
+
   it('shows presence events only to participants; plain members get messages and state as messages', async () => {
     const plain = await native(stack, 'pia', 'web', 0);
     const p = await native(stack, 'pete', 'web', 1);

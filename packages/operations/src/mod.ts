@@ -1,6 +1,7 @@
 export { operationsEnv, type OperationsConfig } from './config/operations-env.js';
 export { natsEnv, checkNatsEnv, natsServers, type NatsEnv } from './config/nats-env.js';
 export { connectNats, natsConnectOptions } from './nats/connect-nats.js';
+export { coalesceWrites } from './nats/coalesce-writes.js';
 export { createLogger } from './logging/create-logger.js';
 export { scrubSecrets } from './logging/scrub-secrets.js';
 export { createMetricsRegistry, totalCounter, labelledTotalCounter } from './metrics/metrics-registry.js';

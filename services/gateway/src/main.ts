@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
-import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
+import { MessageGuard, coalesceWrites, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import {
   BeatListener,
   LivenessWatch,
@@ -85,6 +85,8 @@ async function main(): Promise<void> {
     // probe's failureThreshold) restarts the process: a reconnect keeps the clients.
     pingInterval: NATS_PING_INTERVAL_MS,
   }, log);
+  // One write per event-loop turn: a busy gateway otherwise writes once per frame it handles.
+  if (!coalesceWrites(nc)) log.warn('this nats.js version does not allow coalescing writes; writing per microtask');
   log.info({ server: nc.getServer() }, 'nats connected');
   const link = ops.watchNats(nc);
   const guard = new MessageGuard({ log, count: (source, reason) => metrics.droppedMessages.inc({ source, reason }) });

@@ -111,4 +111,30 @@ describe('ChannelView', () => {
     view.prune(60_000);
     expect(view.count()).toBe(1);
   });
+
+  it('hands out one object per participant until its state changes, and lists in joining order', () => {
+    const view = new ChannelView(scope, 'room');
+    view.accept({ t: 'join', ch: 'room', from: Q, rev: 6, at: 20 });
+    view.accept({ t: 'join', ch: 'room', from: P, rev: 5, at: 10 });
+    const first = view.participants();
+    expect(first.map((p) => p.address)).toEqual([P, Q]);
+    const again = view.participants();
+    expect(again).not.toBe(first);
+    expect(again[0]).toBe(first[0]);
+    expect(again[1]).toBe(first[1]);
+    expect(view.participants('node1-1')).toEqual([first[1]]);
+    // A state update replaces the object (surfaces keep what they rendered of the old one); the others stay.
+    view.accept({ t: 'publish', ch: 'room', from: P, fields: { state: { on: true } }, rev: 9 });
+    const updated = view.participants();
+    expect(updated[0]).not.toBe(first[0]);
+    expect(updated[0]).toEqual({ address: P, identity: 'pat', device: 'web', joinedAt: 10, state: { on: true } });
+    expect(updated[1]).toBe(first[1]);
+    expect(first[0]).toEqual({ address: P, identity: 'pat', device: 'web', joinedAt: 10 });
+    // The store's records do the same: a new state is a new object, a leave takes it out.
+    view.merge([present(Q, 12, 'away')]);
+    expect(view.participants()[1]).toMatchObject({ address: Q, state: 'away' });
+    view.merge([removed(P, 13)]);
+    expect(view.participants().map((p) => p.address)).toEqual([Q]);
+    expect(view.count()).toBe(1);
+  });
 });

@@ -206,7 +206,9 @@ export class Channel<M extends Payload = Payload, S extends State = State> exten
     if (this.ownAddresses.size > OWN_ADDRESSES_KEPT) this.ownAddresses.delete(this.ownAddresses.values().next().value!);
     this.stateSentWithJoin = this.me.state;
     const params: Record<string, unknown> = { id: this.name };
-    if (this.presence) params.presence = true;
+    // The result carries the full list: no `signal.join_back` frame per participant (a gateway
+    // that predates `joinBack` sends them anyway, and they change nothing after the result).
+    if (this.presence) Object.assign(params, { presence: true, joinBack: false });
     if (this.followsOccupancy) params.occupancy = true;
     const since = this.current;
     if (since !== undefined) params.since = since;

@@ -14,6 +14,10 @@ export function natsConnectOptions(env: NatsEnv, name: string): NodeConnectionOp
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // By default nats.js builds an Error (a stack trace) up front for every request, in case it
+    // fails: ~10 % of a gateway's CPU under presence churn (bench/README.md). Failures keep their
+    // types and causes; only the caller's stack is missing from a timeout.
+    noAsyncTraces: true,
   };
   if (env.NATS_USER !== undefined && env.NATS_PASSWORD !== undefined) {
     options.user = env.NATS_USER;

@@ -314,10 +314,15 @@ export class Hub {
     }
   }
 
-  /** Delivers an envelope to this node's members of a channel only, as if it came from NATS. */
+  /**
+   * Delivers an envelope to this node's members of a channel only, as if it came from NATS.
+   * Nothing is rendered for a topic nobody subscribes to: a gateway opening its feed of a big
+   * channel for its first joiner catches the channel up with one join per participant, which
+   * nobody is subscribed to yet (the joiner gets presence events after its list).
+   */
   deliverLocally(scope: Scope, channel: string, envelope: Envelope): void {
     const entry = this.subjects.get(channelSubject(scope, channel));
-    if (entry) this.deliver(entry, envelope);
+    if (entry) this.deliver(entry, envelope, true);
   }
 
   /** Publishes an envelope on a channel's subject as this session (presence events use this too). */
@@ -434,7 +439,7 @@ export class Hub {
     return pos === undefined ? envelope : { ...envelope, pos };
   }
 
-  private deliver(entry: SubjectEntry, envelope: Envelope): void {
+  private deliver(entry: SubjectEntry, envelope: Envelope, unlessUnheard = false): void {
     // The sender does not get its own message back; uWS excludes a socket from its own publish.
     const sender = envelope.from === undefined ? undefined : this.sessions.get(routeOf(envelope.from));
     const presence = this.isPresenceEvent(entry.scope, envelope);
@@ -448,8 +453,9 @@ export class Hub {
       // deeply nested payload) costs only that surface this message. Inline, not guard.run: no
       // closure per surface per message on the fan-out path.
       try {
-        const frames = framesOf(surface.render(envelope, entry.scope));
         const topic = presence ? presenceTopicFor(surface, entry.subject) : topicFor(surface, entry.subject);
+        if (unlessUnheard && this.app.numSubscribers(topic) === 0) continue;
+        const frames = framesOf(surface.render(envelope, entry.scope));
         for (const frame of frames) {
           if (sender?.ws && sender.surface === surface) sender.ws.publish(topic, frame);
           else this.app.publish(topic, frame);

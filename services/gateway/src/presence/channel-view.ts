@@ -11,6 +11,12 @@ interface Known {
   joinedAt: number;
   /** Local time the participant left; tombstones are kept a while to recognise late events. */
   leftAt: number;
+  /**
+   * What newcomers are given for this participant while it is present: one object until its
+   * state changes, shared by every list, so surfaces can keep what they render of it (welcome
+   * frames, its JSON) for as long as it is the same object. Never mutated.
+   */
+  view: ParticipantView | undefined;
 }
 
 /** A connection's latest record as the feed brought it. */
@@ -39,6 +45,10 @@ export class ChannelView {
    */
   private readonly stored = new Map<string, Stored>();
   private storedPresent = 0;
+  /** Connections present in `known`. */
+  private present = 0;
+  /** Everyone present, earliest joiner first; rebuilt on demand after any change. */
+  private ordered: ParticipantView[] | undefined;
   private readonly waiters = new Map<string, { rev: number; resolve: (others: number) => void }>();
   /** Live records from the feed not shown yet: the channel's events get a head start (see defer). */
   private deferred: { record: ChannelRecord; at: number }[] = [];
@@ -54,14 +64,7 @@ export class ChannelView {
     if (envelope.t === 'join' && envelope.rev !== undefined) {
       const route = routeOf(envelope.from);
       if (!this.isNewer(route, envelope.rev)) return undefined;
-      this.known.set(route, {
-        rev: envelope.rev,
-        present: true,
-        address: envelope.from,
-        state: envelope.state,
-        joinedAt: envelope.at ?? Date.now(),
-        leftAt: 0,
-      });
+      this.setPresent(route, envelope.rev, envelope.from, envelope.state, envelope.at ?? Date.now());
       return envelope;
     }
     if (envelope.t === 'leave' && envelope.rev !== undefined) {
@@ -74,8 +77,7 @@ export class ChannelView {
     if (envelope.t === 'publish' && envelope.rev !== undefined && envelope.from !== undefined) {
       const current = this.known.get(routeOf(envelope.from));
       if (current?.present && current.rev < envelope.rev) {
-        current.rev = envelope.rev;
-        current.state = envelope.fields.state;
+        this.setPresent(routeOf(envelope.from), envelope.rev, current.address, envelope.fields.state, current.joinedAt);
         return envelope;
       }
       // Already superseded (or about someone not here): the message goes on, the old state does not.
@@ -116,9 +118,11 @@ export class ChannelView {
         const route = routeOf(p.address);
         if (!this.isNewer(route, p.revision)) continue;
         const current = this.known.get(route);
-        this.known.set(route, { rev: p.revision, present: true, address: p.address, state: p.state, joinedAt: p.joinedAt, leftAt: 0 });
-        if (!current?.present) catchUp.push(joinEnvelope(p, p.revision));
-        else if (!isDeepStrictEqual(current.state, p.state)) {
+        const wasPresent = current?.present === true;
+        const stateBefore = current?.state;
+        this.setPresent(route, p.revision, p.address, p.state, p.joinedAt);
+        if (!wasPresent) catchUp.push(joinEnvelope(p, p.revision));
+        else if (!isDeepStrictEqual(stateBefore, p.state)) {
           catchUp.push(stateEnvelope(this.channel, p.address, { state: p.state ?? null }, p.revision));
         }
       } else {
@@ -154,23 +158,22 @@ export class ChannelView {
     return { due, nextInMs: next === undefined ? undefined : Math.max(0, next.at - cutoff) };
   }
 
-  /** Everyone present, except `route` (the asker), earliest joiner first. */
-  participants(exceptRoute?: string): ParticipantView[] {
-    const out: ParticipantView[] = [];
-    for (const [route, k] of this.known) {
-      if (!k.present || route === exceptRoute) continue;
-      const [identity = '', device = ''] = k.address.split('/');
-      const view: ParticipantView = { address: k.address, identity, device, joinedAt: k.joinedAt };
-      if (k.state !== undefined && k.state !== null) view.state = k.state;
-      out.push(view);
+  /**
+   * Everyone present, except `route` (the asker), earliest joiner first (ties in the order the
+   * view learnt of them). The entries are shared between calls (see Known.view): read only.
+   */
+  participants(exceptRoute?: string): readonly ParticipantView[] {
+    if (this.ordered === undefined) {
+      const all: ParticipantView[] = [];
+      for (const k of this.known.values()) if (k.view !== undefined) all.push(k.view);
+      this.ordered = all.sort((a, b) => a.joinedAt - b.joinedAt);
     }
-    return out.sort((a, b) => a.joinedAt - b.joinedAt);
+    const asker = exceptRoute === undefined ? undefined : this.known.get(exceptRoute)?.view;
+    return asker === undefined ? [...this.ordered] : this.ordered.filter((view) => view !== asker);
   }
 
   count(exceptRoute?: string): number {
-    let n = 0;
-    for (const [route, k] of this.known) if (k.present && route !== exceptRoute) n++;
-    return n;
+    return this.present - (exceptRoute !== undefined && this.known.get(exceptRoute)?.present ? 1 : 0);
   }
 
   /** Participants but `route` as the store's feed has them (events may be ahead or behind). */
@@ -216,8 +219,21 @@ export class ChannelView {
     return current === undefined || current.rev < rev;
   }
 
+  private setPresent(route: string, rev: number, address: string, state: unknown, joinedAt: number): void {
+    if (this.known.get(route)?.present !== true) this.present++;
+    const [identity = '', device = ''] = address.split('/');
+    const view: ParticipantView = { address, identity, device, joinedAt };
+    if (state !== undefined && state !== null) view.state = state;
+    this.known.set(route, { rev, present: true, address, state, joinedAt, leftAt: 0, view });
+    this.ordered = undefined;
+  }
+
   private tombstone(route: string, rev: number, address: string): void {
-    this.known.set(route, { rev, present: false, address, state: undefined, joinedAt: 0, leftAt: this.now() });
+    if (this.known.get(route)?.present === true) {
+      this.present--;
+      this.ordered = undefined;
+    }
+    this.known.set(route, { rev, present: false, address, state: undefined, joinedAt: 0, leftAt: this.now(), view: undefined });
   }
 }
 

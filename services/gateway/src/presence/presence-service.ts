@@ -40,7 +40,7 @@ export interface PresenceServiceOptions {
 export type PresenceHub = Pick<Hub, 'setEnvelopeFilter' | 'join' | 'leave' | 'publish' | 'assertCanPublish' | 'publishEnvelope' | 'deliverLocally' | 'subscribePresence'>;
 
 /** Called with the participants already there, just before the newcomer starts getting presence events. */
-export type Welcome = (participants: ParticipantView[]) => void;
+export type Welcome = (participants: readonly ParticipantView[]) => void;
 
 /**
  * Presence on this node: writes each local participant's entry to the store, announces
@@ -66,7 +66,7 @@ export class PresenceService {
    * (this node's view of the channel, which follows the store), then every change after that,
    * in order.
    */
-  join(session: Session, channel: string, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
+  join(session: Session, channel: string, state: unknown, welcome: Welcome): Promise<readonly ParticipantView[]> {
     assertMay(session.permissions, 'subscribe', channel);
     assertMay(session.permissions, 'presence', channel);
     if (state !== undefined) {
@@ -194,7 +194,7 @@ export class PresenceService {
     return removed;
   }
 
-  private async enter(session: Session, channel: string, membership: Membership, state: unknown, welcome: Welcome): Promise<ParticipantView[]> {
+  private async enter(session: Session, channel: string, membership: Membership, state: unknown, welcome: Welcome): Promise<readonly ParticipantView[]> {
     if (!session.ws) throw new SignalError('unavailable', 'the connection closed while joining');
     const { scope } = session;
     const joinedHere = this.hub.join(session, channel);

@@ -13,10 +13,11 @@ import type { RequestLimits } from '../../limits/request-limits.js';
 import { metrics } from '../../metrics/gateway-metrics.js';
 import type { OccupancyFeeds } from '../../occupancy/occupancy-feeds.js';
 import type { PresenceService } from '../../presence/presence-service.js';
+import type { ParticipantView } from '@signal/presence';
 import { CLOSE_RATE_LIMITED } from '../../server/close-codes.js';
 import { rpcError, rpcResult } from './errors.js';
 import { idOfRefusedFrame, parseCall, readEnvelope, type ClientCall, type RpcId } from './frames.js';
-import { notification, renderWelcome } from './render.js';
+import { notification, renderJoinResult, renderWelcome } from './render.js';
 
 /**
  * `native` is our own protocol; `bit6` is the same frames for Bit6 SDK apps, minus anything
@@ -118,7 +119,7 @@ export class RpcConnectionHandler {
       // Before the first await: limits are applied in the order the frames came.
       this.checkLimits(session, call);
       const result = await this.execute(session, call, id !== undefined);
-      if (id !== undefined) reply(session, rpcResult(id, result));
+      if (id !== undefined) reply(session, call.method === 'signal.join' && isListing(result) ? renderJoinResult(id, result) : rpcResult(id, result));
     } catch (caught) {
       const error = SignalError.from(caught);
       if (error.code === 'internal') this.options.log.error({ err: caught, route: session.route }, 'request failed');
@@ -222,9 +223,10 @@ export class RpcConnectionHandler {
     const joinedBefore = session.channels.has(call.channel);
     const kept = history ? await joinWithHistory(this.hub, history, session, call.channel, call.since) : undefined;
     try {
-      const participants = await this.presence.join(session, call.channel, call.options.state, (list) =>
-        replyAll(session, renderWelcome(call.channel, list)),
-      );
+      // `joinBack: false`: the result alone carries the list (docs/protocol.md), no frame per participant.
+      const participants = await this.presence.join(session, call.channel, call.options.state, (list) => {
+        if (call.joinBack) replyAll(session, renderWelcome(call.channel, list));
+      });
       return { id: call.channel, participants, ...kept };
     } catch (error) {
       // The history join subscribed it; a refused presence join leaves nothing behind.
@@ -266,6 +268,12 @@ export class RpcConnectionHandler {
     this.options.expiry?.watch(session);
     return { expiresAt: user.expiresAt! };
   }
+}
+
+/** A presence join's result: `{id, participants, ...}`. */
+function isListing(result: unknown): result is { id: string; participants: readonly ParticipantView[] } & Record<string, unknown> {
+  const r = result as { id?: unknown; participants?: unknown } | undefined;
+  return typeof r?.id === 'string' && Array.isArray(r.participants);
 }
 
 function reply(session: Session, frame: string): void {

@@ -29,6 +29,7 @@ const joinParams = z.looseObject({
   id: channelNameSchema,
   presence: z.boolean({ error: 'must be a boolean' }).optional(),
   occupancy: z.boolean({ error: 'must be a boolean' }).optional(),
+  joinBack: z.boolean({ error: 'must be a boolean' }).optional(),
   token: z.string({ error: 'must be a channel token' }).min(1).max(8192).optional(),
   since: positionSchema.optional(),
 });
@@ -42,7 +43,17 @@ const sendParams = z.looseObject({
 const authParams = z.looseObject({ token: z.string({ error: 'must be a user token' }).min(1).max(8192) });
 
 export type ClientCall =
-  | { method: 'signal.join'; channel: string; presence: boolean; occupancy: boolean; token: string | undefined; since: Position | undefined; options: Fields }
+  | {
+      method: 'signal.join';
+      channel: string;
+      presence: boolean;
+      occupancy: boolean;
+      /** Whether a presence newcomer gets `signal.join_back` (+ state) frames before its result (default true). */
+      joinBack: boolean;
+      token: string | undefined;
+      since: Position | undefined;
+      options: Fields;
+    }
   | { method: 'signal.leave'; channel: string }
   | { method: 'signal.publish'; channel: string; fields: Fields }
   | { method: 'signal.send'; to: string; channel: string | undefined; fields: Fields }
@@ -89,8 +100,8 @@ function idOf(value: unknown): RpcId {
 export function parseCall(method: string, params: Fields): ClientCall {
   switch (method) {
     case 'signal.join': {
-      const { id, presence, occupancy, token, since, ...options } = check(joinParams, params);
-      return { method, channel: id, presence: presence ?? false, occupancy: occupancy ?? false, token, since, options };
+      const { id, presence, occupancy, joinBack, token, since, ...options } = check(joinParams, params);
+      return { method, channel: id, presence: presence ?? false, occupancy: occupancy ?? false, joinBack: joinBack ?? true, token, since, options };
     }
     case 'signal.leave':
       return { method, channel: check(leaveParams, params).id };

@@ -1,6 +1,7 @@
 import type { Envelope, JoinEnvelope } from '@signal/core';
 import type { ParticipantView } from '@signal/presence';
 import type { Rendered, Surface } from '../../core/surface.js';
+import type { RpcId } from './frames.js';
 
 /**
  * Server → client frames are notifications with full `signal.*` method names: the Bit6 SDK
@@ -40,6 +41,28 @@ export function renderBit6Notification(envelope: Envelope): Rendered {
 }
 
 /**
+ * What is rendered of a participant for newcomers, kept for as long as the channel view hands
+ * out the same (never mutated) object for it, i.e. until its state changes (ChannelView):
+ * in a channel of N, every join would otherwise render the N others again.
+ */
+interface RenderedParticipant {
+  channel: string;
+  welcome: string[] | undefined;
+  json: string | undefined;
+}
+const rendered = new WeakMap<ParticipantView, RenderedParticipant>();
+
+function renderedOf(channel: string, p: ParticipantView): RenderedParticipant {
+  let r = rendered.get(p);
+  // A view belongs to one channel; the check only guards against a future caller mixing them.
+  if (r === undefined || r.channel !== channel) {
+    r = { channel, welcome: undefined, json: undefined };
+    rendered.set(p, r);
+  }
+  return r;
+}
+
+/**
  * What a newcomer to a presence channel gets before its join completes: `signal.join_back`
  * for every participant already there, each followed by its current state (the same frames
  * for both dialects, as Bit6 peers would have sent them).
@@ -47,10 +70,29 @@ export function renderBit6Notification(envelope: Envelope): Rendered {
 export function renderWelcome(channel: string, participants: readonly ParticipantView[]): string[] {
   const frames: string[] = [];
   for (const p of participants) {
-    frames.push(notification('signal.join_back', { from: p.address, id: channel }));
-    if (p.state !== undefined) frames.push(stateFrame(channel, p.address, p.state));
+    const r = renderedOf(channel, p);
+    r.welcome ??= p.state === undefined
+      ? [notification('signal.join_back', { from: p.address, id: channel })]
+      : [notification('signal.join_back', { from: p.address, id: channel }), stateFrame(channel, p.address, p.state)];
+    for (const frame of r.welcome) frames.push(frame);
   }
   return frames;
+}
+
+/**
+ * The answer to a presence join, byte for byte what `rpcResult(id, result)` gives, with each
+ * participant's JSON rendered once (see RenderedParticipant) instead of once per newcomer.
+ */
+export function renderJoinResult(id: RpcId, result: { id: string; participants: readonly ParticipantView[] } & Record<string, unknown>): string {
+  const { id: channel, participants, ...rest } = result;
+  let list = '';
+  for (const p of participants) {
+    const r = renderedOf(channel, p);
+    r.json ??= JSON.stringify(p);
+    list += list.length === 0 ? r.json : `,${r.json}`;
+  }
+  const tail = JSON.stringify(rest);
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"id":${JSON.stringify(channel)},"participants":[${list}]${tail === '{}' ? '}' : `,${tail.slice(1)}`}}`;
 }
 
 function stateFrame(channel: string, from: string, state: unknown): string {
