@@ -26,16 +26,19 @@ function countWrites(nc: NatsConnection): () => number {
   return () => writes;
 }
 
-async function received(subject: string, count: number): Promise<string[]> {
-  const got: string[] = [];
+/**
+ * Subscribes and waits until the server has the subscription (a message published before that
+ * would be dropped by the server and never arrive); then the messages, once `count` came.
+ */
+async function subscribed(subject: string, count: number): Promise<{ received: Promise<string[]> }> {
   const sub = receiver.subscribe(subject, { max: count });
   await receiver.flush();
-  return new Promise((resolve) => {
-    void (async () => {
-      for await (const msg of sub) got.push(msg.string());
-      resolve(got);
-    })();
-  });
+  const received = (async () => {
+    const got: string[] = [];
+    for await (const msg of sub) got.push(msg.string());
+    return got;
+  })();
+  return { received };
 }
 
 /** What one turn of a busy server looks like: many sends, each in its own microtask checkpoint. */
@@ -53,8 +56,8 @@ describe('coalesceWrites', () => {
     expect(coalesceWrites(coalesced)).toBe(true);
     const plainWrites = countWrites(plain);
     const coalescedWrites = countWrites(coalesced);
-    const plainGot = received('cw.plain', 50);
-    const coalescedGot = received('cw.coalesced', 50);
+    const plainGot = (await subscribed('cw.plain', 50)).received;
+    const coalescedGot = (await subscribed('cw.coalesced', 50)).received;
     await sendAcrossMicrotasks(plain, 'cw.plain', 50);
     await sendAcrossMicrotasks(coalesced, 'cw.coalesced', 50);
     const expected = Array.from({ length: 50 }, (_, i) => String(i));
@@ -70,7 +73,7 @@ describe('coalesceWrites', () => {
   it('drains (how services close) with what is pending written first', async () => {
     const nc = await connect({ servers: nats.url });
     coalesceWrites(nc);
-    const got = received('cw.closing', 1);
+    const got = (await subscribed('cw.closing', 1)).received;
     nc.publish('cw.closing', 'last words');
     await nc.drain();
     expect(await got).toEqual(['last words']);
