@@ -184,8 +184,8 @@ export class HistoryStore {
     const settings = this.settingsOf(scope);
     const window = this.directWindowOf(scope);
     const subjects = directSubjects(scope, to);
-    // One more than the window per subject, and the message at `since` itself.
-    const read = await this.read(scope, subjects, since.offset, subjects.length * (window.maxMessages + 1) + 1);
+    // Per subject, as for a channel: the window and one more (the message at `since`, or one past the window).
+    const read = await this.read(scope, subjects, since.offset, window.maxMessages + 1);
     const state = await this.streams.state(scope, settings);
     const recovery = judgeRecovery(since, state, read, { subjects, window, now: Date.now() });
     const missed = recovery.recovered ? directEnvelopes(recovery.missed, state.epoch) : [];
@@ -212,10 +212,20 @@ export class HistoryStore {
    * (it is still one of the stream's peers) and never answer; the next one lands elsewhere.
    */
   private async read(scope: Scope, subjects: readonly string[], from: number, limit: number): Promise<StoredRead> {
+    if (subjects.length === 1) return this.readOne(scope, subjects[0]!, from, limit);
+    // A user's and a device's: read side by side, merged into stream order.
+    const reads = await Promise.all(subjects.map((subject) => this.readOne(scope, subject, from, limit)));
+    return {
+      messages: reads.flatMap((read) => read.messages).sort((a, b) => a.seq - b.seq),
+      pending: reads.reduce((sum, read) => sum + read.pending, 0),
+    };
+  }
+
+  private async readOne(scope: Scope, subject: string, from: number, limit: number): Promise<StoredRead> {
     const range = { from, limit, timeoutMs: this.options.readTimeoutMs };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await readStored(this.nc, historyStreamName(scope), subjects, range);
+        return await readStored(this.nc, historyStreamName(scope), subject, range);
       } catch (error) {
         if (attempt >= READ_ATTEMPTS) throw error;
       }

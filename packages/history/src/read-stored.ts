@@ -20,23 +20,22 @@ export interface ReadRange {
   readonly timeoutMs: number;
 }
 
-/** What a read found: the messages (at most `limit`), and how many were stored from `from` on in all. */
+/** What a read found: the messages (at most `limit`, in stream order), and how many were stored from `from` on in all. */
 export interface StoredRead {
   readonly messages: StoredMessage[];
   readonly pending: number;
 }
 
 /**
- * Reads the stored messages of some subjects (one channel's; or a user's and a device's) from a
- * sequence on, in stream order, in one request: an ephemeral push consumer streams them to an
- * inbox, and the consumer-create answer says how many there are (messages stored later are not
- * waited for: the caller gets those live). The consumer is deleted at once (and expires on the
- * server soon if that delete is lost).
+ * Reads the stored messages of one subject from a sequence on, in order, in one request: an
+ * ephemeral push consumer streams them to an inbox, and the consumer-create answer says how
+ * many there are (messages stored later are not waited for: the caller gets those live). The
+ * consumer is deleted at once (and expires on the server soon if that delete is lost). One
+ * subject per read: several filter subjects in one consumer need NATS 2.10.
  */
-export async function readStored(nc: NatsConnection, stream: string, subjects: readonly string[], range: ReadRange): Promise<StoredRead> {
+export async function readStored(nc: NatsConnection, stream: string, subject: string, range: ReadRange): Promise<StoredRead> {
   const inbox = createInbox();
   const messages: StoredMessage[] = [];
-  const wanted = new Set(subjects);
   let expected: number | undefined;
   let consumer: string | undefined;
   let finish!: () => void;
@@ -46,21 +45,20 @@ export async function readStored(nc: NatsConnection, stream: string, subjects: r
     callback: (error, msg) => {
       if (error || complete()) return;
       const delivery = jetStreamDelivery(msg.reply);
-      if (!delivery || !wanted.has(msg.subject)) return;
+      if (!delivery || msg.subject !== subject) return;
       messages.push({ seq: delivery.sequence, subject: msg.subject, storedAt: delivery.storedAt, data: msg.data });
       if (complete()) finish();
     },
   });
   const timer = setTimeout(finish, range.timeoutMs);
   try {
-    const filter = subjects.length === 1 ? { filter_subject: subjects[0] } : { filter_subjects: [...subjects] };
     const request = {
       stream_name: stream,
       config: {
         deliver_subject: inbox,
         deliver_policy: 'by_start_sequence',
         opt_start_seq: Math.max(1, range.from),
-        ...filter,
+        filter_subject: subject,
         ack_policy: 'none',
         replay_policy: 'instant',
         mem_storage: true,
