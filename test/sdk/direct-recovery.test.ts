@@ -1,3 +1,4 @@
+import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { emitDirect, withHistory } from '../history/support.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -70,5 +71,35 @@ describe('SDK direct-message recovery', () => {
     missedAll();
     expect((await recovery)[0]).toEqual({ recovered: false, reason: 'window' });
     expect(got).toEqual([]);
+  });
+
+  it('tells the app "not recovered" (epoch) when the history stream was recreated while it was away, and takes the new position', async () => {
+    const doomed = await doomedGateway();
+    let recreated!: () => void;
+    const stored = new Promise<void>((resolve) => (recreated = resolve));
+    // It reconnects only once the new stream holds a message.
+    const url = async ({ attempt }: { attempt: number }) => (attempt === 0 ? doomed.url : (await stored, stack.gatewayUrl(0)));
+    const kim = client(stack, 'kim', 'web', { url });
+    const got = record(kim, 'message');
+    await kim.ready();
+    const before = kim.directPosition!;
+    const recovery = next(kim, 'recovery');
+    const disconnected = next(kim, 'disconnected');
+    await doomed.process.kill();
+    await disconnected;
+    const nc = await connect({ servers: stack.nats.url });
+    try {
+      expect((await nc.request('$JS.API.STREAM.DELETE.SIGNAL_HISTORY_alpha_test')).json<{ success?: boolean }>().success).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    // Stored in the stream the emit-api creates again: another epoch.
+    await emitDirect(stack, { user: 'kim' }, 'lost to the app');
+    recreated();
+    expect((await recovery)[0]).toEqual({ recovered: false, reason: 'epoch' });
+    expect(got).toEqual([]);
+    expect(kim.directPosition!.epoch).not.toBe(before.epoch);
+    await emitDirect(stack, { user: 'kim' }, 'live');
+    await waitFor('the live message', () => got.length === 1);
   });
 });
