@@ -7,6 +7,8 @@
 //    recovery as a client lives it: upgrade, token check, `signal.connected`, join, read);
 //  - join → last: from sending `signal.join {since}` to the last missed message.
 // Every sample checks it got exactly the missed messages, in order, and `recovered: true`.
+// KIND=direct measures direct messages instead: MISSED signals to the client's user while it is
+// away, recovered by connecting with `since` (reconnect → last only: there is no join).
 // Run with `pnpm build && node bench/recovery.mjs`; everything runs on loopback and stops by itself.
 import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken, parseAppsFile } from '@signal/core';
@@ -17,6 +19,8 @@ import { RpcClient, intEnv } from './lib/rpc-client.mjs';
 const SAMPLES = intEnv('SAMPLES', 200);
 const MISSED = intEnv('MISSED', 100);
 const CHANNEL = 'hist-bench';
+const DIRECT = process.env.KIND === 'direct';
+if (!['channel', 'direct', undefined].includes(process.env.KIND)) throw new Error('KIND must be channel or direct');
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Collects a channel's messages with their offsets; `until(n)` resolves once n have come. */
@@ -24,16 +28,19 @@ class Client extends RpcClient {
   constructor(ws) {
     super(ws);
     this.messages = [];
+    this.times = [];
     this.wanted = Infinity;
     this.done = undefined;
     this.connected = new Promise((resolve) => (this.onConnected = resolve));
   }
 
   onFrame(text) {
-    if (text.includes('"method":"signal.connected"')) return this.onConnected();
-    if (!text.includes('"method":"signal.publish"')) return;
+    if (text.includes('"method":"signal.connected"')) return this.onConnected(JSON.parse(text).params);
+    if (!text.includes(DIRECT ? '"method":"signal.send"' : '"method":"signal.publish"')) return;
     this.messages.push(JSON.parse(text).params);
-    if (this.messages.length >= this.wanted) this.done?.(performance.now());
+    // When each came: missed direct messages arrive before `signal.connected`, before `until` is asked.
+    this.times.push(performance.now());
+    if (this.messages.length >= this.wanted) this.done?.(this.times.at(-1));
   }
 
   /** Listening before the socket opens: `signal.connected` may come in the same read as the upgrade's answer. */
@@ -43,7 +50,7 @@ class Client extends RpcClient {
       client.ws.once('open', resolve);
       client.ws.once('error', reject);
     });
-    await client.connected;
+    client.welcome = await client.connected;
     return client;
   }
 
@@ -51,7 +58,7 @@ class Client extends RpcClient {
     this.wanted = count;
     return new Promise((resolve) => {
       this.done = resolve;
-      if (this.messages.length >= count) resolve(performance.now());
+      if (this.messages.length >= count) resolve(this.times[count - 1]);
     });
   }
 
@@ -70,7 +77,7 @@ function stats(samples) {
 
 async function main() {
   const app = generateApp('bench');
-  app.environments.test.history = { maxMessages: 1000, maxAgeSeconds: 600 };
+  app.environments.test.history = { maxMessages: 1000, maxAgeSeconds: 600, directMessages: DIRECT };
   app.environments.test.authorization = { namespaces: { 'hist-*': { history: true } } };
   const appsFile = await writeTempFile('recovery-bench-apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry(parseAppsFile({ apps: [app] })).byPublishableKey(app.environments.test.publishableKeys[0]);
@@ -85,7 +92,7 @@ async function main() {
     const res = await fetch(`http://127.0.0.1:${emitApi.ready.port}/v1/signals`, {
       method: 'POST',
       headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ signals: messages.map((message) => ({ to: { channel: CHANNEL }, event: 'e', message })) }),
+      body: JSON.stringify({ signals: messages.map((message) => ({ to: DIRECT ? { user: 'bench' } : { channel: CHANNEL }, event: 'e', message })) }),
     });
     if (res.status !== 202) throw new Error(`emit answered ${res.status}: ${await res.text()}`);
   };
@@ -96,7 +103,7 @@ async function main() {
   try {
     for (let sample = 0; sample < SAMPLES; sample++) {
       const first = await Client.connect(url(gateways[0]) + token);
-      await first.request('signal.join', { id: CHANNEL });
+      if (!DIRECT) await first.request('signal.join', { id: CHANNEL });
       await emit([`seen-${sample}`]);
       await first.until(1);
       const since = first.messages[0].position;
@@ -105,23 +112,25 @@ async function main() {
       for (let i = 0; i < missed.length; i += 100) await emit(missed.slice(i, i + 100));
 
       const opened = performance.now();
-      const back = await Client.connect(url(gateways[1]) + token);
+      const query = DIRECT ? `&since=${since.offset}:${encodeURIComponent(since.epoch)}` : '';
+      const back = await Client.connect(url(gateways[1]) + token + query);
       const joining = performance.now();
       const last = back.until(MISSED);
-      const result = await back.request('signal.join', { id: CHANNEL, since });
+      const result = DIRECT ? back.welcome.direct : await back.request('signal.join', { id: CHANNEL, since });
       const lastAt = await last;
-      if (!result.recovered) throw new Error(`sample ${sample} not recovered: ${JSON.stringify(result)}`);
+      if (!result?.recovered) throw new Error(`sample ${sample} not recovered: ${JSON.stringify(result)}`);
       const got = back.messages.map((m) => m.message);
       if (JSON.stringify(got) !== JSON.stringify(missed)) throw new Error(`sample ${sample} got ${got.length} messages, not exactly the ${MISSED} missed in order`);
       reconnectToLast.push(lastAt - opened);
-      joinToLast.push(lastAt - joining);
+      if (!DIRECT) joinToLast.push(lastAt - joining);
       await back.close();
     }
   } finally {
     await Promise.all([...gateways, emitApi].map((s) => s.stop()));
     await nats.stop();
   }
-  console.log(JSON.stringify({ samples: SAMPLES, missed: MISSED, reconnectToLastMs: stats(reconnectToLast), joinToLastMs: stats(joinToLast) }, null, 2));
+  const join = DIRECT ? {} : { joinToLastMs: stats(joinToLast) };
+  console.log(JSON.stringify({ kind: DIRECT ? 'direct' : 'channel', samples: SAMPLES, missed: MISSED, reconnectToLastMs: stats(reconnectToLast), ...join }, null, 2));
 }
 
 main().catch((error) => {

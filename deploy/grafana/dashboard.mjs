@@ -82,9 +82,9 @@ const ROWS = [
     graph('emit-api NATS messages dropped / s', 'ops', 'Heartbeat records the emit-api could not read (it sums only live gateways\' counts).', [rate('signal_emit_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
   ]],
   ['Channel history', [
-    graph('Recoveries by result', 'none', 'Rejoins with a position (docs/recovery.md): recovered, or not (window: the history no longer covers it; epoch: history lost; busy; unavailable: history unreadable). A rise of window: the window is too short for how long clients stay away.', [`sum by (result) (increase(signal_gateway_recoveries_total{S}${RATE}))`, '{{result}}']),
+    graph('Recoveries by result', 'none', 'Rejoins of channels with a position, and connections recovering their direct messages (docs/recovery.md): recovered, or not (window: the history no longer covers it; epoch: history lost; busy; unavailable: history unreadable). A rise of window: the window is too short for how long clients stay away.', [`sum by (kind, result) (increase(signal_gateway_recoveries_total{S}${RATE}))`, '{{kind}} {{result}}']),
     graph('Recovered messages / s', 'ops', 'Missed messages delivered by recoveries.', [rate('signal_gateway_recovered_messages_total', 'pod'), '{{pod}}']),
-    graph('Messages stored in history / s', 'ops', 'Messages to channels that keep history, stored before delivery: by clients (gateway) and backends (emit-api).', [rate('signal_gateway_history_stored_total', 'pod'), '{{pod}} clients'], [rate('signal_emit_history_stored_total', 'pod'), '{{pod}} emits']),
+    graph('Messages stored in history / s', 'ops', 'Messages to channels that keep history (and direct messages, where kept), stored before delivery: by clients (gateway) and backends (emit-api).', [rate('signal_gateway_history_stored_total', 'pod'), '{{pod}} clients'], [rate('signal_emit_history_stored_total', 'pod'), '{{pod}} emits']),
     graph('History pages read / s', 'ops', 'GET /v1/channels/:channel/history answers.', [rate('signal_emit_history_reads_total', 'pod'), '{{pod}}']),
   ]],
   ['Webhooks', [

@@ -64,8 +64,10 @@ beforeAll(async () => {
     gatewayEnv: { ...gatewayLogin, ...SHARDS, PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000', PRESENCE_JANITOR_MS: '1000' },
     emitEnv: { ...emitLogin, ...SHARDS },
     // `hist-*` channels of alpha/test keep history: its stream and reads run under these permissions too.
+    // Alpha's live environment keeps direct messages: stored and recovered under these permissions too.
     configureApps: (apps) => {
       withHistory(10)(apps);
+      (apps.find((a) => a.id === 'alpha')!.environments.live as Record<string, unknown>).history = { directMessages: true };
       apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
       apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added', 'member_removed'] }];
     },
@@ -120,6 +122,23 @@ describe('both services on NATS with the shipped authorization', () => {
     const res = await fetch(`${stack.emitUrl}/v1/channels/hist-auth/history`, { headers: { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { messages: unknown[] }).messages).toHaveLength(2);
+    back.close();
+    ben.close();
+  });
+
+  it('direct-message history: emits and client sends to a user and a device are stored, a reconnect to the other gateway recovers them', async () => {
+    const live = { identity: 'ann', device: 'web', env: 'live' as const };
+    const ann = await connectNative(stack, { ...live, gateway: 0 });
+    const ben = await connectNative(stack, { identity: 'ben', device: 'web', gateway: 1, env: 'live' });
+    const secret = keysOf(stack, 'alpha', 'live').secretKey;
+    expect((await emit(stack, '/v1/signals', secret, { to: { user: 'ann' }, event: 'dm', message: 'seen' })).status).toBe(202);
+    const seen = positionOf(await ann.next((f) => f.method === 'signal.send'));
+    ann.close();
+    await ann.closed;
+    expect((await emit(stack, '/v1/signals', secret, { to: { device: 'ann/web' }, event: 'dm', message: 'missed-1' })).body).toMatchObject({ history: [{ device: 'ann/web' }] });
+    await ben.call('signal.send', { to: 'ann', text: 'missed-2' });
+    const back = await connectNative(stack, { ...live, gateway: 1, query: `since=${seen.offset}:${encodeURIComponent(seen.epoch)}` });
+    expect(back.received('signal.send').map((f) => f.params!.message ?? f.params!.text)).toEqual(['missed-1', 'missed-2']);
     back.close();
     ben.close();
   });

@@ -123,10 +123,13 @@ export interface NativeUser {
   gateway: number;
   app?: 'alpha' | 'beta';
   env?: EnvName;
+  /** Appended to the connect URL's query (e.g. `since=…`). */
+  query?: string;
 }
 
 /** A native-protocol connection for a user, with a freshly minted token, on one gateway. */
 export async function connectNative(stack: Stack, user: NativeUser): Promise<RpcClient> {
   const token = await mintToken(stack, user.app ?? 'alpha', user.identity, user.device, user.env ?? 'test');
-  return RpcClient.connect(`${stack.gatewayUrl(user.gateway)}/v1/connect?token=${token}`);
+  const query = user.query === undefined ? '' : `&${user.query}`;
+  return RpcClient.connect(`${stack.gatewayUrl(user.gateway)}/v1/connect?token=${token}${query}`);
 }

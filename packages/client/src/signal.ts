@@ -2,7 +2,7 @@ import type { Credentials } from './auth/credentials.js';
 import { tokenUser } from './auth/jwt-payload.js';
 import { PublishableKey } from './auth/publishable-key.js';
 import { TokenSource, type TokenProvider } from './auth/token-source.js';
-import { Channel, type JoinOptions } from './channels/channel.js';
+import { Channel, type JoinOptions, type RecoveryOutcome } from './channels/channel.js';
 import type { ChannelHost } from './channels/channel-host.js';
 import type { State } from './channels/participant.js';
 import { SignalClientError } from './errors/signal-client-error.js';
@@ -11,7 +11,7 @@ import type { Incoming, Outgoing, Payload, SendOptions } from './messages.js';
 import { resolveOptions, type ResolvedOptions, type SignalOptions } from './options.js';
 import { Outbox, type Queued } from './outbox/outbox.js';
 import { PendingRequests } from './rpc/pending-requests.js';
-import type { ServerFrame } from './rpc/server-frames.js';
+import { positionOf, type ConnectedParams, type Position, type ServerFrame } from './rpc/server-frames.js';
 import { GatewayUrls } from './transport/gateway-url.js';
 import { Link } from './transport/link.js';
 import { resolveWebSocket } from './transport/websocket-constructor.js';
@@ -39,6 +39,14 @@ export interface SignalEvents<M extends Payload> {
   error: (error: SignalClientError) => void;
   /** Bit6: a fixed token expires in 10 s; call `update(newToken)`. (With a token provider the client refreshes by itself.) */
   expired: () => void;
+  /**
+   * Where the environment keeps direct messages (docs/recovery.md), after every reconnect
+   * that had a position: `recovered: true` when every direct message to your user and device
+   * missed while away came (as `message` events, or channel-scoped ones to their channel)
+   * before this event; `recovered: false` when some may be lost, so resynchronise (e.g. ask
+   * your backend for pending invites). Comes before `connected`.
+   */
+  recovery: (outcome: RecoveryOutcome) => void;
 }
 
 const OWN_ADDRESSES_KEPT = 32;
@@ -57,6 +65,10 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
   private readonly outbox: Outbox;
   private readonly channelMap = new Map<string, Channel<M, S>>();
   private readonly ownAddresses: string[] = [];
+  /** Where this client's direct messages stand, where the environment keeps them; reconnects recover from it. */
+  private direct: Position | undefined;
+  /** The `since` the current connection attempt was made with. */
+  private sinceSent: Position | undefined;
   private currentState: ConnectionState = 'connecting';
   private currentAddress: string | undefined;
   private everConnected = false;
@@ -98,10 +110,14 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
         },
         reconnect: this.options.reconnect,
         maxAuthFailures: this.options.maxAuthFailures,
+        since: () => {
+          this.sinceSent = this.direct;
+          return this.direct === undefined ? undefined : `${this.direct.offset}:${this.direct.epoch}`;
+        },
       },
       {
         onConnecting: (info) => this.setState('connecting', () => this.emit('connecting', info)),
-        onOpen: (address) => void this.opened(address),
+        onOpen: (params) => void this.opened(params),
         onFrame: (frame) => this.route(frame),
         onLost: (info) => this.lost(info),
         onRetry: (info) => this.setState('reconnecting', () => this.emit('reconnecting', info)),
@@ -119,6 +135,14 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
   /** This connection's `identity/device/route` (changes on every reconnect). */
   get address(): string | undefined {
     return this.currentAddress;
+  }
+
+  /**
+   * Where this client's direct messages stand (environments that keep them only): every
+   * reconnect recovers what came after it (the `recovery` event says how that went).
+   */
+  get directPosition(): Position | undefined {
+    return this.direct;
   }
 
   /** Joined channels by name; they stay here across reconnects until left. */
@@ -305,8 +329,11 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     this.request('signal.auth', { token }).catch((error: unknown) => this.report(error as SignalClientError));
   }
 
-  private async opened(address: string): Promise<void> {
+  private async opened({ address, direct }: ConnectedParams): Promise<void> {
     const epoch = ++this.epoch;
+    this.advanceDirect(direct?.position);
+    // The missed direct messages came before `signal.connected`: say whether that was all of them.
+    if (this.sinceSent !== undefined) this.emit('recovery', directOutcome(direct));
     this.currentAddress = address;
     // Renewed while this connection was being opened: it still holds the older token.
     const latest = this.tokens?.latest;
@@ -343,6 +370,8 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
           return;
         case 'notification': {
           const channelName = typeof frame.params.id === 'string' ? frame.params.id : undefined;
+          // Every stored direct message (channel-scoped ones too) moves the position on.
+          if (frame.method === 'signal.send') this.advanceDirect(positionOf(frame.params));
           if (frame.method === 'signal.send' && channelName === undefined) {
             this.emit('message', frame.params as Incoming<M>);
             return;
@@ -354,6 +383,12 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     } catch (error) {
       this.report(error as SignalClientError);
     }
+  }
+
+  /** A later offset, or any offset of a new epoch (the old history is gone). */
+  private advanceDirect(position: Position | undefined): void {
+    if (position === undefined) return;
+    if (this.direct === undefined || this.direct.epoch !== position.epoch || this.direct.offset < position.offset) this.direct = position;
   }
 
   private setState(state: ConnectionState, announce: () => void): void {
@@ -389,6 +424,12 @@ export class Signal<M extends Payload = Payload, S extends State = State> extend
     if (this.listenerCount('error') > 0) return this.emit('error', error);
     console.error(`signal client: ${error.code}: ${error.message}`);
   }
+}
+
+function directOutcome(direct: ConnectedParams['direct']): RecoveryOutcome {
+  if (direct?.recovered === true) return { recovered: true };
+  if (direct?.recovered === undefined) return { recovered: false, reason: 'no_history' };
+  return { recovered: false, reason: direct.reason ?? 'window' };
 }
 
 function encodeFrame(method: string, params: string, id: number | undefined): string {

@@ -47,6 +47,10 @@ describe('connect URL', () => {
   it('puts a publishable key in key=', () => {
     expect(connectUrl('ws://h:1', { param: 'key', value: 'pubk_test_x' })).toBe('ws://h:1/v1/connect?key=pubk_test_x');
   });
+
+  it('adds where the direct messages stand as since=', () => {
+    expect(connectUrl('ws://h:1', token('t'), '42:tpa21o.6oj5g2')).toBe('ws://h:1/v1/connect?token=t&since=42%3Atpa21o.6oj5g2');
+  });
 });
 
 describe('participant list resync', () => {

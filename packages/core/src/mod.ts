@@ -1,7 +1,7 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
 export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar } from './config/env.js';
-export { ENVIRONMENTS, APPS_FILE_LIMITS, WEBHOOK_EVENTS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions, type HistorySettings, type WebhookConfig, type WebhookEventType } from './apps/apps-file.js';
+export { ENVIRONMENTS, APPS_FILE_LIMITS, WEBHOOK_EVENTS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions, type HistorySettings, type HistoryWindow, type WebhookConfig, type WebhookEventType } from './apps/apps-file.js';
 export {
   AppRegistry,
   sha256Hex,
@@ -15,6 +15,7 @@ export {
   type TokenKeyRef,
   type IdentityProvider,
   type EnvironmentWebhooks,
+  type HistoryStreamLimits,
 } from './apps/registry.js';
 export { LiveApps } from './apps/live-apps.js';
 export { DEFAULT_MAX_TOKEN_TTL_SECONDS } from './auth/token-lifetime.js';
@@ -81,6 +82,7 @@ export {
   parseConnectionSubject,
   selfCheckSubject,
   historySubject,
+  directHistorySubject,
   historySubjects,
   historyRepublishTarget,
   historyStreamName,

@@ -139,11 +139,34 @@ describe('channel history settings', () => {
     const registry = new AppRegistry(parseAppsFile(withHistory({}, { 'call-*': { history: true }, 'call-x': { publish: false } })));
     const scope = { app: 'one', env: 'test' } as const;
     expect(registry.historyOf(scope)).toEqual({ maxMessages: 100, maxAgeSeconds: 120, maxBytes: 64 * 1024 * 1024 });
-    expect(registry.keepsHistory(scope, 'call-7')).toBe(true);
-    expect(registry.keepsHistory(scope, 'call-x')).toBe(false);
-    expect(registry.keepsHistory(scope, 'chat')).toBe(false);
-    expect(registry.keepsHistory({ app: 'one', env: 'live' }, 'call-7')).toBe(false);
+    const defaults = { maxMessages: 100, maxAgeSeconds: 120 };
+    expect(registry.historyWindowOf(scope, 'call-7')).toEqual(defaults);
+    expect(registry.historyWindowOf(scope, 'call-x')).toBeUndefined();
+    expect(registry.historyWindowOf(scope, 'chat')).toBeUndefined();
+    expect(registry.historyWindowOf({ app: 'one', env: 'live' }, 'call-7')).toBeUndefined();
+    expect(registry.directHistoryOf(scope)).toBeUndefined();
     expect(registry.environmentsWithHistory()).toEqual([{ scope, settings: registry.historyOf(scope) }]);
+  });
+
+  it('gives each namespace its own window, its blanks filled from the environment, and sizes the stream for the largest', () => {
+    const registry = new AppRegistry(
+      parseAppsFile(
+        withHistory(
+          { maxMessages: 50, maxAgeSeconds: 60, directMessages: true },
+          { 'call-*': { history: { maxMessages: 10 } }, 'chat-*': { history: { maxMessages: 500, maxAgeSeconds: 3600 } }, 'feed-*': { history: true }, 'feed-x': { history: false } },
+        ),
+      ),
+    );
+    const scope = { app: 'one', env: 'test' } as const;
+    expect(registry.historyWindowOf(scope, 'call-1')).toEqual({ maxMessages: 10, maxAgeSeconds: 60 });
+    expect(registry.historyWindowOf(scope, 'chat-1')).toEqual({ maxMessages: 500, maxAgeSeconds: 3600 });
+    expect(registry.historyWindowOf(scope, 'feed-1')).toEqual({ maxMessages: 50, maxAgeSeconds: 60 });
+    expect(registry.historyWindowOf(scope, 'feed-x')).toBeUndefined();
+    expect(registry.directHistoryOf(scope)).toEqual({ maxMessages: 50, maxAgeSeconds: 60 });
+    expect(registry.historyOf(scope)).toEqual({ maxMessages: 500, maxAgeSeconds: 3600, maxBytes: 64 * 1024 * 1024 });
+    expect(() => parseAppsFile(withHistory({}, { 'call-*': { history: { maxMessages: 0 } } }))).toThrow(/history\.maxMessages/);
+    expect(() => parseAppsFile(withHistory({}, { 'call-*': { history: { size: 3 } } }))).toThrow(ConfigError);
+    expect(() => parseAppsFile(withHistory(undefined, { 'call-*': { history: { maxMessages: 3 } } }))).toThrow(/keeps history; give the environment a history window/);
   });
 
   it('refuses a namespace that keeps history in an environment without a window, and windows out of bounds', () => {

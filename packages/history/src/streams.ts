@@ -1,6 +1,6 @@
 import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SignalError, historyRepublishTarget, historyStreamName, historySubjects, type HistorySettings, type Scope } from '@signal/core';
+import { SignalError, historyRepublishTarget, historyStreamName, historySubjects, type HistoryStreamLimits, type Scope } from '@signal/core';
 
 /** JetStream API error code: no such stream. */
 const STREAM_NOT_FOUND = 10059;
@@ -14,7 +14,7 @@ export interface StreamState {
   /** The oldest message still stored (last + 1 when the stream is empty). */
   readonly firstSeq: number;
   readonly lastSeq: number;
-  /** Messages kept per channel. */
+  /** Messages kept per subject (channel, user or device): the largest window of the environment. */
   readonly maxPerChannel: number;
 }
 
@@ -40,7 +40,7 @@ export interface HistoryStreamOptions {
 export class HistoryStreams {
   private manager: Promise<JetStreamManager> | undefined;
   /** Streams already checked against their window: stream name → settings it was checked with. */
-  private readonly checked = new Map<string, { settings: HistorySettings; epoch: Promise<string> }>();
+  private readonly checked = new Map<string, { settings: HistoryStreamLimits; epoch: Promise<string> }>();
   /** Epochs by stream name, as last learned: what live messages are labelled with. */
   private readonly epochs = new Map<string, string>();
 
@@ -58,7 +58,7 @@ export class HistoryStreams {
    * Makes sure the environment's stream exists with this window (once per window per process)
    * and resolves with its epoch.
    */
-  ensure(scope: Scope, settings: HistorySettings): Promise<string> {
+  ensure(scope: Scope, settings: HistoryStreamLimits): Promise<string> {
     const stream = historyStreamName(scope);
     const known = this.checked.get(stream);
     if (known && known.settings === settings) return known.epoch;
@@ -72,7 +72,7 @@ export class HistoryStreams {
    * The stream as it is now (one request): also refreshes the epoch live messages get. A
    * stream deleted behind this process's back is created again (a new epoch) where this process creates streams.
    */
-  async state(scope: Scope, settings: HistorySettings): Promise<StreamState> {
+  async state(scope: Scope, settings: HistoryStreamLimits): Promise<StreamState> {
     const stream = historyStreamName(scope);
     const jsm = await this.call(() => this.jsm());
     try {
@@ -86,7 +86,7 @@ export class HistoryStreams {
   }
 
   /** The stream was recreated behind this process's back (its sequence went backwards): learn the new epoch. */
-  refresh(scope: Scope, settings: HistorySettings): void {
+  refresh(scope: Scope, settings: HistoryStreamLimits): void {
     this.state(scope, settings).catch(() => undefined);
   }
 
@@ -95,7 +95,7 @@ export class HistoryStreams {
     this.checked.delete(historyStreamName(scope));
   }
 
-  private async createOrCheck(scope: Scope, settings: HistorySettings): Promise<string> {
+  private async createOrCheck(scope: Scope, settings: HistoryStreamLimits): Promise<string> {
     const config = streamConfig(scope, settings, this.options.replicas);
     const jsm = await this.call(() => this.jsm());
     let info: StreamInfo;
@@ -144,7 +144,7 @@ export class HistoryStreams {
 }
 
 /** The stream an environment's window asks for. */
-export function streamConfig(scope: Scope, settings: HistorySettings, replicas: number): Partial<StreamConfig> & { name: string } {
+export function streamConfig(scope: Scope, settings: HistoryStreamLimits, replicas: number): Partial<StreamConfig> & { name: string } {
   return {
     name: historyStreamName(scope),
     subjects: [historySubjects(scope)],
@@ -167,8 +167,8 @@ export function mismatches(current: StreamConfig, wanted: Partial<StreamConfig>)
   const check = (name: keyof StreamConfig, setting: string) => {
     if (current[name] !== wanted[name]) differences.push(`${name} ${String(current[name])} (apps file: ${String(wanted[name])}, ${setting})`);
   };
-  check('max_msgs_per_subject', 'history.maxMessages');
-  check('max_age', 'history.maxAgeSeconds in ns');
+  check('max_msgs_per_subject', 'the largest history.maxMessages of the environment and its namespaces');
+  check('max_age', 'the largest history.maxAgeSeconds of the environment and its namespaces, in ns');
   check('max_bytes', 'history.maxBytes');
   check('num_replicas', 'HISTORY_REPLICAS');
   return differences;

@@ -24,7 +24,14 @@ const notification = z.object({
   params: z.optional(fields),
 });
 
-export const connectedParams = z.object({ address: z.string(), anonymous: z.optional(z.boolean()) });
+const positionSchema = z.object({ offset: z.number(), epoch: z.string() });
+/** `direct`: where the environment keeps direct messages, how the connection's stand (docs/recovery.md). */
+export const connectedParams = z.object({
+  address: z.string(),
+  anonymous: z.optional(z.boolean()),
+  direct: z.optional(z.object({ position: z.optional(positionSchema), recovered: z.optional(z.boolean()), reason: z.optional(z.string()) })),
+});
+export type ConnectedParams = z.infer<typeof connectedParams>;
 export const channelMessageParams = z.looseObject({ id: z.string(), from: z.optional(z.string()) });
 export const directMessageParams = z.looseObject({ id: z.optional(z.string()), from: z.optional(z.string()) });
 export const presenceParams = z.looseObject({ id: z.string(), from: z.string(), state: z.optional(z.unknown()), joinedAt: z.optional(z.number()) });
@@ -37,7 +44,7 @@ const participantEntry = z.looseObject({
 });
 const occupancyCounts = z.object({ connections: z.number(), participants: z.number() });
 export const occupancyParams = z.looseObject({ id: z.string(), connections: z.number(), participants: z.number() });
-const position = z.object({ offset: z.number(), epoch: z.string() });
+const position = positionSchema;
 export const joinResult = z.looseObject({
   id: z.string(),
   participants: z.optional(z.array(participantEntry)),
@@ -53,13 +60,13 @@ export interface Occupancy {
   readonly participants: number;
 }
 
-/** A message's place in its channel's history (docs/recovery.md). */
+/** A message's place in its channel's history, or in the connection's direct messages (docs/recovery.md). */
 export interface Position {
   offset: number;
   epoch: string;
 }
 
-/** The position a channel message carries, when its channel keeps history. */
+/** The position a message carries, when its channel (or the environment's direct messages) keeps history. */
 export function positionOf(params: Record<string, unknown>): Position | undefined {
   if (params.position === undefined) return undefined;
   const parsed = position.safeParse(params.position);

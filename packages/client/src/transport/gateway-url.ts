@@ -76,13 +76,14 @@ function audienceOf(proof: Proof): string {
   return url.toString();
 }
 
-/** The full connection URL for a gateway base URL and the attempt's credentials. */
-export function connectUrl(base: string, proof: Proof): string {
+/** The full connection URL for a gateway base URL, the attempt's credentials, and where its direct messages stand. */
+export function connectUrl(base: string, proof: Proof, since?: string): string {
   const url = new URL(base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.pathname === '' || url.pathname === '/') url.pathname = '/v1/connect';
   url.searchParams.set(proof.param, proof.value);
+  if (since !== undefined) url.searchParams.set('since', since);
   return url.toString();
 }
 

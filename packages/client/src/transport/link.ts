@@ -1,6 +1,6 @@
 import type { Credentials } from '../auth/credentials.js';
 import { SignalClientError } from '../errors/signal-client-error.js';
-import { connectedParams, parseServerFrame, readParams, type ServerFrame } from '../rpc/server-frames.js';
+import { connectedParams, parseServerFrame, readParams, type ConnectedParams, type ServerFrame } from '../rpc/server-frames.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CONNECT_TIMEOUT_CLOSE, GatewaySocket, type SocketEnd, type SocketTimings } from './gateway-socket.js';
 import { connectUrl, type GatewayUrls } from './gateway-url.js';
@@ -19,12 +19,14 @@ export interface LinkOptions {
   reconnect: ReconnectOptions;
   /** Refused upgrades (HTTP 401) in a row, each with a new token, before giving up. */
   maxAuthFailures: number;
+  /** Asked before every attempt: the connect URL's `since`, where the client's direct messages stand (docs/recovery.md). */
+  since: () => string | undefined;
 }
 
 export interface LinkHandlers {
   onConnecting(info: { attempt: number; url: string }): void;
   /** The gateway accepted the connection and said who we are. */
-  onOpen(address: string, anonymous: boolean): void;
+  onOpen(params: ConnectedParams): void;
   onFrame(frame: ServerFrame): void;
   /** An open connection ended. */
   onLost(info: { code: number; reason: string; willReconnect: boolean }): void;
@@ -113,7 +115,7 @@ export class Link {
         return this.fail(revokedError('the token provider returned the revoked token again; it must mint a new one'));
       }
       const base = await this.options.urls.next(proof);
-      url = connectUrl(base, proof);
+      url = connectUrl(base, proof, this.options.since());
       this.presentedValue = proof.value;
       this.newToken = false;
       this.handlers.onConnecting({ attempt, url: base });
@@ -166,7 +168,7 @@ export class Link {
         this.failures = 0;
         this.authFailures = 0;
         this.revokedToken = undefined;
-        return this.handlers.onOpen(params.address, params.anonymous === true);
+        return this.handlers.onOpen(params);
       }
     }
     this.handlers.onFrame(frame);

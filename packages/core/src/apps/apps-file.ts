@@ -106,6 +106,21 @@ const stelaceSettingsSchema = z
   })
   .strict();
 
+const historyMessagesSchema = z.number().int().min(1).max(APPS_FILE_LIMITS.historyMessages, { error: `must be at most ${APPS_FILE_LIMITS.historyMessages}` });
+const historyAgeSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(APPS_FILE_LIMITS.historyAgeSeconds, { error: `must be at most ${APPS_FILE_LIMITS.historyAgeSeconds} (one day)` });
+
+/** A namespace's own window; what it leaves out is the environment's. */
+const namespaceWindowSchema = z
+  .object({
+    maxMessages: historyMessagesSchema.optional(),
+    maxAgeSeconds: historyAgeSchema.optional(),
+  })
+  .strict();
+
 const namespaceOptionsSchema = z
   .object({
     /** false: nobody may join these channels with presence, whatever their token grants. */
@@ -114,26 +129,26 @@ const namespaceOptionsSchema = z
     publish: z.boolean().optional(),
     /** Participants per channel, at most PRESENCE_MAX_PARTICIPANTS (which wins when lower). */
     maxParticipants: z.number().int().min(1).optional(),
-    /** true: these channels keep their messages in the environment's `history` window, for recovery (docs/recovery.md). */
-    history: z.boolean().optional(),
+    /**
+     * true: these channels keep their messages for the environment's `history` window, for
+     * recovery; or their own window, `{ maxMessages?, maxAgeSeconds? }`, each defaulting to the
+     * environment's (docs/recovery.md).
+     */
+    history: z.union([z.boolean(), namespaceWindowSchema], { error: 'must be true, false or { maxMessages?, maxAgeSeconds? }' }).optional(),
   })
   .strict();
 
 /**
- * The environment's history window (docs/recovery.md): one JetStream stream per environment,
- * so each environment's storage is its own and one tenant's traffic never evicts another's.
+ * The environment's history (docs/recovery.md): one JetStream stream per environment, so each
+ * environment's storage is its own and one tenant's traffic never evicts another's; its window
+ * is the default of the namespaces that keep history, and the window of direct messages.
  */
 const historySettingsSchema = z
   .object({
-    /** Messages kept per channel (the stream's max_msgs_per_subject). */
-    maxMessages: z.number().int().min(1).max(APPS_FILE_LIMITS.historyMessages, { error: `must be at most ${APPS_FILE_LIMITS.historyMessages}` }).default(100),
-    /** How long a message is kept (the stream's max_age). */
-    maxAgeSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(APPS_FILE_LIMITS.historyAgeSeconds, { error: `must be at most ${APPS_FILE_LIMITS.historyAgeSeconds} (one day)` })
-      .default(120),
+    /** Messages kept per channel, and per user and device address, unless a namespace sets its own. */
+    maxMessages: historyMessagesSchema.default(100),
+    /** How long a message is kept, unless a namespace sets its own. */
+    maxAgeSeconds: historyAgeSchema.default(120),
     /** The environment's whole history storage; when full, its oldest messages go first. */
     maxBytes: z
       .number()
@@ -141,6 +156,11 @@ const historySettingsSchema = z
       .min(APPS_FILE_LIMITS.historyBytesMin, { error: `must be at least ${APPS_FILE_LIMITS.historyBytesMin} (1 MiB)` })
       .max(APPS_FILE_LIMITS.historyBytesMax, { error: `must be at most ${APPS_FILE_LIMITS.historyBytesMax} (1 GiB)` })
       .default(64 * 1024 * 1024),
+    /**
+     * true: direct messages to a user (`identity`) or device (`identity/device`) are kept for
+     * this window too, and a connection recovers its own on reconnect (docs/recovery.md).
+     */
+    directMessages: z.boolean().default(false),
   })
   .strict();
 
@@ -277,6 +297,11 @@ export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type AuthorizationConfig = z.infer<typeof authorizationSchema>;
 export type NamespaceOptions = z.infer<typeof namespaceOptionsSchema>;
 export type HistorySettings = z.infer<typeof historySettingsSchema>;
+/** How much of a channel's (or a user's or device's) history is served: its newest `maxMessages`, none older than `maxAgeSeconds`. */
+export interface HistoryWindow {
+  readonly maxMessages: number;
+  readonly maxAgeSeconds: number;
+}
 export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 
@@ -297,7 +322,7 @@ function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
       const cfg = app.environments[env];
       if (!cfg) continue;
       if (!cfg.history) {
-        const keeping = (cfg.authorization?.namespaces ?? []).find(([, options]) => options.history === true);
+        const keeping = (cfg.authorization?.namespaces ?? []).find(([, options]) => options.history !== undefined && options.history !== false);
         if (keeping) {
           throw new ConfigError(
             `${source}: 'apps.${i}.environments.${env}.history': namespace '${keeping[0]}' keeps history; give the environment a history window ({ maxMessages, maxAgeSeconds })`,

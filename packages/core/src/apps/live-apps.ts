@@ -1,5 +1,5 @@
-import type { HistorySettings } from './apps-file.js';
-import type { AppRegistry, Apps, EnvironmentAuthorization, IdentityProvider, Scope, ScopeKeys, SecretKeyGrant } from './registry.js';
+import type { HistoryWindow } from './apps-file.js';
+import type { AppRegistry, Apps, EnvironmentAuthorization, HistoryStreamLimits, IdentityProvider, Scope, ScopeKeys, SecretKeyGrant } from './registry.js';
 
 /**
  * The one place the apps file is swapped when it is reloaded: every module holds this object,
@@ -41,11 +41,15 @@ export class LiveApps implements Apps {
     return this.registry.byTokenIssuer(issuer);
   }
 
-  historyOf(scope: Scope): HistorySettings | undefined {
+  historyOf(scope: Scope): HistoryStreamLimits | undefined {
     return this.registry.historyOf(scope);
   }
 
-  keepsHistory(scope: Scope, channel: string): boolean {
-    return this.registry.keepsHistory(scope, channel);
+  historyWindowOf(scope: Scope, channel: string): HistoryWindow | undefined {
+    return this.registry.historyWindowOf(scope, channel);
+  }
+
+  directHistoryOf(scope: Scope): HistoryWindow | undefined {
+    return this.registry.directHistoryOf(scope);
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/signal-error.js';
 import { publicKeyFrom, type PublicKey } from '../auth/public-keys.js';
 import { matchesPattern } from '../auth/capability.js';
-import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type HistorySettings, type WebhookConfig, type SecretKeyPermission } from './apps-file.js';
+import { ENVIRONMENTS, type AppsFile, type AuthorizationConfig, type Environment, type IdentityProviderConfig, type NamespaceOptions, type HistorySettings, type HistoryWindow, type WebhookConfig, type SecretKeyPermission } from './apps-file.js';
 
 /** The (app, environment) pair every connection, channel and signal is scoped to. */
 export interface Scope {
@@ -52,6 +52,23 @@ export interface IdentityProvider {
   readonly claims: { readonly device?: string | undefined; readonly capability: string; readonly send: string };
 }
 
+/**
+ * What an environment's history stream keeps: the largest window any of its namespaces (or its
+ * direct messages) asks for, and its storage. Each namespace is served its own window from it.
+ */
+export interface HistoryStreamLimits {
+  readonly maxMessages: number;
+  readonly maxAgeSeconds: number;
+  readonly maxBytes: number;
+}
+
+/** One environment's history, resolved once per apps file. */
+interface EnvironmentHistory {
+  readonly stream: HistoryStreamLimits;
+  readonly defaults: HistoryWindow;
+  readonly direct: HistoryWindow | undefined;
+}
+
 /** What every module asks of the apps file; `LiveApps` answers with whichever file was loaded last. */
 export interface Apps {
   byPublishableKey(key: string): ScopeKeys | undefined;
@@ -59,8 +76,9 @@ export interface Apps {
   deliversClientMessagesToStelace(scope: Scope): boolean;
   authorizationOf(scope: Scope): EnvironmentAuthorization;
   byTokenIssuer(issuer: string): IdentityProvider | undefined;
-  historyOf(scope: Scope): HistorySettings | undefined;
-  keepsHistory(scope: Scope, channel: string): boolean;
+  historyOf(scope: Scope): HistoryStreamLimits | undefined;
+  historyWindowOf(scope: Scope, channel: string): HistoryWindow | undefined;
+  directHistoryOf(scope: Scope): HistoryWindow | undefined;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
@@ -116,7 +134,7 @@ export class AppRegistry implements Apps {
   private readonly stelaceClientMessages = new Set<string>();
   private readonly authorization = new Map<string, EnvironmentAuthorization>();
   private readonly providers = new Map<string, IdentityProvider>();
-  private readonly history = new Map<string, HistorySettings>();
+  private readonly history = new Map<string, EnvironmentHistory>();
   private readonly hooks: EnvironmentWebhooks[] = [];
 
   constructor(file: AppsFile) {
@@ -143,7 +161,7 @@ export class AppRegistry implements Apps {
         }
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
-        if (cfg.history) this.history.set(scopeId(scope), cfg.history);
+        if (cfg.history) this.history.set(scopeId(scope), environmentHistory(cfg.history, cfg.authorization));
         if (cfg.webhooks !== undefined && cfg.webhooks.length > 0) this.hooks.push({ scope: { app: app.id, env }, webhooks: cfg.webhooks });
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
@@ -192,24 +210,31 @@ export class AppRegistry implements Apps {
     return this.authorization.get(scopeId(scope)) ?? OPEN;
   }
 
-  /** The environment's history window; undefined when it keeps no history (docs/recovery.md). */
-  historyOf(scope: Scope): HistorySettings | undefined {
-    return this.history.get(scopeId(scope));
+  /** What the environment's history stream keeps; undefined when it keeps no history (docs/recovery.md). */
+  historyOf(scope: Scope): HistoryStreamLimits | undefined {
+    return this.history.get(scopeId(scope))?.stream;
   }
 
-  /** Every environment that keeps history, with its window: the emit-api makes sure their streams exist. */
-  environmentsWithHistory(): Array<{ scope: Scope; settings: HistorySettings }> {
-    return [...this.history].map(([id, settings]) => {
+  /** Every environment that keeps history, with its stream's limits: the emit-api makes sure their streams exist. */
+  environmentsWithHistory(): Array<{ scope: Scope; settings: HistoryStreamLimits }> {
+    return [...this.history].map(([id, history]) => {
       const slash = id.indexOf('/');
-      return { scope: { app: id.slice(0, slash), env: id.slice(slash + 1) as Environment }, settings };
+      return { scope: { app: id.slice(0, slash), env: id.slice(slash + 1) as Environment }, settings: history.stream };
     });
   }
 
-  /** Whether the channel's most specific namespace says `history: true` and the environment has a window. */
-  keepsHistory(scope: Scope, channel: string): boolean {
-    if (!this.history.has(scopeId(scope))) return false;
-    const namespace = this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel));
-    return namespace?.options.history === true;
+  /** The window of the channel's most specific namespace when that keeps history; undefined otherwise. */
+  historyWindowOf(scope: Scope, channel: string): HistoryWindow | undefined {
+    const history = this.history.get(scopeId(scope));
+    if (!history) return undefined;
+    const option = this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel))?.options.history;
+    if (option === undefined || option === false) return undefined;
+    return option === true ? history.defaults : windowOf(option, history.defaults);
+  }
+
+  /** The window of direct messages to a user or device when the environment keeps them (`history.directMessages`). */
+  directHistoryOf(scope: Scope): HistoryWindow | undefined {
+    return this.history.get(scopeId(scope))?.direct;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {
@@ -217,6 +242,33 @@ export class AppRegistry implements Apps {
     // Looking up by hash means lookup timing says nothing useful about how close a guess was.
     return this.secretByHash.get(sha256Hex(key));
   }
+}
+
+/** A namespace window object is checked only for its own fields; its blanks are the environment's. */
+function windowOf(option: { maxMessages?: number | undefined; maxAgeSeconds?: number | undefined }, defaults: HistoryWindow): HistoryWindow {
+  return { maxMessages: option.maxMessages ?? defaults.maxMessages, maxAgeSeconds: option.maxAgeSeconds ?? defaults.maxAgeSeconds };
+}
+
+/**
+ * The stream keeps the largest window asked for (count and age): JetStream has one
+ * max_msgs_per_subject and one max_age per stream; each namespace is served its own (smaller)
+ * window from it at read (docs/recovery.md, "Windows per namespace").
+ */
+function environmentHistory(settings: HistorySettings, authorization: AuthorizationConfig | undefined): EnvironmentHistory {
+  const defaults: HistoryWindow = { maxMessages: settings.maxMessages, maxAgeSeconds: settings.maxAgeSeconds };
+  let maxMessages = defaults.maxMessages;
+  let maxAgeSeconds = defaults.maxAgeSeconds;
+  for (const [, options] of authorization?.namespaces ?? []) {
+    if (typeof options.history !== 'object') continue;
+    const window = windowOf(options.history, defaults);
+    maxMessages = Math.max(maxMessages, window.maxMessages);
+    maxAgeSeconds = Math.max(maxAgeSeconds, window.maxAgeSeconds);
+  }
+  return {
+    stream: { maxMessages, maxAgeSeconds, maxBytes: settings.maxBytes },
+    defaults,
+    direct: settings.directMessages ? defaults : undefined,
+  };
 }
 
 function identityProvider(config: IdentityProviderConfig, scope: ScopeKeys, path: string): IdentityProvider {

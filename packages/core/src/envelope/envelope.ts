@@ -35,6 +35,8 @@ export interface SendEnvelope {
   readonly ch?: string;
   readonly from?: string;
   readonly fields: Fields;
+  /** As on PublishEnvelope: its place in the recipient's direct-message history, set by a gateway only. */
+  readonly pos?: Position;
 }
 
 /**

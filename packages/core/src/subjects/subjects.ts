@@ -13,6 +13,8 @@ import { encodeToken } from './token.js';
  *   hist.<app>.<env>.ch.<channel>           messages of a channel that keeps history: stored in the
  *                                           environment's stream, which republishes each on the
  *                                           channel's sig. subject with its sequence (docs/recovery.md)
+ *   hist.<app>.<env>.u.<identity>           direct messages to a user, and to a device, where the
+ *   hist.<app>.<env>.d.<identity>.<device>  environment keeps them: stored and republished the same way
  *   _signal.selfcheck.<node>                a gateway's messages to itself (liveness); outside
  *                                           every tenant's `sig.` space, so no tenant reaches it
  */
@@ -31,6 +33,12 @@ const HISTORY_PREFIX = 'hist';
 /** Where messages of a channel that keeps history are published: into its environment's stream. */
 export function historySubject(scope: Scope, channel: string): string {
   return `${HISTORY_PREFIX}.${scope.app}.${scope.env}.ch.${encodeToken(channel)}`;
+}
+
+/** Where a direct message to a user (no device) or a device is stored, where the environment keeps them. */
+export function directHistorySubject(scope: Scope, identity: string, device?: string): string {
+  const user = `${HISTORY_PREFIX}.${scope.app}.${scope.env}.u.${encodeToken(identity)}`;
+  return device === undefined ? user : `${HISTORY_PREFIX}.${scope.app}.${scope.env}.d.${encodeToken(identity)}.${encodeToken(device)}`;
 }
 
 /** Every subject of an environment's history stream. */

@@ -28,6 +28,8 @@ export type Destination = z.infer<typeof destinationSchema>;
 export interface Target {
   subject: string;
   envelope: Envelope;
+  /** A user's or device's address: where the environment keeps direct messages, the history stores it (docs/recovery.md). */
+  direct?: { identity: string; device?: string };
 }
 
 /** Resolves a destination to the NATS subject and envelope that reach it. */
@@ -51,9 +53,9 @@ export function targetOf(scope: Scope, destination: Destination, fields: Fields,
   const envelope: Envelope = { t: 'send', fields };
   switch (address.kind) {
     case 'user':
-      return { subject: userSubject(scope, address.identity), envelope };
+      return { subject: userSubject(scope, address.identity), envelope, direct: { identity: address.identity } };
     case 'device':
-      return { subject: deviceSubject(scope, address.identity, address.device), envelope };
+      return { subject: deviceSubject(scope, address.identity, address.device), envelope, direct: { identity: address.identity, device: address.device } };
     case 'connection':
       return { subject: connectionSubject(scope, nodeOfRoute(address.route)!, address.route), envelope };
   }

@@ -17,8 +17,9 @@ const querySchema = z.strictObject({
 
 /**
  * GET /v1/channels/:channel/history?since=&limit=: the stored messages of a channel of the
- * key's app and environment after offset `since`, oldest first, with the stream's epoch; a
- * full page names the `next` offset to ask from (docs/recovery.md).
+ * key's app and environment after offset `since` that its namespace's window still covers,
+ * oldest first, with the stream's epoch; a page with more after it names the `next` offset
+ * to ask from (docs/recovery.md).
  */
 export function historyRoute(keys: SecretKeys, history: HistoryStore) {
   return async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>): Promise<void> => {
@@ -49,7 +50,7 @@ export function historyRoute(keys: SecretKeys, history: HistoryStore) {
       channel: channel,
       epoch: page.epoch,
       messages,
-      next: messages.length === limit ? messages.at(-1)!.offset : null,
+      next: page.more ? messages.at(-1)!.offset : null,
     });
   };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { SignalError, encodeEnvelope, eventNameSchema, fromZodError, type PublishEnvelope, type Scope } from '@signal/core';
+import { SignalError, encodeEnvelope, eventNameSchema, fromZodError, type Position, type Scope, type SendEnvelope } from '@signal/core';
 import { assertNatsConnected } from '@signal/operations';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { metrics } from '../metrics/emit-metrics.js';
@@ -24,8 +24,9 @@ export interface SignalsRouteOptions {
 /**
  * POST /v1/signals: one signal, or `{ signals: [...] }`. Everything is validated before
  * anything is published, so a bad batch publishes nothing. Returns as soon as NATS has the
- * messages: delivery is at most once. Messages to channels that keep history are stored
- * first (docs/recovery.md), and the answer lists where each went in `history`.
+ * messages: delivery is at most once. Messages to channels that keep history (and to users
+ * and devices, where the environment keeps direct messages) are stored first
+ * (docs/recovery.md), and the answer lists where each went in `history`.
  */
 export function signalsRoute(nc: NatsConnection, keys: SecretKeys, history: HistoryStore, options: SignalsRouteOptions) {
   const bodySchema = z.union([
@@ -57,7 +58,7 @@ export function signalsRoute(nc: NatsConnection, keys: SecretKeys, history: Hist
     for (const target of targets) (keptIn(history, grant, target) ? kept : plain).push(target);
     // Stored ones first, all requested at once (one connection keeps their order): if the
     // history cannot take them, the answer is 503 and nothing else went out.
-    const stored = await Promise.all(kept.map((target) => history.store(grant, target.envelope as PublishEnvelope)));
+    const stored = await Promise.all(kept.map((target) => storeIn(history, grant, target)));
     for (const target of plain) nc.publish(target.subject, encodeEnvelope(target.envelope));
     metrics.signalsAccepted.inc(signals.length);
     metrics.deliveries.inc(targets.length);
@@ -65,12 +66,26 @@ export function signalsRoute(nc: NatsConnection, keys: SecretKeys, history: Hist
     const answer = { accepted: signals.length, deliveries: targets.length };
     // Only when something went to history: answers for environments without it stay as they were.
     if (stored.length === 0) return sendJson(res, 202, answer);
-    sendJson(res, 202, { ...answer, history: stored.map((position, i) => ({ channel: (kept[i]!.envelope as PublishEnvelope).ch, position })) });
+    sendJson(res, 202, { ...answer, history: stored.map((position, i) => ({ ...storedAt(kept[i]!), position })) });
   };
 }
 
+/** A channel message where its namespace keeps history; a direct message to a user or device where the environment keeps those. */
 function keptIn(history: HistoryStore, scope: Scope, target: Target): boolean {
-  return target.envelope.t === 'publish' && history.keeps(scope, target.envelope.ch);
+  if (target.envelope.t === 'publish') return history.keeps(scope, target.envelope.ch);
+  return target.direct !== undefined && history.keepsDirect(scope);
+}
+
+function storeIn(history: HistoryStore, scope: Scope, target: Target): Promise<Position> {
+  if (target.envelope.t === 'publish') return history.store(scope, target.envelope);
+  return history.storeDirect(scope, target.direct!, target.envelope as SendEnvelope);
+}
+
+/** Where a stored signal went, as the answer names it: `{channel}`, `{user}` or `{device}` (`identity/device`). */
+function storedAt(target: Target): Record<string, string> {
+  if (target.envelope.t === 'publish') return { channel: target.envelope.ch };
+  const { identity, device } = target.direct!;
+  return device === undefined ? { user: identity } : { device: `${identity}/${device}` };
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type Envelope,
   type Fields,
   type Scope,
+  type SendEnvelope,
 } from '@signal/core';
 import type { HistoryStore } from '@signal/history';
 import { assertNatsConnected, isNoResponders, type MessageGuard } from '@signal/operations';
@@ -84,8 +85,10 @@ export class Hub {
   private members: MembershipListener | undefined;
   private history: HistoryStore | undefined;
   /**
-   * Channel messages held back, per subject, for sessions whose recovery is being read
-   * (history/history-join.ts): delivered after the missed ones, without those already among them.
+   * Messages held back, per subject, for sessions whose recovery is being read (a channel's:
+   * history/history-join.ts; a connection's direct messages: history/direct-recovery.ts):
+   * delivered after the missed ones, without those already among them. A connection's user
+   * and device subjects share one list, so it keeps their arrival (stream) order.
    */
   private readonly held = new Map<string, Map<Session, Envelope[]>>();
   private isPresenceEvent: PresenceEventRule = (_scope, envelope) => envelope.t === 'join' || envelope.t === 'leave';
@@ -155,13 +158,28 @@ export class Hub {
     return `${this.node}-${(++this.seq).toString(36)}${randomBytes(4).readUInt32BE(0).toString(36).padStart(7, '0')}`;
   }
 
-  /** Called once the socket is open: the session starts receiving its user, device and broadcast traffic. */
-  open(session: Session): void {
+  /**
+   * Called once the socket is open: the session starts receiving its user, device and
+   * broadcast traffic. With `holdDirect` its user's and device's messages are held back until
+   * `releaseHeldDirect`, while the direct messages it missed are read.
+   */
+  open(session: Session, holdDirect = false): void {
     this.sessions.set(session.route, session);
     this.index.add(session);
     this.sessionListener?.opened(session);
     this.stats.sessions = this.sessions.size;
-    for (const subject of this.personalSubjects(session)) this.subscribe(session, subject);
+    const [broadcast, ...direct] = this.personalSubjects(session);
+    this.subscribe(session, broadcast!);
+    if (!holdDirect || direct.length === 0) {
+      for (const subject of direct) this.subscribe(session, subject);
+      return;
+    }
+    const list: Envelope[] = [];
+    for (const subject of direct) {
+      this.subjects.acquire(subject, session.scope, session.surface);
+      this.hold(subject, session, list);
+    }
+    this.stats.subjects = this.subjects.size;
   }
 
   /** Every open session of this node, as a copy: closing one while going through them is safe. */
@@ -178,7 +196,10 @@ export class Hub {
       this.members?.left(session, channel);
     }
     session.channels.clear();
-    for (const subject of this.personalSubjects(session)) this.subjects.release(subject, session.surface);
+    for (const subject of this.personalSubjects(session)) {
+      if (this.held.size > 0) this.stopHolding(subject, session);
+      this.subjects.release(subject, session.surface);
+    }
     this.sessions.delete(session.route);
     this.index.remove(session);
     this.sessionListener?.closed(session);
@@ -197,11 +218,14 @@ export class Hub {
    */
   joinHeld(session: Session, channel: string): boolean {
     if (!this.addChannel(session, channel, false)) return false;
-    const subject = channelSubject(session.scope, channel);
+    this.hold(channelSubject(session.scope, channel), session, []);
+    return true;
+  }
+
+  private hold(subject: string, session: Session, list: Envelope[]): void {
     let holding = this.held.get(subject);
     if (!holding) this.held.set(subject, (holding = new Map()));
-    holding.set(session, []);
-    return true;
+    holding.set(session, list);
   }
 
   /**
@@ -211,29 +235,42 @@ export class Hub {
    * when more than HOLD_LIMIT messages came meanwhile: those were dropped, a gap.
    */
   releaseHeld(session: Session, channel: string, first: readonly Envelope[]): boolean {
-    const subject = channelSubject(session.scope, channel);
-    const held = this.held.get(subject)?.get(session);
+    return this.release(session, [channelSubject(session.scope, channel)], first, () => []);
+  }
+
+  /**
+   * As `releaseHeld`, for the user and device subjects `open` held back; the frames `after`
+   * makes (telling the client how its recovery went: whether it was complete) go right after
+   * the held messages, before any live one.
+   */
+  releaseHeldDirect(session: Session, first: readonly Envelope[], after: (complete: boolean) => readonly string[]): boolean {
+    return this.release(session, this.personalSubjects(session).slice(1), first, after);
+  }
+
+  private release(session: Session, subjects: readonly string[], first: readonly Envelope[], after: (complete: boolean) => readonly string[]): boolean {
+    const held = this.held.get(subjects[0]!)?.get(session);
     // Left or closed while its history was read.
     if (!held) return false;
-    this.stopHolding(subject, session);
+    for (const subject of subjects) this.stopHolding(subject, session);
     const ws = session.ws;
     if (!ws) return false;
     const tail = first.at(-1);
-    const last = tail?.t === 'publish' ? tail.pos?.offset ?? 0 : 0;
+    const last = (tail && offsetOf(tail)) ?? 0;
     const complete = held.length <= HOLD_LIMIT;
     const frames: string[] = [];
     for (const envelope of first) this.renderInto(frames, session, envelope);
     for (const envelope of complete ? held : []) {
-      const offset = envelope.t === 'publish' ? envelope.pos?.offset : undefined;
+      const offset = offsetOf(envelope);
       if (offset !== undefined && offset <= last) continue;
       if (envelope.from === session.address) continue;
       this.renderInto(frames, session, envelope);
     }
+    frames.push(...after(complete));
     ws.cork(() => {
       for (const frame of frames) ws.send(frame);
     });
     this.stats.messagesOut += frames.length;
-    ws.subscribe(topicFor(session.surface, subject));
+    for (const subject of subjects) ws.subscribe(topicFor(session.surface, subject));
     return complete;
   }
 
@@ -333,15 +370,25 @@ export class Hub {
 
   /**
    * Direct message. With `confirm`, waits until a node holding a matching connection has
-   * taken it, and fails with not_found when none exists anywhere in the cluster.
+   * taken it, and fails with not_found when none exists anywhere in the cluster; where the
+   * environment keeps direct messages, one to a user or device is stored instead, and
+   * resolves once stored.
    */
   async send(session: Session, to: Address, fields: Fields, channel: string | undefined, confirm: boolean): Promise<void> {
     assertMaySend(session.permissions, to.identity, fields, channel);
     assertNatsConnected(this.nc);
     const subject = this.addressSubject(session, to);
-    const envelope: Envelope = channel === undefined
+    const envelope: SendEnvelope = channel === undefined
       ? { t: 'send', from: session.address, fields }
       : { t: 'send', ch: channel, from: session.address, fields };
+    if (to.kind !== 'connection' && this.history?.keepsDirect(session.scope)) {
+      // Stored first (docs/recovery.md): the stream republishes it to the recipient's
+      // connections; one offline now gets it when it reconnects. So a confirmed send is
+      // answered once stored, not once delivered, and never with not_found.
+      await this.history.storeDirect(session.scope, to.kind === 'device' ? { identity: to.identity, device: to.device } : { identity: to.identity }, envelope);
+      metrics.historyStored.inc();
+      return;
+    }
     const data = encodeEnvelope(envelope);
     if (!confirm) {
       this.nc.publish(subject, data);
@@ -434,7 +481,7 @@ export class Hub {
   }
 
   private positioned(entry: SubjectEntry, envelope: Envelope, msg: Msg): Envelope {
-    if (envelope.t !== 'publish' || !this.history || !msg.headers) return envelope;
+    if ((envelope.t !== 'publish' && envelope.t !== 'send') || !this.history || !msg.headers) return envelope;
     const pos = this.history.positionOf(entry.scope, msg.headers);
     return pos === undefined ? envelope : { ...envelope, pos };
   }
@@ -498,6 +545,11 @@ export class Hub {
     }
     if (msg.reply) msg.respond(delivered ? DELIVERED : NOT_HERE);
   }
+}
+
+/** A stored message's offset (channel or direct); undefined for anything else. */
+function offsetOf(envelope: Envelope): number | undefined {
+  return envelope.t === 'publish' || envelope.t === 'send' ? envelope.pos?.offset : undefined;
 }
 
 function routeOf(address: string): string {

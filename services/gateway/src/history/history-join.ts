@@ -38,11 +38,11 @@ export async function joinWithHistory(hub: Hub, history: HistoryStore, session: 
     const read = await history.recover(session.scope, channel, since).catch(unreachable);
     const complete = hub.releaseHeld(session, channel, read?.missed ?? []);
     if (!read) {
-      metrics.recoveries.inc({ result: 'unavailable' });
+      metrics.recoveries.inc({ kind: 'channel', result: 'unavailable' });
       return { recovered: false, reason: 'unavailable' };
     }
     const { recovery, missed, state } = read;
-    metrics.recoveries.inc({ result: !recovery.recovered ? recovery.reason : complete ? 'recovered' : 'busy' });
+    metrics.recoveries.inc({ kind: 'channel', result: !recovery.recovered ? recovery.reason : complete ? 'recovered' : 'busy' });
     if (recovery.recovered) metrics.recoveredMessages.inc(missed.length);
     const position: Position = { epoch: state.epoch, offset: state.lastSeq };
     if (!recovery.recovered) return { position, recovered: false, reason: recovery.reason };

@@ -131,13 +131,13 @@ export const metrics = {
   }),
   historyStored: new Counter({
     name: 'signal_gateway_history_stored_total',
-    help: 'Client messages to channels that keep history, stored in their environment\'s history stream (docs/recovery.md)',
+    help: 'Client messages to channels that keep history, and direct messages to users and devices where the environment keeps them, stored in their environment\'s history stream (docs/recovery.md)',
     registers: [registry],
   }),
   recoveries: new Counter({
     name: 'signal_gateway_recoveries_total',
-    help: 'Joins with a position to recover from, by result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back; unavailable: the history could not be read, the join went live without it)',
-    labelNames: ['result'],
+    help: 'Recoveries, by kind (channel: a join with a position; direct: a connection with a `since` recovering its direct messages) and result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back; unavailable: the history could not be read, the join went live without it)',
+    labelNames: ['kind', 'result'],
     registers: [registry],
   }),
   recoveredMessages: new Counter({

@@ -1,4 +1,4 @@
-import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddress, verifyChannelToken, type Apps, type TokenRules } from '@signal/core';
+import { SignalError, TokenError, jsonTextTooDeep, jsonTooDeepError, parseAddress, verifyChannelToken, type Apps, type Position, type TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
 import { withChannelGrantsOf, withChannelToken, withoutChannelGrant } from '../../auth/permissions.js';
@@ -7,6 +7,7 @@ import type { SessionExpiry } from '../../auth/session-expiry.js';
 import type { Hub } from '../../core/hub.js';
 import type { HistoryStore } from '@signal/history';
 import { joinWithHistory } from '../../history/history-join.js';
+import { openDirectHistory } from '../../history/direct-recovery.js';
 import type { Session } from '../../core/session.js';
 import { assertTokenCurrent } from '../../core/token-expiry.js';
 import type { RequestLimits } from '../../limits/request-limits.js';
@@ -58,14 +59,29 @@ export class RpcConnectionHandler {
     private readonly options: RpcHandlerOptions,
   ) {}
 
-  onOpen(session: Session): void {
+  /**
+   * `holding`: the hub holds the connection's direct messages back (`open`) because it came
+   * with `since` to recover them from (history/direct-recovery.ts).
+   */
+  onOpen(session: Session, holding: Position | undefined): void {
     this.options.expiry?.watch(session);
     if (this.options.dialect !== 'native') return;
+    const { history } = this.options;
+    const connected = { address: session.address, anonymous: session.anonymous };
     // `signal.connected` promises reachability: a signal emitted after it must arrive, so it
     // waits until NATS has the connection's user and device subscriptions (one round trip).
     void this.hub.subscriptionsInEffect().then(() => {
-      if (session.ws) reply(session, notification('signal.connected', { address: session.address, anonymous: session.anonymous }));
-    });
+      if (holding === undefined && (session.anonymous || !history.keepsDirect(session.scope))) {
+        if (session.ws) reply(session, notification('signal.connected', connected));
+        return;
+      }
+      return openDirectHistory(this.hub, history, session, holding, (direct) => notification('signal.connected', { ...connected, direct }));
+    }).catch((error: unknown) => this.options.log.error({ err: error, route: session.route }, 'opening a connection failed'));
+  }
+
+  /** Whether a connection that came with `since` has its direct messages held back for a recovery (`onOpen`). */
+  recoversDirect(session: Session, since: Position | undefined): boolean {
+    return since !== undefined && this.options.dialect === 'native' && !session.anonymous && this.options.history.keepsDirect(session.scope);
   }
 
   onClose(session: Session): void {

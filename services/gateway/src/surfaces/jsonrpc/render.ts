@@ -15,7 +15,10 @@ export function renderRpcNotification(envelope: Envelope): string {
         ? notification('signal.publish', { ...envelope.fields, from: envelope.from, id: envelope.ch })
         : notification('signal.publish', { ...envelope.fields, from: envelope.from, id: envelope.ch, position: envelope.pos });
     case 'send':
-      return notification('signal.send', { ...envelope.fields, from: envelope.from, id: envelope.ch });
+      // A direct message the environment keeps tells its place in the recipient's history.
+      return envelope.pos === undefined
+        ? notification('signal.send', { ...envelope.fields, from: envelope.from, id: envelope.ch })
+        : notification('signal.send', { ...envelope.fields, from: envelope.from, id: envelope.ch, position: envelope.pos });
     case 'join':
       return notification('signal.join', nativeJoinParams(envelope));
     case 'leave':

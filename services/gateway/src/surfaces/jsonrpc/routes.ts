@@ -1,4 +1,4 @@
-import type { Apps, TokenRules } from '@signal/core';
+import type { Apps, Position, TokenRules } from '@signal/core';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { authenticateConnection } from '../../auth/authenticate-connection.js';
@@ -15,12 +15,15 @@ import type { PresenceService } from '../../presence/presence-service.js';
 import type { WebSocketLimits } from '../../server/websocket-limits.js';
 import { CLOSE_TOKEN_EXPIRED } from '../../server/close-codes.js';
 import { bearerToken, upgradeWith } from '../../server/upgrade.js';
+import { parseConnectSince } from '../../history/direct-recovery.js';
 import { RpcConnectionHandler, type Dialect } from './connection-handler.js';
 import { bit6Surface, jsonRpcSurface } from './render.js';
 
 /** uWS user data: the session, and its place in the connection counts until it closes. */
 interface RpcSocketData extends SessionData {
   ticket: ConnectionTicket;
+  /** The connect URL's `since`: where its direct messages stood (docs/recovery.md). */
+  since: Position | undefined;
 }
 
 /** Native protocol at /v1/connect; Bit6 SDK apps at the two paths its SDK derives from `aud`. */
@@ -78,19 +81,22 @@ export function registerJsonRpcRoutes(
               { token: token ?? undefined, publishableKey: request.query.get('key') ?? undefined },
               tokenRules,
             );
+            // Only the native protocol recovers direct messages on connect (docs/protocol.md).
+            const since = dialect === 'native' ? parseConnectSince(request.query.get('since')) : undefined;
             ticket.identify(principal);
-            return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket };
+            return { session: createSession(hub, surface, principal, { ip: request.ip, quota: rules.requests.quota() }), ticket, since };
           } catch (error) {
             ticket.release();
             throw error;
           }
         }),
       open: (ws) => {
-        const { session } = ws.getUserData();
+        const { session, since } = ws.getUserData();
         session.ws = ws;
-        hub.open(session);
+        const holding = handler.recoversDirect(session, since) ? since : undefined;
+        hub.open(session, holding !== undefined);
         log.info({ route: session.route, app: session.scope.app, env: session.scope.env, dialect, ip: session.ip }, 'connection opened');
-        handler.onOpen(session);
+        handler.onOpen(session, holding);
       },
       message: (ws, message, isBinary) => handler.onMessage(ws.getUserData().session, message, isBinary),
       close: (ws, code) => {
