@@ -84,6 +84,8 @@ export {
   historySubjects,
   historyRepublishTarget,
   historyStreamName,
+  WEBHOOK_MESSAGES_PREFIX,
+  webhookMessageSubject,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';
 export {

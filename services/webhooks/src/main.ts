@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       logger,
     });
     await producer.start();
-    ops.shutdown.add('stop-intake', `webhook events from ${log.bucket}`, () => producer.stop());
+    ops.shutdown.add('stop-intake', `webhook events from ${log.source}`, () => producer.stop());
   }
 
   reloadAppsFile(config, ops.shutdown, {

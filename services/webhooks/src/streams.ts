@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
-import { SignalError } from '@signal/core';
+import { DiscardPolicy, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { SignalError, WEBHOOK_MESSAGES_PREFIX } from '@signal/core';
 import type { WebhooksConfig } from './config/webhooks-config.js';
 
 const MS = 1_000_000;
@@ -12,12 +12,17 @@ export const EVENTS_PREFIX = 'signal_webhooks';
 export const DEAD_PREFIX = 'signal_webhooks_dead';
 
 /** The buckets events are derived from, each with its log `<WEBHOOK_STREAM>_log_<kind>`. */
-export const LOG_KINDS = ['presence', 'online', 'occupancy'] as const;
+export const BUCKET_LOG_KINDS = ['presence', 'online', 'occupancy'] as const;
+/** The logs: the three bucket mirrors, and `messages`, where gateways store client publishes (client_message). */
+export const LOG_KINDS = [...BUCKET_LOG_KINDS, 'messages'] as const;
 export type LogKind = (typeof LOG_KINDS)[number];
 
 export interface WebhookLog {
   readonly kind: LogKind;
-  readonly bucket: string;
+  /** What it logs, for messages: a bucket, or the client messages' subjects. */
+  readonly source: string;
+  /** The subject prefix of its records, before the key (`$KV.<bucket>.`, `signal_webhook_messages.`). */
+  readonly prefix: string;
   readonly info: StreamInfo;
 }
 
@@ -50,9 +55,9 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
   const mismatches: string[] = [];
   const name = config.WEBHOOK_STREAM;
   try {
-    const buckets: Record<LogKind, string> = { presence: config.PRESENCE_BUCKET, online: config.ONLINE_BUCKET, occupancy: config.OCCUPANCY_BUCKET };
+    const buckets: Record<(typeof BUCKET_LOG_KINDS)[number], string> = { presence: config.PRESENCE_BUCKET, online: config.ONLINE_BUCKET, occupancy: config.OCCUPANCY_BUCKET };
     const logs: WebhookLog[] = [];
-    for (const kind of LOG_KINDS) {
+    for (const kind of BUCKET_LOG_KINDS) {
       const info = await ensure(jsm, mismatches, {
         ...base,
         name: `${name}_log_${kind}`,
@@ -60,9 +65,21 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
         mirror: { name: `KV_${buckets[kind]}` },
         max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
       });
-      logs.push({ kind, bucket: buckets[kind], info });
+      logs.push({ kind, source: buckets[kind], prefix: `$KV.${buckets[kind]}.`, info });
       await checkHistory(jsm, buckets[kind], mismatches);
     }
+    // Gateways store here what clients publish on channels that ask for client_message; bounded
+    // (discard new: a gateway then refuses such publishes as unavailable) for when no dispatcher runs.
+    const messages = await ensure(jsm, mismatches, {
+      ...base,
+      name: `${name}_log_messages`,
+      description: 'signal webhooks: client messages of channels whose namespace sends them to webhooks',
+      subjects: [`${WEBHOOK_MESSAGES_PREFIX}.>`],
+      max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
+      max_bytes: config.WEBHOOK_MESSAGES_MAX_BYTES,
+      discard: DiscardPolicy.New,
+    });
+    logs.push({ kind: 'messages', source: `${WEBHOOK_MESSAGES_PREFIX}.>`, prefix: `${WEBHOOK_MESSAGES_PREFIX}.`, info: messages });
     await ensure(jsm, mismatches, {
       ...base,
       name,

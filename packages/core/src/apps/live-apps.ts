@@ -48,4 +48,8 @@ export class LiveApps implements Apps {
   keepsHistory(scope: Scope, channel: string): boolean {
     return this.registry.keepsHistory(scope, channel);
   }
+
+  sendsClientMessages(scope: Scope, channel: string): boolean {
+    return this.registry.sendsClientMessages(scope, channel);
+  }
 }

@@ -61,6 +61,7 @@ export interface Apps {
   byTokenIssuer(issuer: string): IdentityProvider | undefined;
   historyOf(scope: Scope): HistorySettings | undefined;
   keepsHistory(scope: Scope, channel: string): boolean;
+  sendsClientMessages(scope: Scope, channel: string): boolean;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
@@ -210,6 +211,17 @@ export class AppRegistry implements Apps {
     if (!this.history.has(scopeId(scope))) return false;
     const namespace = this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel));
     return namespace?.options.history === true;
+  }
+
+  /**
+   * Whether what clients publish on the channel becomes a `client_message` webhook event: its
+   * most specific namespace says `webhooks: { clientMessages: true }` (the file is refused
+   * unless an endpoint of the environment asks for `client_message`).
+   */
+  sendsClientMessages(scope: Scope, channel: string): boolean {
+    const namespaces = this.authorizationOf(scope).namespaces;
+    if (namespaces.length === 0) return false;
+    return namespaces.find((n) => matchesPattern(n.pattern, channel))?.options.webhooks?.clientMessages === true;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {

@@ -43,6 +43,8 @@ const schema = z
     WEBHOOK_DEAD_MAX_AGE_MS: intVar(60_000, 365 * 24 * HOUR_MS, 7 * 24 * HOUR_MS),
     /** How long the derivation log keeps bucket writes: the longest outage of every dispatcher that loses nothing. */
     WEBHOOK_LOG_MAX_AGE_MS: intVar(60_000, 30 * 24 * HOUR_MS, 24 * HOUR_MS),
+    /** Most bytes of client messages waiting in the messages log (client_message); when full, gateways refuse such publishes as unavailable. */
+    WEBHOOK_MESSAGES_MAX_BYTES: intVar(1024 * 1024, 64 * 1024 * 1024 * 1024, 1024 * 1024 * 1024),
     /** How often the derivation's position and state are saved, so a restart replays at most this much. */
     WEBHOOK_CHECKPOINT_MS: intVar(100, 60_000, 5000),
     /** The events stream drops a re-published event with an id it saw within this window (restarts replay since the last checkpoint). */

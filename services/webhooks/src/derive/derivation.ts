@@ -1,4 +1,5 @@
 import { ENVIRONMENTS, decodeToken, type Environment } from '@signal/core';
+import { z } from 'zod';
 import { participantValueSchema } from '@signal/presence';
 import type { WebhookEvent, WebhookMember } from '../events/webhook-event.js';
 
@@ -116,6 +117,46 @@ export class NodeSetDerivation implements Derivation {
     this.groups.delete(group);
     const swept = record.swept;
     return this.about === 'user' ? { ...base, type: 'user_offline', user: name, swept } : { ...base, type: 'channel_vacated', channel: name, swept };
+  }
+}
+
+/**
+ * What a gateway stores for a client publish (services/gateway/src/webhooks/client-message-log.ts),
+ * checked again: anything allowed to publish on the subject could have written it.
+ */
+const clientMessageSchema = z.object({
+  channel: z.string().min(1).max(1024),
+  sender: z.object({ address: z.string().max(1024), identity: z.string().max(1024), device: z.string().max(1024), connection: z.string().max(1024) }),
+  fields: z.record(z.string(), z.unknown()),
+});
+
+/**
+ * Messages (`<app>.<env>.<channel token>`): every record is one client_message, with no state
+ * between records. `event` repeats the message's `event` field when it is a string, the
+ * convention of backend signals (`{event, message}`), so a receiver can route on it.
+ */
+export class MessageDerivation implements Derivation {
+  constructor(private readonly idPrefix: string) {}
+
+  snapshot(): null {
+    return null;
+  }
+
+  apply(record: LogRecord): WebhookEvent | undefined {
+    const parts = record.key.split('.');
+    const base = baseOf(this.idPrefix, record, parts);
+    if (parts.length !== 3 || !base || record.removed) return undefined;
+    const value = parse(clientMessageSchema, record.data);
+    if (!value || value.channel !== decodeToken(parts[2]!)) return undefined;
+    const name = value.fields.event;
+    return {
+      ...base,
+      type: 'client_message',
+      channel: value.channel,
+      sender: value.sender,
+      ...(typeof name === 'string' ? { event: name } : {}),
+      message: value.fields,
+    };
   }
 }
 

@@ -7,7 +7,7 @@ import { EVENTS_PREFIX } from '../streams.js';
 import type { Checkpoints } from './checkpoints.js';
 import { SWEPT_BY_HEADER } from '@signal/presence';
 import type { WebhookLog } from '../streams.js';
-import { MemberDerivation, NodeSetDerivation, type Derivation, type LogRecord } from './derivation.js';
+import { MemberDerivation, MessageDerivation, NodeSetDerivation, type Derivation, type LogRecord } from './derivation.js';
 
 const PUBLISH_RETRY_MS = 500;
 const RESTART_MS = 1000;
@@ -26,7 +26,7 @@ export interface ProducerOptions {
   logger: Logger;
 }
 
-/** Event ids: `<kind letter><log created, base 36>-<bucket sequence>`, unique across logs and their re-creations. */
+/** Event ids: `<kind letter><log created, base 36>-<log sequence>`, unique across logs and their re-creations. */
 function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
   const created = Date.parse(log.info.created).toString(36);
   switch (log.kind) {
@@ -36,6 +36,8 @@ function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
       return new NodeSetDerivation('user', `u${created}`, snapshot);
     case 'occupancy':
       return new NodeSetDerivation('channel', `c${created}`, snapshot);
+    case 'messages':
+      return new MessageDerivation(`k${created}`);
   }
 }
 
@@ -160,7 +162,7 @@ export class EventProducer {
 
   private apply(derivation: Derivation, msg: JsMsg): WebhookEvent | undefined {
     let event: WebhookEvent | undefined;
-    const prefix = `$KV.${this.options.log.bucket}.`;
+    const prefix = this.options.log.prefix;
     if (!msg.subject.startsWith(prefix)) return undefined;
     this.options.guard.run('derivation-log', () => {
       const operation = msg.headers?.get('KV-Operation');
