@@ -109,6 +109,11 @@ export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
 
+/** A webhook endpoint's id: the first 16 hex digits of its URL's SHA-256; logs and dead letters name it without the URL. */
+export function webhookEndpointId(url: string): string {
+  return sha256Hex(url).slice(0, 16);
+}
+
 /** Answers "which app and environment does this key belong to?" without keeping secret keys in clear. */
 export class AppRegistry implements Apps {
   private readonly publishable = new Map<string, ScopeKeys>();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appsFileWatchVar, intVar, logLevelVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, parseEnv, webhookStreamVar } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { onlineBucketVar, presenceStoreVars } from '@signal/presence';
 
@@ -20,7 +20,7 @@ const schema = z
     /** The occupancy bucket the gateways write (channel_occupied/channel_vacated). */
     OCCUPANCY_BUCKET: bucketName.default('signal_occupancy'),
     /** Name of the events stream; the derivation log is `<name>_log`, dead letters `<name>_dead`, checkpoints `<name>_state`. */
-    WEBHOOK_STREAM: bucketName.default('signal_webhook_events'),
+    WEBHOOK_STREAM: webhookStreamVar,
     /** JetStream replicas of the webhook streams when they are created (3 on a 3-node NATS cluster). */
     WEBHOOK_REPLICAS: intVar(1, 5, 1),
     /** Where the webhook streams live: `file` keeps undelivered events across a NATS restart. */
