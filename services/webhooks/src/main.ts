@@ -4,6 +4,7 @@ import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
 import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import { loadWebhooksConfig } from './config/webhooks-config.js';
 import { Checkpoints } from './derive/checkpoints.js';
+import { ChannelOrder } from './derive/channel-order.js';
 import { EventProducer } from './derive/producer.js';
 import { Dispatcher } from './deliver/dispatcher.js';
 import { metrics, registry as metricsRegistry } from './metrics/webhooks-metrics.js';
@@ -37,7 +38,9 @@ async function main(): Promise<void> {
   ops.shutdown.add('stop-intake', 'webhook deliveries', () => dispatcher.stop());
 
   const checkpointBucket = await Checkpoints.openBucket(nc, streams.state, config.WEBHOOK_REPLICAS, config.WEBHOOK_STORAGE);
-  for (const log of streams.logs) {
+  // The presence producer first: the occupancy one holds each channel_vacated behind its member_removed events.
+  let order: ChannelOrder | undefined;
+  for (const log of [...streams.logs].sort((a, b) => Number(b.kind === 'presence') - Number(a.kind === 'presence'))) {
     const producer = new EventProducer({
       js,
       jsm: streams.jsm,
@@ -47,8 +50,10 @@ async function main(): Promise<void> {
       checkpointMs: config.WEBHOOK_CHECKPOINT_MS,
       guard,
       logger,
+      ...(log.kind === 'occupancy' && order ? { before: order.before } : {}),
     });
     await producer.start();
+    if (log.kind === 'presence') order = new ChannelOrder(producer, config.WEBHOOK_ORDER_WAIT_MS);
     ops.shutdown.add('stop-intake', `webhook events from ${log.source}`, () => producer.stop());
   }
 

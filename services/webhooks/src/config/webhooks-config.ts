@@ -45,6 +45,8 @@ const schema = z
     WEBHOOK_LOG_MAX_AGE_MS: intVar(60_000, 30 * 24 * HOUR_MS, 24 * HOUR_MS),
     /** Most bytes of client messages waiting in the messages log (client_message); when full, gateways refuse such publishes as unavailable. */
     WEBHOOK_MESSAGES_MAX_BYTES: intVar(1024 * 1024, 64 * 1024 * 1024 * 1024, 1024 * 1024 * 1024),
+    /** Longest a channel_vacated waits for the member_removed events of its channel to be derived, so it comes after them; 0: no wait. */
+    WEBHOOK_ORDER_WAIT_MS: intVar(0, 60_000, 2000),
     /** How often the derivation's position and state are saved, so a restart replays at most this much. */
     WEBHOOK_CHECKPOINT_MS: intVar(100, 60_000, 5000),
     /** The events stream drops a re-published event with an id it saw within this window (restarts replay since the last checkpoint). */

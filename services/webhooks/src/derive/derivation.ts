@@ -43,16 +43,25 @@ type Base = { id: string; time: number; app: string; env: Environment };
  */
 export class MemberDerivation implements Derivation {
   private readonly members: Map<string, Member>;
+  /** Keys present per `<app>.<env>.<channel>`, each with the time of the put that added it (0 when it came from a snapshot). */
+  private readonly byChannel = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly idPrefix: string,
     snapshot?: unknown,
   ) {
     this.members = new Map((snapshot as [string, Member][] | undefined) ?? []);
+    for (const [key, member] of this.members) this.index(key, key.split('.'), member.channel, 0);
   }
 
   snapshot(): [string, Member][] {
     return [...this.members];
+  }
+
+  /** Whether a member of the channel added at or before `time` is still present (its member_removed not derived yet). */
+  hasMemberSince(app: string, env: string, channel: string, time: number): boolean {
+    for (const addedAt of this.byChannel.get(`${app}.${env}.${channel}`)?.values() ?? []) if (addedAt <= time) return true;
+    return false;
   }
 
   apply(record: LogRecord): WebhookEvent | undefined {
@@ -63,6 +72,10 @@ export class MemberDerivation implements Derivation {
     if (record.removed) {
       if (!known) return undefined;
       this.members.delete(record.key);
+      const group = `${parts[0]}.${parts[1]}.${known.channel}`;
+      const keys = this.byChannel.get(group);
+      keys?.delete(record.key);
+      if (keys?.size === 0) this.byChannel.delete(group);
       const { channel, ...member } = known;
       return { ...base, type: 'member_removed', channel, member, swept: record.swept };
     }
@@ -72,8 +85,16 @@ export class MemberDerivation implements Derivation {
     if (value.state !== undefined && value.state !== null) member.state = value.state;
     this.members.set(record.key, member);
     if (known) return undefined;
+    this.index(record.key, parts, member.channel, record.time);
     const { channel, ...shown } = member;
     return { ...base, type: 'member_added', channel, member: shown };
+  }
+
+  private index(key: string, parts: string[], channel: string, time: number): void {
+    const group = `${parts[0]}.${parts[1]}.${channel}`;
+    let keys = this.byChannel.get(group);
+    if (!keys) this.byChannel.set(group, (keys = new Map()));
+    keys.set(key, time);
   }
 }
 

@@ -24,6 +24,8 @@ export interface ProducerOptions {
   checkpointMs: number;
   guard: MessageGuard;
   logger: Logger;
+  /** Waited for before an event is stored, after the earlier events of its partition (ChannelOrder). */
+  before?: (event: WebhookEvent, subject: string) => Promise<void>;
 }
 
 /** Event ids: `<kind letter><log created, base 36>-<log sequence>`, unique across logs and their re-creations. */
@@ -66,6 +68,9 @@ export class EventProducer {
   private readonly inFlight = new Set<Promise<void>>();
   private derivation: Derivation | undefined;
   private savedAt = performance.now();
+  /** The time of the last record applied, and how many records of the log were after it then. */
+  private appliedTime = 0;
+  private pending = Infinity;
 
   constructor(private readonly options: ProducerOptions) {}
 
@@ -133,6 +138,8 @@ export class EventProducer {
         this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
       }
       this.applied = msg.seq;
+      this.appliedTime = Math.floor(msg.info.timestampNanos / 1e6);
+      this.pending = msg.info.pending;
       metrics.derivationLag.set({ log: this.options.log.kind }, msg.info.pending);
       if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
@@ -143,9 +150,26 @@ export class EventProducer {
     }
   }
 
+  /** Whether every record of the log stored at or before `time` has been applied (or, as far as known, every record). */
+  appliedThrough(time: number): boolean {
+    return this.appliedTime >= time || this.pending === 0;
+  }
+
+  /** Whether the derivation (a member derivation) holds a member of the channel added at or before `time`. */
+  hasMemberSince(app: string, env: string, channel: string, time: number): boolean {
+    return this.derivation instanceof MemberDerivation && this.derivation.hasMemberSince(app, env, channel, time);
+  }
+
+  /** Resolves once every event applied so far of this subject is stored. */
+  stored(subject: string): Promise<void> {
+    return this.chains.get(subject) ?? Promise.resolve();
+  }
+
   /** Stores the event once every earlier event of its subject is stored. */
   private enqueue(subject: string, event: WebhookEvent): void {
-    const stored = (this.chains.get(subject) ?? Promise.resolve()).then(() => this.publish(subject, event));
+    const before = this.options.before;
+    const previous = this.chains.get(subject) ?? Promise.resolve();
+    const stored = (before ? previous.then(() => before(event, subject)) : previous).then(() => this.publish(subject, event));
     this.chains.set(subject, stored);
     this.inFlight.add(stored);
     void stored.finally(() => {

@@ -1,0 +1,42 @@
+import type { WebhookEvent } from '../events/webhook-event.js';
+import { metrics } from '../metrics/webhooks-metrics.js';
+import type { EventProducer } from './producer.js';
+
+/** How often a held channel_vacated looks again whether its members' removals were derived. */
+const POLL_MS = 10;
+
+/**
+ * Puts each channel_vacated after the member_removed events of its channel's last members. The
+ * two come from different buckets, each with its own log, and a gateway may write the occupancy
+ * delete before the presence delete (a leave releases the subscription first), so in the logs'
+ * own order the vacated can come first. A channel_vacated at time T is therefore held, in its
+ * partition, until this process's presence derivation has read its log up to T and holds no
+ * member of the channel added by then, and the events that removed them are stored: then it
+ * follows them in the events stream. Every dispatcher holds its copy the same way, and the
+ * first stored copy of each event wins, so the stream keeps that order across dispatchers.
+ * The hold is bounded by WEBHOOK_ORDER_WAIT_MS: a participant entry that outlives its
+ * connection (a gateway's write failed; the janitor removes it later) does not block the channel.
+ */
+export class ChannelOrder {
+  constructor(
+    private readonly presence: EventProducer,
+    private readonly waitMs: number,
+  ) {}
+
+  readonly before = async (event: WebhookEvent, subject: string): Promise<void> => {
+    if (event.type !== 'channel_vacated' || this.waitMs === 0) return;
+    const held = () => !this.presence.appliedThrough(event.time) || this.presence.hasMemberSince(event.app, event.env, event.channel, event.time);
+    if (held()) {
+      const deadline = performance.now() + this.waitMs;
+      while (held()) {
+        if (performance.now() >= deadline) {
+          metrics.vacatedHolds.inc({ result: 'expired' });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+      metrics.vacatedHolds.inc({ result: 'released' });
+    }
+    await this.presence.stored(subject);
+  };
+}
