@@ -24,7 +24,10 @@ export class ClientMessageLog {
   constructor(
     private readonly nc: NatsConnection,
     private readonly apps: Apps,
-  ) {}
+  ) {
+    // Both series exist from the start, so a panel or an alert on `failed` has one to read.
+    for (const result of ['stored', 'failed']) metrics.webhookClientMessages.inc({ result }, 0);
+  }
 
   wants(session: Session, channel: string): boolean {
     return this.apps.sendsClientMessages(session.scope, channel);

@@ -21,7 +21,10 @@ export class ChannelOrder {
   constructor(
     private readonly presence: EventProducer,
     private readonly waitMs: number,
-  ) {}
+  ) {
+    // Both series exist from the start, so a panel or an alert on `expired` has one to read.
+    for (const result of ['released', 'expired']) metrics.vacatedHolds.inc({ result }, 0);
+  }
 
   readonly before = async (event: WebhookEvent, subject: string): Promise<void> => {
     if (event.type !== 'channel_vacated' || this.waitMs === 0) return;
