@@ -2,7 +2,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passes } from '../support/poll.js';
 import { bit6, native } from '../support/presence.js';
-import { Receiver, startWebhookStack, type WebhookStack } from './support.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { Receiver, SECRET, startWebhookStack, type WebhookStack } from './support.js';
 
 const LOG = 'signal_webhook_events_log_messages';
 
@@ -116,5 +117,39 @@ describe('client_message events for channels whose namespace asks for them', () 
     const dispatcher = await (await fetch(`http://127.0.0.1:${String(stack.webhooks[0]!.ready.adminPort)}/metrics`)).text();
     expect(Number(/signal_webhooks_events_produced_total\{type="client_message"\} (\d+)/.exec(dispatcher)?.[1])).toBe(9);
     expect(receiver.failures).toEqual([]);
+  });
+});
+
+describe('client messages when no dispatcher ever created the messages log', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      gateways: 1,
+      configureApps: (apps) => {
+        const env = apps[0]!.environments.test as Record<string, unknown>;
+        env.authorization = { policy: 'open', namespaces: { 'chat-*': { webhooks: { clientMessages: true } } } };
+        env.webhooks = [{ url: 'http://127.0.0.1:9/hooks', secrets: [SECRET], events: ['client_message'] }];
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('the publish is refused as unavailable, saying why, and reaches no member; other channels work', async () => {
+    const eve = await native(stack, 'eve', 'web', 0);
+    const fay = await native(stack, 'fay', 'web', 0);
+    for (const c of [eve, fay]) await c.call('signal.join', { id: 'chat-9' });
+    const refused = await eve.request('signal.publish', { id: 'chat-9', text: 'lost?' });
+    expect(refused.error).toMatchObject({ data: { code: 'unavailable' } });
+    expect(refused.error!.message).toContain("this channel's messages go to webhooks, and this one could not be stored (the webhooks messages log does not exist yet");
+    for (const c of [eve, fay]) await c.call('signal.join', { id: 'lobby' });
+    await eve.call('signal.publish', { id: 'lobby', text: 'fine' });
+    await fay.next((f) => f.method === 'signal.publish' && (f.params as { id: string }).id === 'lobby');
+    expect(fay.received('signal.publish').filter((f) => (f.params as { id: string }).id === 'chat-9')).toEqual([]);
+    const metrics = await (await fetch(`http://127.0.0.1:${String(stack.gateways[0]!.ready.adminPort)}/metrics`)).text();
+    expect(metrics).toContain('signal_gateway_webhook_client_messages_total{result="failed"} 1');
+    eve.close();
+    fay.close();
   });
 });
