@@ -124,6 +124,8 @@ export class AppRegistry implements Apps {
   private readonly providers = new Map<string, IdentityProvider>();
   private readonly history = new Map<string, HistorySettings>();
   private readonly hooks: EnvironmentWebhooks[] = [];
+  /** `app/env` of the environments with a namespace sending client messages to webhooks: the others skip the namespace search. */
+  private readonly clientMessageScopes = new Set<string>();
 
   constructor(file: AppsFile) {
     for (const [i, app] of file.apps.entries()) {
@@ -150,6 +152,7 @@ export class AppRegistry implements Apps {
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         if (cfg.history) this.history.set(scopeId(scope), cfg.history);
+        if ((cfg.authorization?.namespaces ?? []).some(([, options]) => options.webhooks?.clientMessages === true)) this.clientMessageScopes.add(scopeId(scope));
         if (cfg.webhooks !== undefined && cfg.webhooks.length > 0) this.hooks.push({ scope: { app: app.id, env }, webhooks: cfg.webhooks });
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
@@ -224,9 +227,8 @@ export class AppRegistry implements Apps {
    * unless an endpoint of the environment asks for `client_message`).
    */
   sendsClientMessages(scope: Scope, channel: string): boolean {
-    const namespaces = this.authorizationOf(scope).namespaces;
-    if (namespaces.length === 0) return false;
-    return namespaces.find((n) => matchesPattern(n.pattern, channel))?.options.webhooks?.clientMessages === true;
+    if (!this.clientMessageScopes.has(scopeId(scope))) return false;
+    return this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel))?.options.webhooks?.clientMessages === true;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {
