@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { webhookEndpointId } from '@signal/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,8 +89,8 @@ describe('webhook dead letters through the emit-api', () => {
   it("one environment's key can neither see nor replay another's", async () => {
     const ids = (await list(key('alpha'))).body.deadLetters.map((d) => d.id);
     const answer = await replay(key('alpha', 'live'), { ids });
-    expect(answer).toEqual({ status: 200, body: { replayed: [], notFound: ids, more: false } });
-    expect((await replay(key('beta'), { all: true })).body).toEqual({ replayed: [], notFound: [], more: false });
+    expect(answer).toEqual({ status: 200, body: { replayed: [], notFound: ids, endpointGone: [], more: false } });
+    expect((await replay(key('beta'), { all: true })).body).toEqual({ replayed: [], notFound: [], endpointGone: [], more: false });
     expect((await list(key('alpha'))).body.deadLetters.map((d) => d.id)).toEqual(ids);
   });
 
@@ -118,11 +119,11 @@ describe('webhook dead letters through the emit-api', () => {
     const port = Number(new URL(down.url).port);
     down = await Receiver.start(SECRET, port);
     const ids = (await list(key('alpha'))).body.deadLetters.map((d) => d.id);
-    expect(await replay(key('alpha'), { all: true })).toEqual({ status: 200, body: { replayed: ids, notFound: [], more: false } });
+    expect(await replay(key('alpha'), { all: true })).toEqual({ status: 200, body: { replayed: ids, notFound: [], endpointGone: [], more: false } });
     await passes(() => expect(memberEvents(down, 'doomed')).toEqual(expectedChurn(2)));
     expect((await list(key('alpha'))).body.deadLetters).toEqual([]);
     // Replayed again (a retry whose answer was lost): nothing left, nothing sent twice.
-    expect((await replay(key('alpha'), { ids })).body).toEqual({ replayed: [], notFound: ids, more: false });
+    expect((await replay(key('alpha'), { ids })).body).toEqual({ replayed: [], notFound: ids, endpointGone: [], more: false });
     // A marker event proves the dispatcher got past anything a second copy would have been.
     await churn(stack, 'mark', 'after-replay', 1);
     await passes(() => expect(memberEvents(down, 'after-replay')).toEqual(expectedChurn(1)));
@@ -130,5 +131,15 @@ describe('webhook dead letters through the emit-api', () => {
     expect(down.failures).toEqual([]);
     // The other environment's are still there, for its own key.
     expect((await list(key('alpha', 'live'))).body.deadLetters).toHaveLength(2);
+  });
+
+  it('dead letters of an endpoint removed from the apps file are not replayed (no dispatcher would deliver them) and stay', async () => {
+    const ids = (await list(key('alpha', 'live'))).body.deadLetters.map((d) => d.id);
+    delete stack.apps[0]!.environments.live!.webhooks;
+    writeFileSync(stack.appsFile, JSON.stringify({ apps: stack.apps }));
+    await stack.emitApi.waitForLine((l) => l.includes('"msg":"apps file reloaded"'), 10_000);
+    expect((await replay(key('alpha', 'live'), { ids })).body).toEqual({ replayed: [], notFound: [], endpointGone: ids, more: false });
+    expect((await replay(key('alpha', 'live'), { all: true })).body).toEqual({ replayed: [], notFound: [], endpointGone: ids, more: false });
+    expect((await list(key('alpha', 'live'))).body.deadLetters.map((d) => d.id)).toEqual(ids);
   });
 });

@@ -191,6 +191,12 @@ export class AppRegistry implements Apps {
     return this.hooks;
   }
 
+  /** The ids of an environment's webhook endpoints now (`webhookEndpointId` of each URL). */
+  webhookEndpointIds(scope: Scope): ReadonlySet<string> {
+    const hooks = this.hooks.find((h) => h.scope.app === scope.app && h.scope.env === scope.env)?.webhooks ?? [];
+    return new Set(hooks.map((hook) => webhookEndpointId(hook.url)));
+  }
+
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
   deliversClientMessagesToStelace(scope: Scope): boolean {
     return this.stelaceClientMessages.has(scopeId(scope));

@@ -9,7 +9,7 @@ import type { DeadLetters } from '../webhooks/dead-letters.js';
 
 /** Dead letters per page, and per replay by ids: each is one request to the stream. */
 export const MAX_DEAD_LETTER_PAGE = 100;
-/** Dead letters one `{all: true}` replay moves at most; `more: true` says to call again. */
+/** Dead letters one `{all: true}` replay goes through at most; `more: true` says to call again. */
 export const MAX_REPLAY_ALL = 1000;
 
 /** An endpoint id: the first 16 hex digits of the SHA-256 of its URL (docs/webhooks.md). */
@@ -70,12 +70,12 @@ export function replayDeadLettersRoute(keys: SecretKeys, deadLetters: DeadLetter
       if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');
       const result = await deadLetters.replay(scope, parsed.data.ids);
       metrics.webhookReplays.inc(result.replayed.length);
-      return sendJson(res, 200, { replayed: result.replayed, notFound: result.notFound, more: false });
+      return sendJson(res, 200, { replayed: result.replayed, notFound: result.notFound, endpointGone: result.endpointGone, more: false });
     }
     const parsed = everything.safeParse(raw);
     if (!parsed.success) throw fromZodError(parsed.error, 'bad_request');
     const result = await deadLetters.replayAll(scope, parsed.data.endpoint, MAX_REPLAY_ALL);
     metrics.webhookReplays.inc(result.replayed.length);
-    sendJson(res, 200, { replayed: result.replayed, notFound: [], more: result.more });
+    sendJson(res, 200, { replayed: result.replayed, notFound: [], endpointGone: result.endpointGone, more: result.more });
   };
 }

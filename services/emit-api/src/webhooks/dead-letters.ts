@@ -52,6 +52,8 @@ export class DeadLetters {
   constructor(
     private readonly nc: NatsConnection,
     eventsStream: string,
+    /** The ids of the environment's endpoints in the apps file now: a replay to one no longer there would be dropped by every dispatcher. */
+    private readonly endpointsOf: (scope: Scope) => ReadonlySet<string>,
   ) {
     this.stream = `${eventsStream}_dead`;
   }
@@ -75,31 +77,37 @@ export class DeadLetters {
    * (ascending ids keep each channel's and user's order). Its `Nats-Msg-Id` names the dead letter,
    * so replaying one twice (a retry after an answer was lost) stores it once.
    */
-  async replay(scope: Scope, ids: readonly number[]): Promise<{ replayed: number[]; notFound: number[] }> {
+  async replay(scope: Scope, ids: readonly number[]): Promise<{ replayed: number[]; notFound: number[]; endpointGone: number[] }> {
     const replayed: number[] = [];
     const notFound: number[] = [];
-    for (const id of [...ids].sort((a, b) => a - b)) {
+    const endpointGone: number[] = [];
+    const endpoints = this.endpointsOf(scope);
+    for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
       const stored = await this.get(scope, id);
-      if (!stored) {
-        notFound.push(id);
-        continue;
+      if (!stored) notFound.push(id);
+      else if (!endpoints.has(stored.endpoint)) endpointGone.push(id);
+      else {
+        await this.replayOne(stored);
+        replayed.push(id);
       }
-      await this.replayOne(stored);
-      replayed.push(id);
     }
-    return { replayed, notFound };
+    return { replayed, notFound, endpointGone };
   }
 
   /** Replays the scope's (or one endpoint's) dead letters from the oldest, at most `max`; `more` when some remain. */
-  async replayAll(scope: Scope, endpoint: string | undefined, max: number): Promise<{ replayed: number[]; more: boolean }> {
+  async replayAll(scope: Scope, endpoint: string | undefined, max: number): Promise<{ replayed: number[]; endpointGone: number[]; more: boolean }> {
     const replayed: number[] = [];
+    const endpointGone: number[] = [];
+    const endpoints = this.endpointsOf(scope);
     let from = 1;
     for (;;) {
       const next = await this.next(scope, endpoint, from);
-      if (!next) return { replayed, more: false };
-      if (replayed.length >= max) return { replayed, more: true };
-      await this.replayOne(next);
-      replayed.push(next.id);
+      if (!next) return { replayed, endpointGone, more: false };
+      if (replayed.length + endpointGone.length >= max) return { replayed, endpointGone, more: true };
+      if (endpoints.has(next.endpoint)) {
+        await this.replayOne(next);
+        replayed.push(next.id);
+      } else endpointGone.push(next.id);
       from = next.id + 1;
     }
   }
