@@ -2,9 +2,6 @@ import type { WebhookEvent } from '../events/webhook-event.js';
 import { metrics } from '../metrics/webhooks-metrics.js';
 import type { EventProducer } from './producer.js';
 
-/** How often a held channel_vacated looks again whether its members' removals were derived. */
-const POLL_MS = 10;
-
 /**
  * Puts each channel_vacated after the member_removed events of its channel's last members. The
  * two come from different buckets, each with its own log, and a gateway may write the occupancy
@@ -30,15 +27,21 @@ export class ChannelOrder {
     if (event.type !== 'channel_vacated' || this.waitMs === 0) return;
     const held = () => !this.presence.appliedThrough(event.time) || this.presence.hasMemberSince(event.app, event.env, event.channel, event.time);
     if (held()) {
-      const deadline = performance.now() + this.waitMs;
-      while (held()) {
-        if (performance.now() >= deadline) {
-          metrics.vacatedHolds.inc({ result: 'expired' });
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      }
-      metrics.vacatedHolds.inc({ result: 'released' });
+      // Looked at again after each presence record applied: its members' removals come that way.
+      const result = await new Promise<'released' | 'expired'>((resolve) => {
+        const timer = setTimeout(() => {
+          stop();
+          resolve('expired');
+        }, this.waitMs);
+        const stop = this.presence.onApplied(() => {
+          if (held()) return;
+          clearTimeout(timer);
+          stop();
+          resolve('released');
+        });
+      });
+      metrics.vacatedHolds.inc({ result });
+      if (result === 'expired') return;
     }
     await this.presence.stored(subject);
   };

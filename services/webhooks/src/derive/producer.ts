@@ -71,6 +71,8 @@ export class EventProducer {
   /** The time of the last record applied, and how many records of the log were after it then. */
   private appliedTime = 0;
   private pending = Infinity;
+  /** Called after each record applied (ChannelOrder re-checks its held events). */
+  private readonly appliedListeners = new Set<() => void>();
 
   constructor(private readonly options: ProducerOptions) {}
 
@@ -140,6 +142,7 @@ export class EventProducer {
       this.applied = msg.seq;
       this.appliedTime = Math.floor(msg.info.timestampNanos / 1e6);
       this.pending = msg.info.pending;
+      for (const listener of this.appliedListeners) listener();
       metrics.derivationLag.set({ log: this.options.log.kind }, msg.info.pending);
       if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
@@ -158,6 +161,12 @@ export class EventProducer {
   /** Whether the derivation (a member derivation) holds a member of the channel added at or before `time`. */
   hasMemberSince(app: string, env: string, channel: string, time: number): boolean {
     return this.derivation instanceof MemberDerivation && this.derivation.hasMemberSince(app, env, channel, time);
+  }
+
+  /** Calls `listener` after every record applied until the returned function is called. */
+  onApplied(listener: () => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => void this.appliedListeners.delete(listener);
   }
 
   /** Resolves once every event applied so far of this subject is stored. */
