@@ -96,13 +96,14 @@ describe('webhook events from client actions across two gateways', () => {
   });
 
   it("channel_vacated comes after its channel's last member_removed, whichever bucket the gateway wrote first", async () => {
-    const channels = Array.from({ length: 8 }, (_, i) => `order-${i}`);
+    // Enough channels that without the hold some vacated would come first (half of the runs with 8, measured).
+    const channels = Array.from({ length: 16 }, (_, i) => `order-${i}`);
     await Promise.all(
       channels.map(async (channel, i) => {
         const client = await native(stack, `orla-${i}`, 'web', i % 2);
         await client.call('signal.join', { id: channel, presence: true });
-        // Half leave, half close their connection: both paths release the channel and the participant.
-        if (i % 2 === 0) await client.call('signal.leave', { id: channel });
+        // Some leave, most close their connection (the path that most often wrote occupancy first): both release the channel and the participant.
+        if (i % 4 === 0) await client.call('signal.leave', { id: channel });
         client.close();
       }),
     );
