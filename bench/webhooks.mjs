@@ -27,6 +27,9 @@ const BURST_S = intEnv('BURST_S', 10);
 const DISPATCHERS = intEnv('DISPATCHERS', 1);
 /** Processes the clients are spread over: one event loop cannot issue 1,000 requests/s and receive 1,000 events/s on a busy machine. */
 const LOAD_PROCESSES = intEnv('LOAD_PROCESSES', 2);
+/** `clients` (default): native clients join and leave through the gateways; `bucket`: the load writes participant entries straight into the presence bucket, to measure the dispatcher alone. */
+const MODE = process.env.MODE ?? 'clients';
+if (!['clients', 'bucket'].includes(MODE)) throw new Error('MODE must be clients or bucket');
 /** Records per key of the presence bucket, created here before the gateways (docs/webhooks.md: 4 for lossless member events). */
 const PRESENCE_HISTORY = intEnv('PRESENCE_HISTORY', 4);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -119,13 +122,13 @@ async function main() {
   const targets = await Promise.all(
     [...Array(CLIENTS).keys()].map(async (i) => {
       const { token } = await mintUserToken(scope, { identity: `u${i}`, device: 'bench', ttlSeconds: 3600 });
-      return { url: `ws://127.0.0.1:${gateways[i % 2].ready.port}/v1/connect?token=${token}`, channel: `ch-${i}` };
+      return { url: `ws://127.0.0.1:${gateways[i % 2].ready.port}/v1/connect?token=${token}`, channel: `ch-${i}`, n: i };
     }),
   );
   const loaders = [...Array(LOAD_PROCESSES).keys()].map((i) => startClient(`load-${i}`, `${root}bench/clients/webhook-load.mjs`));
-  await Promise.all(loaders.map((l, i) => l.call('open', { targets: targets.filter((_, j) => j % LOAD_PROCESSES === i) })));
+  await Promise.all(loaders.map((l, i) => l.call('open', { targets: targets.filter((_, j) => j % LOAD_PROCESSES === i), ...(MODE === 'bucket' ? { natsUrl: nats.url } : {}) })));
   const load = () => os.loadavg().map((n) => n.toFixed(1)).join(' / ');
-  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, load average ${load()} (1/5/15 min); ${DISPATCHERS} dispatcher(s), ${CLIENTS} clients on 2 gateways in ${LOAD_PROCESSES} processes, presence history ${PRESENCE_HISTORY}, ${process.env.WEBHOOK_PARTITIONS ?? 64} partitions`);
+  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, load average ${load()} (1/5/15 min); mode ${MODE}, ${DISPATCHERS} dispatcher(s), ${CLIENTS} ${MODE === 'bucket' ? 'writers of the presence bucket' : 'clients on 2 gateways'} in ${LOAD_PROCESSES} processes, presence history ${PRESENCE_HISTORY}, ${process.env.WEBHOOK_PARTITIONS ?? 64} partitions`);
   const sum = (results, key) => results.reduce((a, r) => a + r[key], 0);
   const firstError = (results) => results.find((r) => r.firstError)?.firstError;
 

@@ -5,8 +5,33 @@
  * presence channel, every join carrying its send time (`state.t`, Date.now(): one machine, one
  * clock) for the receiver to measure from.
  */
+import { connect, headers } from '@nats-io/transport-node';
+import { encodeToken } from '@signal/core';
 import { serveIpc } from '../lib/ipc-server.mjs';
 import { RpcClient } from '../lib/rpc-client.mjs';
+
+/**
+ * MODE=bucket: no gateways in the path; each "client" writes its participant entry straight
+ * into the presence bucket (a KV put, a KV delete), as a gateway would, so the figures are the
+ * dispatcher's alone: from the write to the webhook request.
+ */
+class BucketParticipant {
+  constructor(nc, channel, n) {
+    this.nc = nc;
+    this.channel = channel;
+    this.subject = `$KV.signal_presence.bench.test.${encodeToken(channel)}.benchnode.c${n}`;
+    this.address = `b${n}/bench/benchnode-c${n}`;
+  }
+
+  async request(method) {
+    const h = headers();
+    let data = '';
+    if (method === 'signal.leave') h.set('KV-Operation', 'DEL');
+    else data = JSON.stringify({ channel: this.channel, address: this.address, identity: `b${this.address.slice(1).split('/')[0]}`, device: 'bench', node: 'benchnode', instance: 'bench', joinedAt: Date.now(), state: { t: Date.now() } });
+    const ack = (await this.nc.request(this.subject, data, { headers: h, timeout: 30_000 })).json();
+    if (ack.error) throw new Error(ack.error.description);
+  }
+}
 
 /** @type {{client: RpcClient, channel: string, joined: boolean, busy: boolean}[]} */
 let clients = [];
@@ -35,8 +60,11 @@ const idle = () => new Promise((resolve) => {
 });
 
 serveIpc({
-  async open({ targets }) {
-    clients = await Promise.all(targets.map(async ({ url, channel }) => ({ client: await RpcClient.open(url), channel, joined: false, busy: false })));
+  async open({ targets, natsUrl }) {
+    const nc = natsUrl === undefined ? undefined : await connect({ servers: natsUrl });
+    clients = await Promise.all(
+      targets.map(async ({ url, channel, n }) => ({ client: nc ? new BucketParticipant(nc, channel, n) : await RpcClient.open(url), channel, joined: false, busy: false })),
+    );
     return { opened: clients.length };
   },
 
@@ -86,7 +114,8 @@ serveIpc({
   },
 
   async close() {
-    for (const c of clients) c.client.ws.close();
+    for (const c of clients) c.client.ws?.close();
+    await clients[0]?.client.nc?.close();
     return {};
   },
 });
