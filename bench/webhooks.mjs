@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Webhooks benchmark (see bench/README.md, "Webhooks"): 2 gateways, the emit-api and DISPATCHERS
-// webhooks dispatchers on one nats-server, and a receiver (an HTTP server in this process).
+// Webhooks benchmark (see bench/README.md, "Webhooks"): 2 gateways and DISPATCHERS webhooks
+// dispatchers on one nats-server, a receiver (an HTTP server in this process), and the clients
+// in LOAD_PROCESSES processes of their own (bench/clients/webhook-load.mjs).
 //  1. steady: CLIENTS clients join and leave presence channels (one channel each) at RATE
 //     member events per second in total for DURATION_S seconds; every join carries its send
 //     time in its state, so each member_added gives the latency from the client action to the
@@ -16,13 +17,19 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
-import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { intEnv } from './lib/rpc-client.mjs';
+import { killAll, startClient } from './lib/processes.mjs';
 
 const RATE = intEnv('RATE', 1000);
 const CLIENTS = intEnv('CLIENTS', 100);
 const DURATION_S = intEnv('DURATION_S', 20);
 const BURST_S = intEnv('BURST_S', 10);
 const DISPATCHERS = intEnv('DISPATCHERS', 1);
+/** Processes the clients are spread over: one event loop cannot issue 1,000 requests/s and receive 1,000 events/s on a busy machine. */
+const LOAD_PROCESSES = intEnv('LOAD_PROCESSES', 2);
+/** `clients` (default): native clients join and leave through the gateways; `bucket`: the load writes participant entries straight into the presence bucket, to measure the dispatcher alone. */
+const MODE = process.env.MODE ?? 'clients';
+if (!['clients', 'bucket'].includes(MODE)) throw new Error('MODE must be clients or bucket');
 /** Records per key of the presence bucket, created here before the gateways (docs/webhooks.md: 4 for lossless member events). */
 const PRESENCE_HISTORY = intEnv('PRESENCE_HISTORY', 4);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -112,75 +119,40 @@ async function main() {
     return { produced: sum('signal_webhooks_events_produced_total'), delivered: sum('signal_webhooks_events_delivered_total'), lag: sum('signal_webhooks_derivation_lag_records') };
   };
   const sampler = process.env.SAMPLE ? setInterval(async () => console.log('   ', JSON.stringify(await sample()), 'received', receiver.got.events), 2000) : undefined;
-  const clients = await Promise.all(
+  const targets = await Promise.all(
     [...Array(CLIENTS).keys()].map(async (i) => {
       const { token } = await mintUserToken(scope, { identity: `u${i}`, device: 'bench', ttlSeconds: 3600 });
-      const client = await RpcClient.open(`ws://127.0.0.1:${gateways[i % 2].ready.port}/v1/connect?token=${token}`);
-      return { client, channel: `ch-${i}`, joined: false, busy: false };
+      return { url: `ws://127.0.0.1:${gateways[i % 2].ready.port}/v1/connect?token=${token}`, channel: `ch-${i}`, n: i };
     }),
   );
-  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}; ${DISPATCHERS} dispatcher(s), ${CLIENTS} clients on 2 gateways, presence history ${PRESENCE_HISTORY}, ${process.env.WEBHOOK_PARTITIONS ?? 16} partitions`);
+  const loaders = [...Array(LOAD_PROCESSES).keys()].map((i) => startClient(`load-${i}`, `${root}bench/clients/webhook-load.mjs`));
+  await Promise.all(loaders.map((l, i) => l.call('open', { targets: targets.filter((_, j) => j % LOAD_PROCESSES === i), ...(MODE === 'bucket' ? { natsUrl: nats.url } : {}) })));
+  const load = () => os.loadavg().map((n) => n.toFixed(1)).join(' / ');
+  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, load average ${load()} (1/5/15 min); mode ${MODE}, ${DISPATCHERS} dispatcher(s), ${CLIENTS} ${MODE === 'bucket' ? 'writers of the presence bucket' : 'clients on 2 gateways'} in ${LOAD_PROCESSES} processes, presence history ${PRESENCE_HISTORY}, ${process.env.WEBHOOK_PARTITIONS ?? 64} partitions`);
+  const sum = (results, key) => results.reduce((a, r) => a + r[key], 0);
+  const firstError = (results) => results.find((r) => r.firstError)?.firstError;
 
-  let issued = 0;
-  let errors = 0;
-  const step = async (c) => {
-    c.busy = true;
-    try {
-      if (c.joined) await c.client.request('signal.leave', { id: c.channel });
-      else await c.client.request('signal.join', { id: c.channel, presence: true, state: { t: Date.now() } });
-      c.joined = !c.joined;
-      issued++;
-    } catch (error) {
-      if (++errors <= 3) console.log(`  error: ${error.message}`);
-    } finally {
-      c.busy = false;
-    }
-  };
-
-  // 1. Steady rate: every 10 ms, RATE/100 operations on the next idle clients.
+  // 1. Steady rate, shared among the load processes.
   console.log(`steady: ${RATE} member events/s for ${DURATION_S} s…`);
   receiver.got.measuring = true;
-  let skipped = 0;
-  let next = 0;
-  const perTick = RATE / 100;
-  let owed = 0;
-  const started = performance.now();
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (performance.now() - started >= DURATION_S * 1000) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      owed += perTick;
-      for (; owed >= 1; owed--) {
-        const c = clients[next++ % clients.length];
-        if (c.busy) skipped++;
-        else void step(c);
-      }
-    }, 10);
-  });
-  const steadyIssued = issued;
-  const steadyMs = performance.now() - started;
-  await waitFor(() => receiver.got.events >= steadyIssued && !clients.some((c) => c.busy), 60_000);
+  const steady = await Promise.all(loaders.map((l) => l.call('steady', { rate: RATE / LOAD_PROCESSES, seconds: DURATION_S })));
+  const steadyIssued = sum(steady, 'issued');
+  const steadyMs = Math.max(...steady.map((r) => r.ms));
+  await waitFor(() => receiver.got.events >= steadyIssued, 60_000);
   receiver.got.measuring = false;
   const l = quantiles(receiver.got.latencies);
   console.log(
-    `  issued ${steadyIssued} events (${Math.round((steadyIssued / steadyMs) * 1000)}/s, ${skipped} skipped: client busy), received ${receiver.got.events} in ${receiver.got.requests} requests (${(receiver.got.events / receiver.got.requests).toFixed(1)} events/request)`,
+    `  issued ${steadyIssued} events (${Math.round((steadyIssued / steadyMs) * 1000)}/s, ${sum(steady, 'skipped')} skipped: client busy, ${sum(steady, 'errors')} errors${firstError(steady) ? `: ${firstError(steady)}` : ''}), received ${receiver.got.events} in ${receiver.got.requests} requests (${(receiver.got.events / receiver.got.requests).toFixed(1)} events/request); load average ${load()}`,
   );
   console.log(`  client action → webhook request (member_added, n=${l.n}): p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms`);
 
   // 2. Burst: as fast as the clients go, then until everything is delivered.
-  const before = { events: receiver.got.events, issued };
+  const before = { events: receiver.got.events };
   console.log(`burst: every client joining and leaving as fast as it can for ${BURST_S} s…`);
   const burstStart = performance.now();
-  await Promise.all(
-    clients.map(async (c) => {
-      while (performance.now() - burstStart < BURST_S * 1000) await step(c);
-    }),
-  );
-  const burstIssued = issued - before.issued;
-  const issueMs = performance.now() - burstStart;
+  const burst = await Promise.all(loaders.map((l) => l.call('burst', { seconds: BURST_S })));
+  const burstIssued = sum(burst, 'issued');
+  const issueMs = Math.max(...burst.map((r) => r.ms));
   const complete = await waitFor(() => receiver.got.events - before.events >= burstIssued, process.env.SAMPLE ? 30_000 : 120_000);
   if (!complete && process.env.SAMPLE) {
     const nc = await connect({ servers: nats.url });
@@ -194,11 +166,11 @@ async function main() {
   }
   const deliveredMs = receiver.got.lastAt - (Date.now() - (performance.now() - burstStart));
   console.log(
-    `  issued ${burstIssued} events in ${Math.round(issueMs)} ms (${Math.round((burstIssued / issueMs) * 1000)}/s); ${complete ? 'all' : 'NOT all'} delivered after ${Math.round(deliveredMs)} ms: ${Math.round(((receiver.got.events - before.events) / deliveredMs) * 1000)} events/s end to end`,
+    `  issued ${burstIssued} events in ${Math.round(issueMs)} ms (${Math.round((burstIssued / issueMs) * 1000)}/s, ${sum(burst, 'errors')} errors); ${complete ? 'all' : 'NOT all'} delivered after ${Math.round(deliveredMs)} ms: ${Math.round(((receiver.got.events - before.events) / deliveredMs) * 1000)} events/s end to end; load average ${load()}`,
   );
   clearInterval(sampler);
   if (process.env.SAMPLE) for (const d of dispatchers) console.log(d.lines().filter((line) => !line.includes('"level":30')).slice(-10).join('\n'));
-  for (const c of clients) c.client.ws.close();
+  await Promise.all(loaders.map((l) => l.call('close').then(() => l.stop())));
   receiver.server.close();
   receiver.server.closeAllConnections();
   await stopAll();
@@ -206,6 +178,7 @@ async function main() {
 
 main().catch(async (error) => {
   console.error(error);
+  killAll();
   await stopAll();
   process.exit(1);
 });

@@ -88,7 +88,7 @@ const ROWS = [
     graph('History pages read / s', 'ops', 'GET /v1/channels/:channel/history answers.', [rate('signal_emit_history_reads_total', 'pod'), '{{pod}}']),
   ]],
   ['Webhooks', [
-    graph('Events produced / s by type', 'ops', 'Events derived from the presence, online and occupancy buckets and stored (docs/webhooks.md).', [rate('signal_webhooks_events_produced_total', 'type'), '{{type}}']),
+    graph('Events produced / s by type', 'ops', 'Events derived from the presence, online and occupancy buckets and from client messages, and stored (docs/webhooks.md).', [rate('signal_webhooks_events_produced_total', 'type'), '{{type}}']),
     graph('Events delivered / s by type', 'ops', 'Events endpoints acknowledged with a 2xx.', [rate('signal_webhooks_events_delivered_total', 'type'), '{{type}}']),
     graph('Requests / s by result', 'reqps', 'Requests to endpoints: ok (2xx), status (another status), error (no answer).', [rate('signal_webhooks_requests_total', 'result'), '{{result}}']),
     graph('Retries and dead letters / s', 'ops', 'Events scheduled again with backoff, and events given up on after WEBHOOK_RETRY_PERIOD_MS (in the dead-letter stream, to replay).', [rate('signal_webhooks_events_retried_total', 'pod'), '{{pod}} retried'], [rate('signal_webhooks_events_dead_lettered_total', 'pod'), '{{pod}} dead-lettered']),
@@ -96,6 +96,9 @@ const ROWS = [
     graph('Derivation lag', 'none', 'Bucket writes not yet turned into events, per dispatcher; growing means the dispatcher cannot keep up.', ['max by (pod, log) (signal_webhooks_derivation_lag_records{S})', '{{pod}} {{log}}']),
     graph('Derivation log gaps', 'none', 'Log records expired before any dispatcher read them (every dispatcher down past WEBHOOK_LOG_MAX_AGE_MS): events are missing.', [`sum by (pod) (increase(signal_webhooks_log_gaps_total{S}${RATE}))`, '{{pod}}']),
     graph('Messages dropped / s', 'ops', 'Log records or stored events the dispatcher could not handle, by source and reason.', [rate('signal_webhooks_dropped_messages_total', 'source, reason'), '{{source}} {{reason}}']),
+    graph('Client messages for webhooks / s', 'ops', 'Client publishes on channels whose namespace sends client messages to webhooks, stored by the gateways in the messages log (stored) or refused to the client as unavailable (failed: the log is full or missing).', [rate('signal_gateway_webhook_client_messages_total', 'result'), '{{result}}']),
+    graph('channel_vacated held / s', 'ops', 'channel_vacated events held until the member_removed events of their channel were derived (released), or until WEBHOOK_ORDER_WAIT_MS ran out (expired: that one came before them).', [rate('signal_webhooks_vacated_holds_total', 'result'), '{{result}}']),
+    graph('Dead letters replayed / s', 'ops', 'Webhook dead letters stored again for delivery through POST /v1/webhooks/dead-letters/replay (emit-api).', [rate('signal_emit_webhook_replays_total', 'pod'), '{{pod}}']),
     graph('Apps file reloads (webhooks) by result', 'none', 'result="refused" means the deployed apps file (and its endpoints) is not in force.', [`sum by (result) (increase(signal_webhooks_apps_reloads_total{S}${RATE}))`, '{{result}}']),
   ]],
   ['emit-api', [

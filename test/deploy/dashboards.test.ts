@@ -122,6 +122,8 @@ beforeAll(async () => {
     ['webhooks', webhooks, 'signal_webhooks_dropped_messages_total{source='],
     ['webhooks', webhooks, 'signal_webhooks_apps_reloads_total{result='],
     ['webhooks', webhooks, 'signal_webhooks_derivation_lag_records{log='],
+    ['webhooks', webhooks, 'signal_webhooks_vacated_holds_total{result='],
+    ['gateway-0', stack.gateways[0]!, 'signal_gateway_webhook_client_messages_total{result='],
   ];
   for (const [name, service, prefix] of wanted) await eventually(async () => (await metricsText(service)).includes(prefix), `${prefix} on ${name}`);
   for (const gateway of stack.gateways) addScrape(exported, 'gateway', await metricsText(gateway));

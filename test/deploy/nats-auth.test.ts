@@ -4,7 +4,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
+import { connect, errors, headers, type NatsConnection } from '@nats-io/transport-node';
+import { webhookEndpointId } from '@signal/core';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitTo, payloads, positionOf, withHistory } from '../history/support.js';
@@ -69,7 +70,9 @@ beforeAll(async () => {
       withHistory(10)(apps);
       (apps.find((a) => a.id === 'alpha')!.environments.live as Record<string, unknown>).history = { directMessages: true };
       apps.find((a) => a.id === 'alpha')!.environments.test!.secretKeys[0]!.permissions = ['broadcast', 'nodes'];
-      apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added', 'member_removed'] }];
+      apps[0]!.environments.test!.webhooks = [{ url: receiver.url, secrets: [SECRET], events: ['user_online', 'member_added', 'member_removed', 'client_message'] }];
+      // `chat-*` channels send client messages to webhooks: the gateways store them under their login.
+      (apps[0]!.environments.test!.authorization!.namespaces as unknown as Record<string, unknown>)['chat-*'] = { webhooks: { clientMessages: true } };
     },
   });
   webhooks = await startService({ entry: WEBHOOKS_ENTRY, name: 'webhooks', env: { ...serviceEnv(stack), ...webhooksLogin, ...SHARDS, WEBHOOK_STORAGE: 'memory' } });
@@ -141,6 +144,26 @@ describe('both services on NATS with the shipped authorization', () => {
     expect(back.received('signal.send').map((f) => f.params!.message ?? f.params!.text)).toEqual(['missed-1', 'missed-2']);
     back.close();
     ben.close();
+  });
+
+  it('webhooks: client messages are stored by a gateway, and the emit-api lists and replays dead letters', async () => {
+    const cid = await connectNative(stack, { identity: 'cid', device: 'web', gateway: 0 });
+    await cid.call('signal.join', { id: 'chat-auth' });
+    await cid.call('signal.publish', { id: 'chat-auth', text: 'to the backend' });
+    await passes(() => expect(receiver.unique().find((e) => e.type === 'client_message')).toMatchObject({ channel: 'chat-auth', message: { text: 'to the backend' } }));
+    cid.close();
+    // A dead letter as the dispatcher writes it (its login may), replayed by the emit-api under its own.
+    const nc = await login(webhooksLogin);
+    const h = headers();
+    h.set('Signal-Webhook-Endpoint', webhookEndpointId(receiver.url));
+    h.set('Signal-Webhook-Subject', 'signal_webhooks.alpha.test.0');
+    const event = { id: 'replayed-under-auth', type: 'user_online', time: Date.now(), app: 'alpha', env: 'test', user: 'replayed' };
+    const stored = (await nc.request(`signal_webhooks_dead.alpha.test.${webhookEndpointId(receiver.url)}`, JSON.stringify(event), { headers: h })).json<{ seq: number }>();
+    const secret = { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` };
+    const listed = (await (await fetch(`${stack.emitUrl}/v1/webhooks/dead-letters`, { headers: secret })).json()) as { deadLetters: Array<{ id: number }> };
+    expect(listed.deadLetters.map((d) => d.id)).toEqual([stored.seq]);
+    expect((await emit(stack, '/v1/webhooks/dead-letters/replay', keysOf(stack, 'alpha').secretKey, { all: true })).body).toEqual({ replayed: [stored.seq], notFound: [], endpointGone: [], more: false });
+    await passes(() => expect(receiver.unique().some((e) => e.id === 'replayed-under-auth')).toBe(true));
   });
 
   it('a client joins with presence, gets a backend emit and a direct message; participants and sweeping work', async () => {

@@ -53,6 +53,8 @@ describe('many users joining and leaving one channel from both gateways', () => 
   it("the receiver's view of members and online users ends equal to the truth", async () => {
     const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
     const open = new Map<RpcClient, string>();
+    /** Connections still in the channel: it is occupied while there is one. */
+    const inside = new Set<RpcClient>();
     // A fixed seed: the same interleaving of operations every run, racing across both gateways.
     let seed = 7;
     const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
@@ -62,11 +64,16 @@ describe('many users joining and leaving one channel from both gateways', () => 
           const clients = await Promise.all([native(stack, identity, 'a', 0), native(stack, identity, 'b', 1)]);
           for (const c of clients) open.set(c, identity);
           await Promise.all(clients.map((c) => c.call('signal.join', { id: 'busy', presence: true })));
+          for (const c of clients) inside.add(c);
           for (const c of clients) {
-            if (random() < 0.5) await c.call('signal.leave', { id: 'busy' });
+            if (random() < 0.5) {
+              await c.call('signal.leave', { id: 'busy' });
+              inside.delete(c);
+            }
             if (random() < 0.6) {
               c.close();
               open.delete(c);
+              inside.delete(c);
             }
           }
         }
@@ -78,8 +85,13 @@ describe('many users joining and leaving one channel from both gateways', () => 
       expect(view.contradictions).toEqual([]);
       expect([...(view.members.get('busy') ?? [])].sort()).toEqual(await addressesIn(stack, 'busy'));
       expect([...view.online].sort()).toEqual([...truthOnline].sort());
+      // Occupancy as the gateways write it, from both of them.
+      expect([...view.occupied].filter((c) => c === 'busy')).toEqual(inside.size > 0 ? ['busy'] : []);
     }, 20_000);
     expect(truthOnline.size).toBeGreaterThan(0);
+    expect(inside.size).toBeGreaterThan(0);
+    // Batching: with this many events at once, requests carried several.
+    expect(Math.max(...receiver.requests.map((r) => r.events.length))).toBeGreaterThan(1);
     for (const c of open.keys()) c.close();
     // Everyone gone: the view empties too.
     await passes(() => {
@@ -87,6 +99,7 @@ describe('many users joining and leaving one channel from both gateways', () => 
       expect(view.contradictions).toEqual([]);
       expect(view.members.get('busy')?.size ?? 0).toBe(0);
       expect(view.online.size).toBe(0);
+      expect(view.occupied.has('busy')).toBe(false);
     }, 20_000);
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passes } from '../support/poll.js';
+import { native } from '../support/presence.js';
 import { OLD_SECRET, Receiver, SECRET, churn, expectedChurn, memberEvents, startWebhookStack, type WebhookStack } from './support.js';
 
 /** FAST_RETRIES: 200 ms, doubling, at most 1600 ms. */
@@ -9,6 +10,7 @@ describe('webhook delivery when the receiver fails', () => {
   let receiver: Receiver;
   let rotating: Receiver;
   let stranger: Receiver;
+  let users: Receiver;
   let stack: WebhookStack;
   beforeAll(async () => {
     receiver = await Receiver.start();
@@ -16,20 +18,30 @@ describe('webhook delivery when the receiver fails', () => {
     rotating = await Receiver.start(SECRET);
     // This one was given another secret than the apps file's.
     stranger = await Receiver.start('not-the-secret-of-this-endpoint-0123456789');
+    // User events only, for the order per user while failing.
+    users = await Receiver.start();
     stack = await startWebhookStack([
       { url: receiver.url, events: ['member_added', 'member_removed'] },
+      { url: users.url, events: ['user_online', 'user_offline'] },
       { url: rotating.url, secrets: [OLD_SECRET, SECRET], events: ['member_added', 'member_removed'] },
       { url: stranger.url, events: ['member_added', 'member_removed'] },
     ]);
   });
   afterAll(async () => {
     await stack?.stop();
-    for (const r of [receiver, rotating, stranger]) await r?.stop();
+    for (const r of [receiver, rotating, stranger, users]) await r?.stop();
   });
 
   it('an endpoint answering 500 gets every event again with the documented backoff, then all of them in order', async () => {
     receiver.status = 500;
+    users.status = 500;
     await churn(stack, 'erin', 'retry-room', 4);
+    // A user coming and going meanwhile: her events wait in her partition, in order, too.
+    for (let i = 0; i < 3; i++) {
+      const client = await native(stack, 'uma', `d${i}`, i % 2);
+      client.close();
+      await client.closed;
+    }
     // The first event of the channel is tried again and again; the others wait behind it.
     const attempts = await passes(() => {
       const times = receiver.failures.filter((r) => r.events.some((e) => e.channel === 'retry-room')).map((r) => r.at);
@@ -41,6 +53,14 @@ describe('webhook delivery when the receiver fails', () => {
     for (let i = 1; i < 5; i++) expect(attempts[i]! - attempts[i - 1]!).toBeGreaterThanOrEqual(BACKOFF_MS[i - 1]! - 20);
     receiver.status = 200;
     await passes(() => expect(memberEvents(receiver, 'retry-room')).toEqual(expectedChurn(4)), 15_000);
+    expect(users.failures.some((r) => r.events.some((e) => e.user === 'uma'))).toBe(true);
+    users.status = 200;
+    // Her connections may overlap across the gateways (then fewer transitions), but what comes alternates, in order, ending offline.
+    await passes(() => {
+      const types = users.unique().filter((e) => e.user === 'uma').map((e) => e.type);
+      expect(types.length).toBeGreaterThanOrEqual(2);
+      expect(types).toEqual(Array(types.length / 2).fill(['user_online', 'user_offline']).flat());
+    }, 15_000);
   });
 
   it('an endpoint that is down loses nothing and gets the events in order once it is back', async () => {

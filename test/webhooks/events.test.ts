@@ -95,6 +95,26 @@ describe('webhook events from client actions across two gateways', () => {
     );
   });
 
+  it("channel_vacated comes after its channel's last member_removed, whichever bucket the gateway wrote first", async () => {
+    // Enough channels that without the hold some vacated would come first (half of the runs with 8, measured).
+    const channels = Array.from({ length: 16 }, (_, i) => `order-${i}`);
+    await Promise.all(
+      channels.map(async (channel, i) => {
+        const client = await native(stack, `orla-${i}`, 'web', i % 2);
+        await client.call('signal.join', { id: channel, presence: true });
+        // Some leave, most close their connection (the path that most often wrote occupancy first): both release the channel and the participant.
+        if (i % 4 === 0) await client.call('signal.leave', { id: channel });
+        client.close();
+      }),
+    );
+    await passes(() => expect(receiver.unique().filter((e) => e.type === 'channel_vacated' && channels.includes(e.channel!))).toHaveLength(channels.length), 20_000);
+    for (const channel of channels) {
+      const types = receiver.unique().filter((e) => e.channel === channel).map((e) => e.type);
+      expect(types.at(-1), `${channel}: ${types.join(', ')}`).toBe('channel_vacated');
+      expect(types.filter((t) => t === 'member_removed'), channel).toHaveLength(1);
+    }
+  });
+
   it('every request is signed, and every event id is unique', () => {
     expect(receiver.failures).toEqual([]);
     const ids = receiver.events().map((e) => e.id);

@@ -31,6 +31,9 @@ describe('a gateway killed with the last member of a channel and the last connec
       expect(got.map((e) => `${e.type} ${e.channel ?? e.user}`).sort()).toEqual(['channel_vacated call-2', 'member_removed call-1', 'member_removed call-2', 'user_offline alice']);
       return got;
     }, 15_000);
+    // Exactly once: the receiver never failed, so nothing was retried, and each came one time.
+    expect(receiver.failures).toEqual([]);
+    expect(receiver.events().filter((e) => e.swept === true)).toHaveLength(4);
     expect(swept.find((e) => e.channel === 'call-1')!.member).toMatchObject({ address: alice.address, identity: 'alice', device: 'web', state: { talking: true } });
 
     // Later events of the same channel and user arrive after them: nothing more about the dead node came.

@@ -22,6 +22,9 @@ export interface WebhookEvent {
   channel?: string;
   member?: { address: string; identity: string; device: string; state?: unknown; joinedAt: number };
   swept?: boolean;
+  sender?: { address: string; identity: string; device: string; connection: string };
+  event?: string;
+  message?: Record<string, unknown>;
 }
 
 export interface ReceivedRequest {

@@ -1,10 +1,11 @@
 export { SignalError, ConfigError, AuthError, isSignalError, type ErrorCode, type SignalErrorOptions } from './errors/signal-error.js';
 export { fromZodError, issuePath } from './errors/zod-issue.js';
-export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar } from './config/env.js';
+export { parseEnv, intVar, logLevelVar, natsUrlVar, maxTokenTtlVar, appsFileWatchVar, webhookStreamVar } from './config/env.js';
 export { ENVIRONMENTS, APPS_FILE_LIMITS, WEBHOOK_EVENTS, parseAppsFile, loadAppsFile, readAppsJson, appsFileSchema, kidSchema, SECRET_KEY_PERMISSIONS, type SecretKeyPermission, type Environment, type AppsFile, type NamespaceOptions, type HistorySettings, type HistoryWindow, type WebhookConfig, type WebhookEventType } from './apps/apps-file.js';
 export {
   AppRegistry,
   sha256Hex,
+  webhookEndpointId,
   tokenKeyOf,
   type Apps,
   type Scope,
@@ -86,6 +87,8 @@ export {
   historySubjects,
   historyRepublishTarget,
   historyStreamName,
+  WEBHOOK_MESSAGES_PREFIX,
+  webhookMessageSubject,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';
 export {

@@ -20,6 +20,8 @@ import { createHttpServer } from './http/http-server.js';
 import { instrumentRequests } from './http/instrument-requests.js';
 import { KeyRateLimit } from './http/key-rate-limit.js';
 import { Router } from './http/router.js';
+import { deadLettersRoute, replayDeadLettersRoute } from './routes/webhook-dead-letters.js';
+import { DeadLetters } from './webhooks/dead-letters.js';
 import { sendJson } from './http/respond.js';
 import { addHttpShutdown } from './lifecycle/http-shutdown.js';
 import { metrics, registry as metricsRegistry } from './metrics/emit-metrics.js';
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
   prepareHistory(registry.current);
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
+  const deadLetters = new DeadLetters(nc, config.WEBHOOK_STREAM, (scope) => registry.current.webhookEndpointIds(scope));
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))
@@ -104,6 +107,8 @@ async function main(): Promise<void> {
     .on('POST', '/v1/revocations', revocationsRoute(keys, revocations, { body }))
     .on('POST', '/v1/disconnect', disconnectRoute(nc, keys, { body }))
     .on('GET', '/v1/channels', channelsRoute(nc, keys, { bucket: config.OCCUPANCY_BUCKET, readTimeoutMs: READ_TIMEOUT_MS, live: () => liveInstances(liveness.observed()) }))
+    .on('GET', '/v1/webhooks/dead-letters', deadLettersRoute(keys, deadLetters))
+    .on('POST', '/v1/webhooks/dead-letters/replay', replayDeadLettersRoute(keys, deadLetters, { body }))
     .on('GET', '/v1/nodes', nodesRoute(nc, keys, { bucket: config.PRESENCE_BUCKET, nodeTimeoutMs: config.PRESENCE_NODE_TIMEOUT_MS, readTimeoutMs: READ_TIMEOUT_MS }));
   addConsole(router, config, registry, body);
 

@@ -34,6 +34,7 @@ import { loadGatewayConfig } from './config/gateway-config.js';
 import { ForcedCloses } from './core/forced-closes.js';
 import { Hub } from './core/hub.js';
 import { HistoryStore } from '@signal/history';
+import { ClientMessageLog } from './webhooks/client-message-log.js';
 import { NatsSelfCheck } from './health/nats-selfcheck.js';
 import { gatewayLimitsFrom } from './limits/limit-vars.js';
 import { Limits } from './limits/limits.js';
@@ -190,6 +191,7 @@ async function main(): Promise<void> {
   const limits = new Limits(gatewayLimitsFrom(config));
   const history = new HistoryStore(nc, registry, { replicas: config.HISTORY_REPLICAS, readTimeoutMs: config.HISTORY_READ_TIMEOUT_MS, create: false });
   hub.setHistory(history);
+  hub.setClientMessages(new ClientMessageLog(nc, registry));
   registerJsonRpcRoutes(app, hub, presence, occupancy, registry, revocations.list, tokenRules, websocketLimits(config), limits, config.TOKEN_EXPIRY, log, history);
   registerSocketIoRoutes(
     app,

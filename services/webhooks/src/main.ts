@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { jetstream } from '@nats-io/jetstream';
-import { AppRegistry, ConfigError, LiveApps, loadAppsFile } from '@signal/core';
+import { AppRegistry, ConfigError, LiveApps, loadAppsFile, type Environment } from '@signal/core';
+import { shardOfChannel } from '@signal/presence';
 import { MessageGuard, connectNats, createLogger, reloadAppsFile, scrubSecrets, startOperations } from '@signal/operations';
 import { loadWebhooksConfig } from './config/webhooks-config.js';
 import { Checkpoints } from './derive/checkpoints.js';
+import { ChannelOrder } from './derive/channel-order.js';
 import { EventProducer } from './derive/producer.js';
 import { Dispatcher } from './deliver/dispatcher.js';
 import { metrics, registry as metricsRegistry } from './metrics/webhooks-metrics.js';
@@ -37,7 +39,14 @@ async function main(): Promise<void> {
   ops.shutdown.add('stop-intake', 'webhook deliveries', () => dispatcher.stop());
 
   const checkpointBucket = await Checkpoints.openBucket(nc, streams.state, config.WEBHOOK_REPLICAS, config.WEBHOOK_STORAGE);
-  for (const log of streams.logs) {
+  // The presence producers first (one per shard, in shard order): the occupancy one holds each
+  // channel_vacated behind the member_removed events of the channel's shard.
+  const presenceProducers: EventProducer[] = [];
+  const order = new ChannelOrder(
+    (app, env, channel) => presenceProducers[shardOfChannel({ app, env: env as Environment }, channel, config.PRESENCE_SHARDS)],
+    config.WEBHOOK_ORDER_WAIT_MS,
+  );
+  for (const log of [...streams.logs].sort((a, b) => Number(b.kind === 'presence') - Number(a.kind === 'presence'))) {
     const producer = new EventProducer({
       js,
       jsm: streams.jsm,
@@ -47,9 +56,11 @@ async function main(): Promise<void> {
       checkpointMs: config.WEBHOOK_CHECKPOINT_MS,
       guard,
       logger,
+      ...(log.kind === 'occupancy' ? { before: order.before } : {}),
     });
     await producer.start();
-    ops.shutdown.add('stop-intake', `webhook events from ${log.bucket}`, () => producer.stop());
+    if (log.kind === 'presence') presenceProducers.push(producer);
+    ops.shutdown.add('stop-intake', `webhook events from ${log.source}`, () => producer.stop());
   }
 
   reloadAppsFile(config, ops.shutdown, {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
-import { SignalError } from '@signal/core';
+import { DiscardPolicy, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { SignalError, WEBHOOK_MESSAGES_PREFIX } from '@signal/core';
 import { shardBucketNames } from '@signal/presence';
 import type { WebhooksConfig } from './config/webhooks-config.js';
 
@@ -13,14 +13,19 @@ export const EVENTS_PREFIX = 'signal_webhooks';
 export const DEAD_PREFIX = 'signal_webhooks_dead';
 
 /** The buckets events are derived from, each with its log `<WEBHOOK_STREAM>_log_<kind>`. */
-export const LOG_KINDS = ['presence', 'online', 'occupancy'] as const;
+export const BUCKET_LOG_KINDS = ['presence', 'online', 'occupancy'] as const;
+/** The logs: the three bucket mirrors, and `messages`, where gateways store client publishes (client_message). */
+export const LOG_KINDS = [...BUCKET_LOG_KINDS, 'messages'] as const;
 export type LogKind = (typeof LOG_KINDS)[number];
 
 export interface WebhookLog {
   readonly kind: LogKind;
-  /** `presence`, `online`, `occupancy`, and `presence_<n>` for presence shard n (PRESENCE_SHARDS): names its stream, checkpoints and metrics. */
+  /** `presence`, `online`, `occupancy`, `messages`, and `presence_<n>` for presence shard n (PRESENCE_SHARDS): names its stream, checkpoints and metrics. */
   readonly id: string;
-  readonly bucket: string;
+  /** What it logs, for messages: a bucket, or the client messages' subjects. */
+  readonly source: string;
+  /** The subject prefix of its records, before the key (`$KV.<bucket>.`, `signal_webhook_messages.`). */
+  readonly prefix: string;
   readonly info: StreamInfo;
 }
 
@@ -62,9 +67,21 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
         mirror: { name: `KV_${bucket}` },
         max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
       });
-      logs.push({ kind, id, bucket, info });
+      logs.push({ kind, id, source: bucket, prefix: `$KV.${bucket}.`, info });
       await checkHistory(jsm, bucket, mismatches);
     }
+    // Gateways store here what clients publish on channels that ask for client_message; bounded
+    // (discard new: a gateway then refuses such publishes as unavailable) for when no dispatcher runs.
+    const messages = await ensure(jsm, mismatches, {
+      ...base,
+      name: `${name}_log_messages`,
+      description: 'signal webhooks: client messages of channels whose namespace sends them to webhooks',
+      subjects: [`${WEBHOOK_MESSAGES_PREFIX}.>`],
+      max_age: config.WEBHOOK_LOG_MAX_AGE_MS * MS,
+      max_bytes: config.WEBHOOK_MESSAGES_MAX_BYTES,
+      discard: DiscardPolicy.New,
+    });
+    logs.push({ kind: 'messages', id: 'messages', source: `${WEBHOOK_MESSAGES_PREFIX}.>`, prefix: `${WEBHOOK_MESSAGES_PREFIX}.`, info: messages });
     await ensure(jsm, mismatches, {
       ...base,
       name,
@@ -94,7 +111,7 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
  * Every bucket events are derived from: each presence shard (a channel lives in one, so each
  * shard's log alone orders its channels' member events), the online and the occupancy bucket.
  */
-export function watchedBuckets(config: Pick<WebhooksConfig, 'PRESENCE_BUCKET' | 'PRESENCE_SHARDS' | 'ONLINE_BUCKET' | 'OCCUPANCY_BUCKET'>): { kind: LogKind; id: string; bucket: string }[] {
+export function watchedBuckets(config: Pick<WebhooksConfig, 'PRESENCE_BUCKET' | 'PRESENCE_SHARDS' | 'ONLINE_BUCKET' | 'OCCUPANCY_BUCKET'>): { kind: (typeof BUCKET_LOG_KINDS)[number]; id: string; bucket: string }[] {
   const presence = shardBucketNames(config.PRESENCE_BUCKET, config.PRESENCE_SHARDS).map((bucket, shard) => ({
     kind: 'presence' as const,
     id: shard === 0 ? 'presence' : `presence_${shard}`,

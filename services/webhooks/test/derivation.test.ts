@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemberDerivation, NodeSetDerivation, type Derivation, type LogRecord } from '../src/derive/derivation.js';
+import { MemberDerivation, MessageDerivation, NodeSetDerivation, type Derivation, type LogRecord } from '../src/derive/derivation.js';
 
 const encoder = new TextEncoder();
 let seq = 0;
@@ -91,5 +91,57 @@ describe('NodeSetDerivation', () => {
       const resumed = new NodeSetDerivation('user', 'u1', JSON.parse(JSON.stringify(first.snapshot())));
       expect([...before, ...records.slice(cut).map((r) => resumed.apply(r))]).toEqual(expected);
     }
+  });
+});
+
+describe('MemberDerivation.hasMemberSince (the hold of channel_vacated)', () => {
+  const key = (conn: string) => `acme.live.room_201.n1.${conn}`;
+
+  it('is true while a member added at or before the time is present, also one restored from a snapshot', () => {
+    const d = new MemberDerivation('m1');
+    const first = put(key('c1'), participant('ann/web/n1-c1'));
+    d.apply(first);
+    expect(d.hasMemberSince('acme', 'live', 'room 1', first.time)).toBe(true);
+    expect(d.hasMemberSince('acme', 'live', 'room 1', first.time - 1)).toBe(false);
+    expect(d.hasMemberSince('acme', 'test', 'room 1', first.time)).toBe(false);
+    const restored = new MemberDerivation('m1', d.snapshot());
+    expect(restored.hasMemberSince('acme', 'live', 'room 1', 0)).toBe(true);
+    d.apply(del(key('c1')));
+    expect(d.hasMemberSince('acme', 'live', 'room 1', Number.MAX_SAFE_INTEGER)).toBe(false);
+  });
+});
+
+describe('MessageDerivation', () => {
+  const record = (key: string, value: unknown): LogRecord => put(key, value);
+  const message = (fields: Record<string, unknown>, channel = 'room 1') => ({
+    channel,
+    sender: { address: 'ann/web/n1-c1', identity: 'ann', device: 'web', connection: 'n1-c1' },
+    fields,
+  });
+
+  it('each record is one client_message: the fields as the message, a string `event` repeated', () => {
+    const d = new MessageDerivation('k1');
+    const r = record('acme.live.room_201', message({ event: 'typing', message: { text: 'hi' } }));
+    expect(d.apply(r)).toEqual({
+      id: `k1-${r.seq}`,
+      type: 'client_message',
+      time: r.time,
+      app: 'acme',
+      env: 'live',
+      channel: 'room 1',
+      sender: { address: 'ann/web/n1-c1', identity: 'ann', device: 'web', connection: 'n1-c1' },
+      event: 'typing',
+      message: { event: 'typing', message: { text: 'hi' } },
+    });
+    expect(d.apply(record('acme.live.room_201', message({ event: 7, text: 'x' })))).not.toHaveProperty('event');
+    expect(d.snapshot()).toBeNull();
+  });
+
+  it('ignores records whose channel is not their subject’s, malformed ones, and other environments', () => {
+    const d = new MessageDerivation('k1');
+    expect(d.apply(record('acme.live.room_201', message({}, 'another room')))).toBeUndefined();
+    expect(d.apply(record('acme.live.room_201', { channel: 'room 1' }))).toBeUndefined();
+    expect(d.apply(record('acme.staging.room_201', message({})))).toBeUndefined();
+    expect(d.apply(record('acme.live.room_201.extra', message({})))).toBeUndefined();
   });
 });

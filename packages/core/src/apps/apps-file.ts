@@ -46,7 +46,7 @@ export const APPS_FILE_LIMITS = {
 } as const;
 
 /** Events a webhook endpoint can ask for (docs/webhooks.md). */
-export const WEBHOOK_EVENTS = ['user_online', 'user_offline', 'channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] as const;
+export const WEBHOOK_EVENTS = ['user_online', 'user_offline', 'channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_message'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** One backend endpoint that receives this environment's events, signed with each of its secrets. */
@@ -135,6 +135,11 @@ const namespaceOptionsSchema = z
      * environment's (docs/recovery.md).
      */
     history: z.union([z.boolean(), namespaceWindowSchema], { error: 'must be true, false or { maxMessages?, maxAgeSeconds? }' }).optional(),
+    /** `clientMessages: true`: what clients publish here becomes a `client_message` webhook event (docs/webhooks.md). */
+    webhooks: z
+      .object({ clientMessages: z.boolean().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -329,6 +334,13 @@ function checkEnvironmentsMatchKeys(file: AppsFile, source: string): void {
             { field: `apps.${i}.environments.${env}.history` },
           );
         }
+      }
+      const messaging = (cfg.authorization?.namespaces ?? []).find(([, options]) => options.webhooks?.clientMessages === true);
+      if (messaging && !(cfg.webhooks ?? []).some((hook) => hook.events.includes('client_message'))) {
+        throw new ConfigError(
+          `${source}: 'apps.${i}.environments.${env}.webhooks': namespace '${messaging[0]}' sends client messages to webhooks; list 'client_message' in the events of an endpoint (or remove the namespace's webhooks option)`,
+          { field: `apps.${i}.environments.${env}.webhooks` },
+        );
       }
       cfg.publishableKeys.forEach((k, j) => {
         if (!k.startsWith(`pubk_${env}_`))

@@ -52,4 +52,8 @@ export class LiveApps implements Apps {
   directHistoryOf(scope: Scope): HistoryWindow | undefined {
     return this.registry.directHistoryOf(scope);
   }
+
+  sendsClientMessages(scope: Scope, channel: string): boolean {
+    return this.registry.sendsClientMessages(scope, channel);
+  }
 }

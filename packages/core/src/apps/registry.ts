@@ -79,6 +79,7 @@ export interface Apps {
   historyOf(scope: Scope): HistoryStreamLimits | undefined;
   historyWindowOf(scope: Scope, channel: string): HistoryWindow | undefined;
   directHistoryOf(scope: Scope): HistoryWindow | undefined;
+  sendsClientMessages(scope: Scope, channel: string): boolean;
 }
 
 export interface SecretKeyGrant extends ScopeKeys {
@@ -126,6 +127,11 @@ export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
 
+/** A webhook endpoint's id: the first 16 hex digits of its URL's SHA-256; logs and dead letters name it without the URL. */
+export function webhookEndpointId(url: string): string {
+  return sha256Hex(url).slice(0, 16);
+}
+
 /** Answers "which app and environment does this key belong to?" without keeping secret keys in clear. */
 export class AppRegistry implements Apps {
   private readonly publishable = new Map<string, ScopeKeys>();
@@ -136,6 +142,8 @@ export class AppRegistry implements Apps {
   private readonly providers = new Map<string, IdentityProvider>();
   private readonly history = new Map<string, EnvironmentHistory>();
   private readonly hooks: EnvironmentWebhooks[] = [];
+  /** `app/env` of the environments with a namespace sending client messages to webhooks: the others skip the namespace search. */
+  private readonly clientMessageScopes = new Set<string>();
 
   constructor(file: AppsFile) {
     for (const [i, app] of file.apps.entries()) {
@@ -162,6 +170,7 @@ export class AppRegistry implements Apps {
         if (cfg.stelace?.clientMessages) this.stelaceClientMessages.add(scopeId(scope));
         this.authorization.set(scopeId(scope), environmentAuthorization(cfg.authorization));
         if (cfg.history) this.history.set(scopeId(scope), environmentHistory(cfg.history, cfg.authorization));
+        if ((cfg.authorization?.namespaces ?? []).some(([, options]) => options.webhooks?.clientMessages === true)) this.clientMessageScopes.add(scopeId(scope));
         if (cfg.webhooks !== undefined && cfg.webhooks.length > 0) this.hooks.push({ scope: { app: app.id, env }, webhooks: cfg.webhooks });
         for (const key of cfg.publishableKeys) {
           if (this.publishable.has(key)) throw new ConfigError(`apps file: publishable key ${key} is used twice`);
@@ -200,6 +209,12 @@ export class AppRegistry implements Apps {
     return this.hooks;
   }
 
+  /** The ids of an environment's webhook endpoints now (`webhookEndpointId` of each URL). */
+  webhookEndpointIds(scope: Scope): ReadonlySet<string> {
+    const hooks = this.hooks.find((h) => h.scope.app === scope.app && h.scope.env === scope.env)?.webhooks ?? [];
+    return new Set(hooks.map((hook) => webhookEndpointId(hook.url)));
+  }
+
   /** Whether Stelace sockets of this app and environment get what clients publish and send, not only backend signals. */
   deliversClientMessagesToStelace(scope: Scope): boolean {
     return this.stelaceClientMessages.has(scopeId(scope));
@@ -235,6 +250,16 @@ export class AppRegistry implements Apps {
   /** The window of direct messages to a user or device when the environment keeps them (`history.directMessages`). */
   directHistoryOf(scope: Scope): HistoryWindow | undefined {
     return this.history.get(scopeId(scope))?.direct;
+  }
+
+  /**
+   * Whether what clients publish on the channel becomes a `client_message` webhook event: its
+   * most specific namespace says `webhooks: { clientMessages: true }` (the file is refused
+   * unless an endpoint of the environment asks for `client_message`).
+   */
+  sendsClientMessages(scope: Scope, channel: string): boolean {
+    if (!this.clientMessageScopes.has(scopeId(scope))) return false;
+    return this.authorizationOf(scope).namespaces.find((n) => matchesPattern(n.pattern, channel))?.options.webhooks?.clientMessages === true;
   }
 
   bySecretKey(key: string): SecretKeyGrant | undefined {

@@ -22,6 +22,15 @@ function isSecretName(name: string): boolean {
   return /SECRET|TOKEN|KEY|PASSWORD/i.test(name);
 }
 
+/**
+ * WEBHOOK_STREAM, the webhooks events stream's name (its dead letters are `<name>_dead`): the
+ * dispatcher creates the streams, the emit-api reads and replays dead letters.
+ */
+export const webhookStreamVar = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,200}$/, { error: 'must be 1-200 of a-z, A-Z, 0-9, _ or -' })
+  .default('signal_webhook_events');
+
 /** An integer environment variable with bounds, e.g. `intVar(1, 65535, 8080)` for a port. */
 export function intVar(min: number, max: number, fallback: number) {
   return z.coerce

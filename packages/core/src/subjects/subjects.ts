@@ -15,6 +15,10 @@ import { encodeToken } from './token.js';
  *                                           channel's sig. subject with its sequence (docs/recovery.md)
  *   hist.<app>.<env>.u.<identity>           direct messages to a user, and to a device, where the
  *   hist.<app>.<env>.d.<identity>.<device>  environment keeps them: stored and republished the same way
+ *   signal_webhook_messages.<app>.<env>.<channel>
+ *                                           a client's publish on a channel whose namespace sends
+ *                                           client messages to webhooks (docs/webhooks.md): stored
+ *                                           in the dispatcher's messages log, never delivered to clients
  *   _signal.selfcheck.<node>                a gateway's messages to itself (liveness); outside
  *                                           every tenant's `sig.` space, so no tenant reaches it
  */
@@ -57,6 +61,14 @@ export function historyRepublishTarget(scope: Scope): string {
  */
 export function historyStreamName(scope: Scope): string {
   return `SIGNAL_HISTORY_${scope.app}_${scope.env}`;
+}
+
+/** The prefix of the webhooks dispatcher's log of client messages (WEBHOOK_STREAM `_log_messages`). */
+export const WEBHOOK_MESSAGES_PREFIX = 'signal_webhook_messages';
+
+/** Where a gateway stores a client's publish for the `client_message` webhook event. */
+export function webhookMessageSubject(scope: Scope, channel: string): string {
+  return `${WEBHOOK_MESSAGES_PREFIX}.${scope.app}.${scope.env}.${encodeToken(channel)}`;
 }
 
 export function userSubject(scope: Scope, identity: string): string {

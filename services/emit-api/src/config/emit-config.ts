@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, maxJsonDepthVar, parseEnv, webhookStreamVar } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { historyVars } from '@signal/history';
 import { occupancyStoreVars, presenceNodeVars, presenceStoreVars, revocationStoreVars } from '@signal/presence';
@@ -16,6 +16,8 @@ const schema = z.object({
   MAX_BODY_BYTES: intVar(1024, 64 * 1024 * 1024, 1024 * 1024),
   /** Deepest nesting of arrays and objects in a request body; deeper ones get 400 invalid_json. */
   MAX_JSON_DEPTH: maxJsonDepthVar,
+  /** The webhooks dispatcher's events stream (its WEBHOOK_STREAM): dead letters are read and replayed from `<name>_dead`. */
+  WEBHOOK_STREAM: webhookStreamVar,
   /** Largest number of signals in one batch. */
   MAX_BATCH: intVar(1, 10000, 100),
   /** How long POST /signal waits for a gateway to confirm it holds the destination. */

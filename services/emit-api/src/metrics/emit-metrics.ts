@@ -51,6 +51,11 @@ export const metrics = {
     help: 'GET /v1/channels/:channel/history pages answered',
     registers: [registry],
   }),
+  webhookReplays: new Counter({
+    name: 'signal_emit_webhook_replays_total',
+    help: 'Webhook dead letters replayed through POST /v1/webhooks/dead-letters/replay (stored in the events stream again)',
+    registers: [registry],
+  }),
   appsReloads: new Counter({
     name: 'signal_emit_apps_reloads_total',
     help: 'Reloads of the apps file (SIGHUP or a change on disk), by result: ok (in force), refused (invalid; the previous file stays)',

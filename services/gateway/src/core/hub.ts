@@ -31,6 +31,7 @@ import { presenceTopicFor, topicFor } from '../routing/topics.js';
 import type { Session, TokenStamp } from './session.js';
 import { SessionIndex } from './session-index.js';
 import { framesOf } from './surface.js';
+import type { ClientMessageLog } from '../webhooks/client-message-log.js';
 
 const DELIVERED = new TextEncoder().encode('{"ok":true}');
 const NOT_HERE = new TextEncoder().encode('{"ok":false}');
@@ -84,6 +85,7 @@ export class Hub {
   private filter: EnvelopeFilter | undefined;
   private members: MembershipListener | undefined;
   private history: HistoryStore | undefined;
+  private clientMessages: ClientMessageLog | undefined;
   /**
    * Messages held back, per subject, for sessions whose recovery is being read (a channel's:
    * history/history-join.ts; a connection's direct messages: history/direct-recovery.ts):
@@ -118,6 +120,11 @@ export class Hub {
 
   setMembershipListener(listener: MembershipListener): void {
     this.members = listener;
+  }
+
+  /** Client publishes on channels whose namespace asks for `client_message` webhooks are stored through it first. */
+  setClientMessages(log: ClientMessageLog): void {
+    this.clientMessages = log;
   }
 
   /** Channels that keep history are stored through it, and their live messages get their position from it. */
@@ -332,6 +339,16 @@ export class Hub {
    */
   publish(session: Session, channel: string, fields: Fields, rev?: number): Promise<void> | undefined {
     this.assertCanPublish(session, channel, fields, rev !== undefined);
+    if (this.clientMessages?.wants(session, channel)) {
+      // Stored for the webhooks first: a message members got is never missing from them.
+      assertNatsConnected(this.nc);
+      return this.clientMessages.store(session, channel, fields).then(() => this.publishChecked(session, channel, fields, rev));
+    }
+    return this.publishChecked(session, channel, fields, rev);
+  }
+
+  /** The publish once it is allowed (and, on a webhooks channel, stored for them). */
+  private publishChecked(session: Session, channel: string, fields: Fields, rev: number | undefined): Promise<void> | undefined {
     if (rev === undefined && this.history?.keeps(session.scope, channel)) {
       assertNatsConnected(this.nc);
       return this.history.store(session.scope, { t: 'publish', ch: channel, from: session.address, fields }).then(() => void metrics.historyStored.inc());

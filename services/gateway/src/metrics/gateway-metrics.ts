@@ -134,6 +134,12 @@ export const metrics = {
     help: 'Client messages to channels that keep history, and direct messages to users and devices where the environment keeps them, stored in their environment\'s history stream (docs/recovery.md)',
     registers: [registry],
   }),
+  webhookClientMessages: new Counter({
+    name: 'signal_gateway_webhook_client_messages_total',
+    help: 'Client publishes on channels whose namespace sends client messages to webhooks, by result: stored (in the webhooks messages log), failed (refused to the client as unavailable)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
   recoveries: new Counter({
     name: 'signal_gateway_recoveries_total',
     help: 'Recoveries, by kind (channel: a join with a position; direct: a connection with a `since` recovering its direct messages) and result (recovered: every missed message delivered; window: the history no longer covers the position; epoch: the history was lost or the position is unknown; busy: more live messages came during the read than a recovery holds back; unavailable: the history could not be read, the join went live without it)',

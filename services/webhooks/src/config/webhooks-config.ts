@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appsFileWatchVar, intVar, logLevelVar, parseEnv } from '@signal/core';
+import { appsFileWatchVar, intVar, logLevelVar, parseEnv, webhookStreamVar } from '@signal/core';
 import { checkNatsEnv, natsEnv, operationsEnv } from '@signal/operations';
 import { onlineBucketVar, presenceStoreVars } from '@signal/presence';
 
@@ -21,7 +21,7 @@ const schema = z
     /** The occupancy bucket the gateways write (channel_occupied/channel_vacated). */
     OCCUPANCY_BUCKET: bucketName.default('signal_occupancy'),
     /** Name of the events stream; the derivation log is `<name>_log`, dead letters `<name>_dead`, checkpoints `<name>_state`. */
-    WEBHOOK_STREAM: bucketName.default('signal_webhook_events'),
+    WEBHOOK_STREAM: webhookStreamVar,
     /** JetStream replicas of the webhook streams when they are created (3 on a 3-node NATS cluster). */
     WEBHOOK_REPLICAS: intVar(1, 5, 1),
     /** Where the webhook streams live: `file` keeps undelivered events across a NATS restart. */
@@ -44,6 +44,10 @@ const schema = z
     WEBHOOK_DEAD_MAX_AGE_MS: intVar(60_000, 365 * 24 * HOUR_MS, 7 * 24 * HOUR_MS),
     /** How long the derivation log keeps bucket writes: the longest outage of every dispatcher that loses nothing. */
     WEBHOOK_LOG_MAX_AGE_MS: intVar(60_000, 30 * 24 * HOUR_MS, 24 * HOUR_MS),
+    /** Most bytes of client messages waiting in the messages log (client_message); when full, gateways refuse such publishes as unavailable. */
+    WEBHOOK_MESSAGES_MAX_BYTES: intVar(1024 * 1024, 64 * 1024 * 1024 * 1024, 1024 * 1024 * 1024),
+    /** Longest a channel_vacated waits for the member_removed events of its channel to be derived, so it comes after them; 0: no wait. */
+    WEBHOOK_ORDER_WAIT_MS: intVar(0, 60_000, 2000),
     /** How often the derivation's position and state are saved, so a restart replays at most this much. */
     WEBHOOK_CHECKPOINT_MS: intVar(100, 60_000, 5000),
     /** The events stream drops a re-published event with an id it saw within this window (restarts replay since the last checkpoint). */

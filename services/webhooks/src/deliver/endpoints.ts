@@ -1,4 +1,4 @@
-import { sha256Hex, type AppRegistry, type Environment, type WebhookConfig, type WebhookEventType } from '@signal/core';
+import { webhookEndpointId, type AppRegistry, type Environment, type WebhookConfig, type WebhookEventType } from '@signal/core';
 
 /** One endpoint of one environment, as the apps file says now. */
 export interface Endpoint {
@@ -28,5 +28,5 @@ function endpointKey(endpoint: Pick<Endpoint, 'app' | 'env' | 'id'>): string {
 }
 
 function endpointOf(app: string, env: Environment, hook: WebhookConfig): Endpoint {
-  return { app, env, id: sha256Hex(hook.url).slice(0, 16), url: hook.url, events: new Set(hook.events), secrets: hook.secrets };
+  return { app, env, id: webhookEndpointId(hook.url), url: hook.url, events: new Set(hook.events), secrets: hook.secrets };
 }

@@ -1,4 +1,5 @@
 import { ENVIRONMENTS, decodeToken, type Environment } from '@signal/core';
+import { z } from 'zod';
 import { participantValueSchema } from '@signal/presence';
 import type { WebhookEvent, WebhookMember } from '../events/webhook-event.js';
 
@@ -42,16 +43,25 @@ type Base = { id: string; time: number; app: string; env: Environment };
  */
 export class MemberDerivation implements Derivation {
   private readonly members: Map<string, Member>;
+  /** Keys present per `<app>.<env>.<channel>`, each with the time of the put that added it (0 when it came from a snapshot). */
+  private readonly byChannel = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly idPrefix: string,
     snapshot?: unknown,
   ) {
     this.members = new Map((snapshot as [string, Member][] | undefined) ?? []);
+    for (const [key, member] of this.members) this.index(key, key.split('.'), member.channel, 0);
   }
 
   snapshot(): [string, Member][] {
     return [...this.members];
+  }
+
+  /** Whether a member of the channel added at or before `time` is still present (its member_removed not derived yet). */
+  hasMemberSince(app: string, env: string, channel: string, time: number): boolean {
+    for (const addedAt of this.byChannel.get(`${app}.${env}.${channel}`)?.values() ?? []) if (addedAt <= time) return true;
+    return false;
   }
 
   apply(record: LogRecord): WebhookEvent | undefined {
@@ -62,6 +72,10 @@ export class MemberDerivation implements Derivation {
     if (record.removed) {
       if (!known) return undefined;
       this.members.delete(record.key);
+      const group = `${parts[0]}.${parts[1]}.${known.channel}`;
+      const keys = this.byChannel.get(group);
+      keys?.delete(record.key);
+      if (keys?.size === 0) this.byChannel.delete(group);
       const { channel, ...member } = known;
       return { ...base, type: 'member_removed', channel, member, swept: record.swept };
     }
@@ -71,8 +85,16 @@ export class MemberDerivation implements Derivation {
     if (value.state !== undefined && value.state !== null) member.state = value.state;
     this.members.set(record.key, member);
     if (known) return undefined;
+    this.index(record.key, parts, member.channel, record.time);
     const { channel, ...shown } = member;
     return { ...base, type: 'member_added', channel, member: shown };
+  }
+
+  private index(key: string, parts: string[], channel: string, time: number): void {
+    const group = `${parts[0]}.${parts[1]}.${channel}`;
+    let keys = this.byChannel.get(group);
+    if (!keys) this.byChannel.set(group, (keys = new Map()));
+    keys.set(key, time);
   }
 }
 
@@ -116,6 +138,46 @@ export class NodeSetDerivation implements Derivation {
     this.groups.delete(group);
     const swept = record.swept;
     return this.about === 'user' ? { ...base, type: 'user_offline', user: name, swept } : { ...base, type: 'channel_vacated', channel: name, swept };
+  }
+}
+
+/**
+ * What a gateway stores for a client publish (services/gateway/src/webhooks/client-message-log.ts),
+ * checked again: anything allowed to publish on the subject could have written it.
+ */
+const clientMessageSchema = z.object({
+  channel: z.string().min(1).max(1024),
+  sender: z.object({ address: z.string().max(1024), identity: z.string().max(1024), device: z.string().max(1024), connection: z.string().max(1024) }),
+  fields: z.record(z.string(), z.unknown()),
+});
+
+/**
+ * Messages (`<app>.<env>.<channel token>`): every record is one client_message, with no state
+ * between records. `event` repeats the message's `event` field when it is a string, the
+ * convention of backend signals (`{event, message}`), so a receiver can route on it.
+ */
+export class MessageDerivation implements Derivation {
+  constructor(private readonly idPrefix: string) {}
+
+  snapshot(): null {
+    return null;
+  }
+
+  apply(record: LogRecord): WebhookEvent | undefined {
+    const parts = record.key.split('.');
+    const base = baseOf(this.idPrefix, record, parts);
+    if (parts.length !== 3 || !base || record.removed) return undefined;
+    const value = parse(clientMessageSchema, record.data);
+    if (!value || value.channel !== decodeToken(parts[2]!)) return undefined;
+    const name = value.fields.event;
+    return {
+      ...base,
+      type: 'client_message',
+      channel: value.channel,
+      sender: value.sender,
+      ...(typeof name === 'string' ? { event: name } : {}),
+      message: value.fields,
+    };
   }
 }
 

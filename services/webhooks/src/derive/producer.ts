@@ -7,7 +7,7 @@ import { EVENTS_PREFIX } from '../streams.js';
 import type { Checkpoints } from './checkpoints.js';
 import { SWEPT_BY_HEADER } from '@signal/presence';
 import type { WebhookLog } from '../streams.js';
-import { MemberDerivation, NodeSetDerivation, type Derivation, type LogRecord } from './derivation.js';
+import { MemberDerivation, MessageDerivation, NodeSetDerivation, type Derivation, type LogRecord } from './derivation.js';
 
 const PUBLISH_RETRY_MS = 500;
 const RESTART_MS = 1000;
@@ -24,10 +24,12 @@ export interface ProducerOptions {
   checkpointMs: number;
   guard: MessageGuard;
   logger: Logger;
+  /** Waited for before an event is stored, after the earlier events of its partition (ChannelOrder). */
+  before?: (event: WebhookEvent, subject: string) => Promise<void>;
 }
 
 /**
- * Event ids: `<kind letter><log created, base 36>-<bucket sequence>`, unique across logs and
+ * Event ids: `<kind letter><log created, base 36>-<log sequence>`, unique across logs and
  * their re-creations; a presence shard's log past the first adds `_<shard>` to the log part.
  */
 function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
@@ -39,6 +41,8 @@ function derivationOf(log: WebhookLog, snapshot: unknown): Derivation {
       return new NodeSetDerivation('user', `u${created}`, snapshot);
     case 'occupancy':
       return new NodeSetDerivation('channel', `c${created}`, snapshot);
+    case 'messages':
+      return new MessageDerivation(`k${created}`);
   }
 }
 
@@ -67,6 +71,11 @@ export class EventProducer {
   private readonly inFlight = new Set<Promise<void>>();
   private derivation: Derivation | undefined;
   private savedAt = performance.now();
+  /** The time of the last record applied, and how many records of the log were after it then. */
+  private appliedTime = 0;
+  private pending = Infinity;
+  /** Called after each record applied (ChannelOrder re-checks its held events). */
+  private readonly appliedListeners = new Set<() => void>();
 
   constructor(private readonly options: ProducerOptions) {}
 
@@ -134,6 +143,9 @@ export class EventProducer {
         this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
       }
       this.applied = msg.seq;
+      this.appliedTime = Math.floor(msg.info.timestampNanos / 1e6);
+      this.pending = msg.info.pending;
+      for (const listener of this.appliedListeners) listener();
       metrics.derivationLag.set({ log: this.options.log.id }, msg.info.pending);
       if (this.closing) break;
       if (performance.now() - this.savedAt >= checkpointMs) {
@@ -144,9 +156,32 @@ export class EventProducer {
     }
   }
 
+  /** Whether every record of the log stored at or before `time` has been applied (or, as far as known, every record). */
+  appliedThrough(time: number): boolean {
+    return this.appliedTime >= time || this.pending === 0;
+  }
+
+  /** Whether the derivation (a member derivation) holds a member of the channel added at or before `time`. */
+  hasMemberSince(app: string, env: string, channel: string, time: number): boolean {
+    return this.derivation instanceof MemberDerivation && this.derivation.hasMemberSince(app, env, channel, time);
+  }
+
+  /** Calls `listener` after every record applied until the returned function is called. */
+  onApplied(listener: () => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => void this.appliedListeners.delete(listener);
+  }
+
+  /** Resolves once every event applied so far of this subject is stored. */
+  stored(subject: string): Promise<void> {
+    return this.chains.get(subject) ?? Promise.resolve();
+  }
+
   /** Stores the event once every earlier event of its subject is stored. */
   private enqueue(subject: string, event: WebhookEvent): void {
-    const stored = (this.chains.get(subject) ?? Promise.resolve()).then(() => this.publish(subject, event));
+    const before = this.options.before;
+    const previous = this.chains.get(subject) ?? Promise.resolve();
+    const stored = (before ? previous.then(() => before(event, subject)) : previous).then(() => this.publish(subject, event));
     this.chains.set(subject, stored);
     this.inFlight.add(stored);
     void stored.finally(() => {
@@ -163,7 +198,7 @@ export class EventProducer {
 
   private apply(derivation: Derivation, msg: JsMsg): WebhookEvent | undefined {
     let event: WebhookEvent | undefined;
-    const prefix = `$KV.${this.options.log.bucket}.`;
+    const prefix = this.options.log.prefix;
     if (!msg.subject.startsWith(prefix)) return undefined;
     this.options.guard.run('derivation-log', () => {
       const operation = msg.headers?.get('KV-Operation');

@@ -25,7 +25,17 @@ export type WebhookEvent =
   | (EventBase & { type: 'channel_occupied'; channel: string })
   | (EventBase & { type: 'channel_vacated'; channel: string; swept: boolean })
   | (EventBase & { type: 'member_added'; channel: string; member: WebhookMember })
-  | (EventBase & { type: 'member_removed'; channel: string; member: WebhookMember; swept: boolean });
+  | (EventBase & { type: 'member_removed'; channel: string; member: WebhookMember; swept: boolean })
+  | (EventBase & { type: 'client_message'; channel: string; sender: WebhookSender; event?: string; message: Record<string, unknown> });
+
+/** Who published a client message: its connection's address and the parts of it. */
+export interface WebhookSender {
+  address: string;
+  identity: string;
+  device: string;
+  /** The connection's own id (the address's last part): one device may hold several connections. */
+  connection: string;
+}
 
 /**
  * What the dispatcher reads back from the events stream: checked, because anything with

@@ -46,6 +46,12 @@ export const metrics = {
     labelNames: ['log'],
     registers: [registry],
   }),
+  vacatedHolds: new Counter({
+    name: 'signal_webhooks_vacated_holds_total',
+    help: 'channel_vacated events held until the member_removed events of the channel were derived, by result: released (they were), expired (WEBHOOK_ORDER_WAIT_MS passed first)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
   logGaps: new Counter({
     name: 'signal_webhooks_log_gaps_total',
     help: 'Times the derivation found log records missing (expired past WEBHOOK_LOG_MAX_AGE_MS while no dispatcher ran): events of that span may be missing',
