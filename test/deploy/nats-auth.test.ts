@@ -158,7 +158,7 @@ describe('both services on NATS with the shipped authorization', () => {
     h.set('Signal-Webhook-Endpoint', webhookEndpointId(receiver.url));
     h.set('Signal-Webhook-Subject', 'signal_webhooks.alpha.test.0');
     const event = { id: 'replayed-under-auth', type: 'user_online', time: Date.now(), app: 'alpha', env: 'test', user: 'replayed' };
-    const stored = (await nc.request(`signal_webhooks_dead.alpha.test.${webhookEndpointId(receiver.url)}`, JSON.stringify(event), { headers: h })).json<{ seq: number }>();
+    const stored = (await nc.request(`signal_webhooks_dead.alpha.test.${webhookEndpointId(receiver.url)}`, JSON.stringify(event), { headers: h, timeout: 5000 })).json<{ seq: number }>();
     const secret = { authorization: `Bearer ${keysOf(stack, 'alpha').secretKey}` };
     const listed = (await (await fetch(`${stack.emitUrl}/v1/webhooks/dead-letters`, { headers: secret })).json()) as { deadLetters: Array<{ id: number }> };
     expect(listed.deadLetters.map((d) => d.id)).toEqual([stored.seq]);

@@ -1,39 +1,27 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@signal/harness';
 import type { Channel, Participant } from '@signal/client';
-import { startStack, type Stack } from '../support/stack.js';
-import { client, closeClients, next, record, startGateway, waitFor, type Gateway } from './support.js';
+
+import { client, next, record, sdkStack, waitFor } from './support.js';
 
 type Mood = { mood: string };
 
 /** Short presence timings so a dead gateway's participants are swept within seconds. */
 const PRESENCE_ENV = { PRESENCE_HEARTBEAT_MS: '250', PRESENCE_NODE_TIMEOUT_MS: '1500' };
 
-let stack: Stack;
-const extra: Gateway[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({ gateways: 2, gatewayEnv: PRESENCE_ENV });
-});
-afterEach(async () => {
-  closeClients();
-  await Promise.all(extra.splice(0).map((g) => g.process.stop('SIGKILL')));
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const ctx = sdkStack({ gateways: 2, gatewayEnv: PRESENCE_ENV });
 
 const addresses = (channel: Channel<never, Mood> | Channel<Record<string, unknown>, Mood>) => [...channel.participants.keys()].sort();
 const ops = (seen: Array<[Participant<Mood>, number]>) => seen.map(([p, op]) => `${op > 0 ? '+' : op < 0 ? '-' : '='}${p.identity}`);
 
 describe('presence', () => {
   it('resolves a join with the participants already there, with their states, across gateways', async () => {
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web', { gateway: 0 });
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web', { gateway: 0 });
     const roomA = alice.join('lobby', { presence: true, state: { mood: 'happy' } });
     expect(await roomA.joined).toEqual([]);
     const seenByAlice = record(roomA, 'participant');
 
-    const bob = client<Record<string, unknown>, Mood>(stack, 'bob', 'phone', { gateway: 1 });
+    const bob = client<Record<string, unknown>, Mood>(ctx.stack, 'bob', 'phone', { gateway: 1 });
     const roomB = bob.join('lobby', { presence: true, state: { mood: 'sleepy' } });
     const seenByBob = record(roomB, 'participant');
     const list = await roomB.joined;
@@ -54,8 +42,8 @@ describe('presence', () => {
   });
 
   it('delivers state updates as participant state events, and gives newcomers the current state', async () => {
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web', { gateway: 0 });
-    const bob = client<Record<string, unknown>, Mood>(stack, 'bob', 'web', { gateway: 1 });
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web', { gateway: 0 });
+    const bob = client<Record<string, unknown>, Mood>(ctx.stack, 'bob', 'web', { gateway: 1 });
     const roomA = alice.join('states', { presence: true, state: { mood: 'calm' } });
     await roomA.joined;
     const roomB = bob.join('states', { presence: true });
@@ -69,26 +57,26 @@ describe('presence', () => {
     await expect(roomA.me.updateState({ mood: 'away' }, { ack: true })).resolves.toBeUndefined();
     await waitFor('the second state at bob', () => changes.length === 2);
 
-    const carol = client<Record<string, unknown>, Mood>(stack, 'carol', 'web', { gateway: 0 });
+    const carol = client<Record<string, unknown>, Mood>(ctx.stack, 'carol', 'web', { gateway: 0 });
     const roomC = carol.join('states', { presence: true });
     const list = await roomC.joined;
     expect(Object.fromEntries(list.map((p) => [p.identity, p.state]))).toEqual({ alice: { mood: 'away' }, bob: undefined });
   });
 
   it('refuses a state over the size limit with a typed error', async () => {
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web');
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web');
     const room = alice.join('big-state', { presence: true });
     await room.joined;
     await expect(room.me.updateState({ mood: 'x'.repeat(4096) }, { ack: true })).rejects.toMatchObject({ code: 'limit_exceeded' });
   });
 
   it('announces leaves, whether by leave() or by closing the connection', async () => {
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web', { gateway: 0 });
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web', { gateway: 0 });
     const roomA = alice.join('leaving', { presence: true });
     await roomA.joined;
     const seen = record(roomA, 'participant');
-    const bob = client(stack, 'bob', 'web', { gateway: 1 });
-    const carol = client(stack, 'carol', 'web', { gateway: 0 });
+    const bob = client(ctx.stack, 'bob', 'web', { gateway: 1 });
+    const carol = client(ctx.stack, 'carol', 'web', { gateway: 0 });
     await Promise.all([bob.join('leaving', { presence: true }).joined, carol.join('leaving', { presence: true }).joined]);
     await waitFor('two joins', () => seen.length === 2);
 
@@ -100,10 +88,10 @@ describe('presence', () => {
   });
 
   it('without presence, tracks no participants', async () => {
-    const alice = client(stack, 'alice', 'web');
+    const alice = client(ctx.stack, 'alice', 'web');
     const room = alice.join('plain');
     expect(await room.joined).toEqual([]);
-    const bob = client(stack, 'bob', 'web', { gateway: 1 });
+    const bob = client(ctx.stack, 'bob', 'web', { gateway: 1 });
     await bob.join('plain', { presence: true }).joined;
     const marker = next(room, 'message');
     bob.channels.get('plain')!.publish({ marker: true });
@@ -114,17 +102,16 @@ describe('presence', () => {
 
 describe('presence across a reconnect', () => {
   it('resyncs after a gateway dies: only what changed while away is announced, and every list converges', async () => {
-    const doomed = await startGateway(stack, PRESENCE_ENV);
-    extra.push(doomed);
+    const doomed = await ctx.gateway(PRESENCE_ENV);
     const nowhere = `ws://127.0.0.1:${await freePort()}`;
     let mayReturn = false;
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web', {
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web', {
       // First the doomed gateway; after it dies, nowhere until the test lets alice back in.
-      url: ({ attempt }) => (attempt === 0 ? doomed.url : mayReturn ? stack.gatewayUrl(0) : nowhere),
+      url: ({ attempt }) => (attempt === 0 ? doomed.url : mayReturn ? ctx.stack.gatewayUrl(0) : nowhere),
       reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
     });
-    const bob = client<Record<string, unknown>, Mood>(stack, 'bob', 'web', { gateway: 0 });
-    const dave = client<Record<string, unknown>, Mood>(stack, 'dave', 'web', { gateway: 1 });
+    const bob = client<Record<string, unknown>, Mood>(ctx.stack, 'bob', 'web', { gateway: 0 });
+    const dave = client<Record<string, unknown>, Mood>(ctx.stack, 'dave', 'web', { gateway: 1 });
     const roomA = alice.join('resync', { presence: true, state: { mood: 'here' } });
     await roomA.joined;
     const roomB = bob.join('resync', { presence: true, state: { mood: 'v1' } });
@@ -143,7 +130,7 @@ describe('presence across a reconnect', () => {
 
     // While alice is away: dave leaves, carol arrives, bob changes state, and alice's old connection is swept.
     await roomD.leave();
-    const carol = client<Record<string, unknown>, Mood>(stack, 'carol', 'web', { gateway: 1 });
+    const carol = client<Record<string, unknown>, Mood>(ctx.stack, 'carol', 'web', { gateway: 1 });
     await carol.join('resync', { presence: true }).joined;
     await roomB.me.updateState({ mood: 'v2' }, { ack: true });
     await waitFor("bob to see alice's dead connection leave", () => ops(seenByBob).includes('-alice'), 20_000);
@@ -169,12 +156,11 @@ describe('presence across a reconnect', () => {
   }, 60_000);
 
   it('does not list its own dead connection as a participant when rejoining before it is swept', async () => {
-    const doomed = await startGateway(stack, PRESENCE_ENV);
-    extra.push(doomed);
-    const alice = client<Record<string, unknown>, Mood>(stack, 'alice', 'web', { url: [doomed.url, stack.gatewayUrl(0)] });
+    const doomed = await ctx.gateway(PRESENCE_ENV);
+    const alice = client<Record<string, unknown>, Mood>(ctx.stack, 'alice', 'web', { url: [doomed.url, ctx.stack.gatewayUrl(0)] });
     const roomA = alice.join('ghost', { presence: true });
     await Promise.all([roomA.joined, alice.ready()]);
-    const bob = client(stack, 'bob', 'web', { gateway: 1 });
+    const bob = client(ctx.stack, 'bob', 'web', { gateway: 1 });
     await bob.join('ghost', { presence: true }).joined;
     await waitFor('alice to see bob', () => roomA.participants.size === 1);
     const oldAlice = alice.address!;

@@ -1,34 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, startService } from '@signal/harness';
-import { GATEWAY_ENTRY, serviceEnv, startStack, type Stack } from '../support/stack.js';
-import { client, closeClients, next, record, startGateway, waitFor, type Gateway } from './support.js';
+import { GATEWAY_ENTRY, serviceEnv } from '../support/stack.js';
+import { client, next, record, sdkStack, waitFor } from './support.js';
 
-let stack: Stack;
-const extra: Gateway[] = [];
-
-beforeAll(async () => {
-  // gateway 0 stays up for the whole file; tests kill or stop gateways of their own.
-  stack = await startStack({ gateways: 1 });
-});
-afterEach(async () => {
-  closeClients();
-  await Promise.all(extra.splice(0).map((g) => g.process.stop('SIGKILL')));
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-
-async function gateway(env: Record<string, string> = {}): Promise<Gateway> {
-  const g = await startGateway(stack, env);
-  extra.push(g);
-  return g;
-}
+// gateway 0 stays up for the whole file; tests kill or stop gateways of their own.
+const ctx = sdkStack({ gateways: 1 });
 
 describe('failover', () => {
   it('moves to the next gateway when its gateway is killed, rejoins, and delivers what was sent meanwhile', async () => {
-    const doomed = await gateway();
-    const alice = client(stack, 'alice', 'web', { url: [doomed.url, stack.gatewayUrl(0)] });
-    const bob = client(stack, 'bob', 'web', { gateway: 0 });
+    const doomed = await ctx.gateway();
+    const alice = client(ctx.stack, 'alice', 'web', { url: [doomed.url, ctx.stack.gatewayUrl(0)] });
+    const bob = client(ctx.stack, 'bob', 'web', { gateway: 0 });
     const roomA = alice.join('failover');
     const roomB = bob.join('failover');
     await Promise.all([roomA.joined, roomB.joined, alice.ready()]);
@@ -51,7 +33,7 @@ describe('failover', () => {
 
     const [info] = await connected;
     expect(info.reconnected).toBe(true);
-    expect(connecting.at(-1)![0].url).toBe(stack.gatewayUrl(0));
+    expect(connecting.at(-1)![0].url).toBe(ctx.stack.gatewayUrl(0));
     expect(alice.address).not.toBe(before);
     expect(alice.channels.get('failover')).toBe(roomA);
     expect(roomA.isJoined).toBe(true);
@@ -66,13 +48,13 @@ describe('failover', () => {
   });
 
   it('reconnects at once, without backoff, when the gateway shuts down gracefully (1001)', async () => {
-    const leaving = await gateway();
-    const alice = client(stack, 'alice', 'web', { url: [leaving.url, stack.gatewayUrl(0)], reconnect: { initialDelayMs: 5000 } });
+    const leaving = await ctx.gateway();
+    const alice = client(ctx.stack, 'alice', 'web', { url: [leaving.url, ctx.stack.gatewayUrl(0)], reconnect: { initialDelayMs: 5000 } });
     await alice.ready();
     const events: string[] = [];
     alice.on('disconnected', (d) => events.push(`disconnected ${d.code}`));
     alice.on('reconnecting', () => events.push('reconnecting'));
-    alice.on('connecting', (c) => events.push(`connecting ${c.url === stack.gatewayUrl(0) ? 'other' : 'same'}`));
+    alice.on('connecting', (c) => events.push(`connecting ${c.url === ctx.stack.gatewayUrl(0) ? 'other' : 'same'}`));
     alice.on('connected', () => events.push('connected'));
     const connected = next(alice, 'connected');
     await leaving.process.stop('SIGTERM');
@@ -81,8 +63,8 @@ describe('failover', () => {
   });
 
   it('notices a gateway that stopped answering (no close at all) and fails over', async () => {
-    const frozen = await gateway();
-    const alice = client(stack, 'alice', 'web', { url: [frozen.url, stack.gatewayUrl(0)], pingIntervalMs: 300, pongTimeoutMs: 1000 });
+    const frozen = await ctx.gateway();
+    const alice = client(ctx.stack, 'alice', 'web', { url: [frozen.url, ctx.stack.gatewayUrl(0)], pingIntervalMs: 300, pongTimeoutMs: 1000 });
     await alice.ready();
     const disconnected = next(alice, 'disconnected');
     const connected = next(alice, 'connected');
@@ -91,7 +73,7 @@ describe('failover', () => {
       const [lost] = await disconnected;
       expect(lost).toMatchObject({ code: 4000, reason: 'the gateway did not answer a ping within 1000 ms', willReconnect: true });
       await connected;
-      expect(alice.address).toMatch(new RegExp(`/${String(stack.gateways[0]!.ready.node)}-`));
+      expect(alice.address).toMatch(new RegExp(`/${String(ctx.stack.gateways[0]!.ready.node)}-`));
     } finally {
       process.kill(frozen.process.pid, 'SIGCONT');
     }
@@ -100,10 +82,10 @@ describe('failover', () => {
   it('asks a url function before every attempt', async () => {
     const seen: Array<{ attempt: number; previous: string | undefined }> = [];
     const deadPort = await freePort();
-    const alice = client(stack, 'alice', 'web', {
+    const alice = client(ctx.stack, 'alice', 'web', {
       url: (request) => {
         seen.push(request);
-        return request.attempt < 2 ? `ws://127.0.0.1:${deadPort}` : stack.gatewayUrl(0);
+        return request.attempt < 2 ? `ws://127.0.0.1:${deadPort}` : ctx.stack.gatewayUrl(0);
       },
       reconnect: { initialDelayMs: 20 },
     });
@@ -119,7 +101,7 @@ describe('failover', () => {
 describe('backoff', () => {
   it('retries with jittered, growing delays until a gateway comes up, then connects', async () => {
     const port = await freePort();
-    const alice = client(stack, 'alice', 'web', { url: `ws://127.0.0.1:${port}`, reconnect: { initialDelayMs: 40, maxDelayMs: 400 } });
+    const alice = client(ctx.stack, 'alice', 'web', { url: `ws://127.0.0.1:${port}`, reconnect: { initialDelayMs: 40, maxDelayMs: 400 } });
     const retries = record(alice, 'reconnecting');
     await waitFor('five failed attempts', () => retries.length >= 5);
     expect(alice.state).toBe('reconnecting');
@@ -135,16 +117,16 @@ describe('backoff', () => {
     const late = await startService({
       entry: GATEWAY_ENTRY,
       name: 'late-gateway',
-      env: { ...serviceEnv(stack), PORT: String(port) },
+      env: { ...serviceEnv(ctx.stack), PORT: String(port) },
     });
-    extra.push({ process: late, url: `ws://127.0.0.1:${port}` });
+    ctx.adopt({ process: late, url: `ws://127.0.0.1:${port}` });
     await alice.ready();
     expect(alice.state).toBe('connected');
   });
 
   it('gives up after maxAttempts, rejecting ready() and reporting why', async () => {
     const port = await freePort();
-    const alice = client(stack, 'alice', 'web', { url: `ws://127.0.0.1:${port}`, reconnect: { initialDelayMs: 10, maxAttempts: 2 } });
+    const alice = client(ctx.stack, 'alice', 'web', { url: `ws://127.0.0.1:${port}`, reconnect: { initialDelayMs: 10, maxAttempts: 2 } });
     const errors = record(alice, 'error');
     const attempts = record(alice, 'connecting');
     const ready = alice.ready();
@@ -157,8 +139,8 @@ describe('backoff', () => {
 
 describe('requests in flight', () => {
   it('reject with disconnected when the connection drops before the answer', async () => {
-    const doomed = await gateway();
-    const alice = client(stack, 'alice', 'web', { url: [doomed.url, stack.gatewayUrl(0)] });
+    const doomed = await ctx.gateway();
+    const alice = client(ctx.stack, 'alice', 'web', { url: [doomed.url, ctx.stack.gatewayUrl(0)] });
     await alice.ready();
     // SIGSTOP first, so the request is surely sent and surely unanswered when the connection dies.
     process.kill(doomed.process.pid, 'SIGSTOP');

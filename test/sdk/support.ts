@@ -2,7 +2,8 @@ import WebSocket from 'ws';
 import { Signal, type Emitter, type EventMap, type Payload, type SignalOptions, type State } from '@signal/client';
 import { startService, type ServiceProcess } from '@signal/harness';
 import { eventually } from '../support/poll.js';
-import { GATEWAY_ENTRY, emit, keysOf, serviceEnv, type Stack } from '../support/stack.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { GATEWAY_ENTRY, emit, keysOf, serviceEnv, startStack, type Stack, type StackOptions } from '../support/stack.js';
 
 /** Every client a test made, closed after each file so no socket outlives its stack. */
 const clients = new Set<Signal<Payload, State>>();
@@ -67,6 +68,48 @@ export async function startGateway(stack: Stack, env: Record<string, string> = {
     env: { ...serviceEnv(stack), ...env },
   });
   return { process, url: `ws://127.0.0.1:${String(process.ready.port)}` };
+}
+
+export interface SdkStack {
+  /** The file's stack (set once its `beforeAll` ran). */
+  readonly stack: Stack;
+  /** One more gateway for this test, SIGKILLed after it. */
+  gateway(env?: Record<string, string>): Promise<Gateway>;
+  /** A gateway this test started another way, SIGKILLed after it too. */
+  adopt(gateway: Gateway): void;
+}
+
+/**
+ * A file's stack, started before its tests and stopped after them; after each test its clients
+ * are closed and the gateways it started are SIGKILLed.
+ */
+export function sdkStack(options: StackOptions): SdkStack {
+  let stack: Stack | undefined;
+  const extra: Gateway[] = [];
+  beforeAll(async () => {
+    stack = await startStack(options);
+  });
+  afterEach(async () => {
+    closeClients();
+    await Promise.all(extra.splice(0).map((g) => g.process.stop('SIGKILL')));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return {
+    get stack() {
+      if (!stack) throw new Error('the stack is not started yet: use it inside a test or hook');
+      return stack;
+    },
+    async gateway(env = {}) {
+      const g = await startGateway(this.stack, env);
+      extra.push(g);
+      return g;
+    },
+    adopt(gateway) {
+      extra.push(gateway);
+    },
+  };
 }
 
 /** Polls until `check` holds; fails with `what` after `timeoutMs`. */

@@ -1,22 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Signal } from '@signal/client';
-import { emit, keysOf, mintToken, signToken, startStack, type Stack } from '../support/stack.js';
-import { client, closeClients, next, record, startGateway, tokenProvider, waitFor, type Gateway, type Provider } from './support.js';
+import { emit, keysOf, mintToken, signToken } from '../support/stack.js';
+import { client, next, record, sdkStack, tokenProvider, waitFor, type Provider } from './support.js';
 
-let stack: Stack;
-const extra: Gateway[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({ gateways: 1 });
-});
-afterEach(async () => {
-  closeClients();
-  await Promise.all(extra.splice(0).map((g) => g.process.stop('SIGKILL')));
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const ctx = sdkStack({ gateways: 1 });
 
 function expiryOf(token: string): number {
   return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp * 1000;
@@ -34,16 +22,15 @@ function flaky(good: Provider, bad: () => string | Promise<string>, first: numbe
 }
 
 async function tampered(): Promise<string> {
-  const token = await mintToken(stack, 'alpha', 'alice', 'web');
+  const token = await mintToken(ctx.stack, 'alpha', 'alice', 'web');
   return token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
 }
 
 describe('token provider', () => {
   it('fetches a new token before the current one expires, so a later reconnect is accepted', async () => {
-    const doomed = await startGateway(stack);
-    extra.push(doomed);
-    const provider = tokenProvider(stack, 'alice', 'web', 10);
-    const alice = client(stack, 'alice', 'web', { provider, url: [doomed.url, stack.gatewayUrl(0)] });
+    const doomed = await ctx.gateway();
+    const provider = tokenProvider(ctx.stack, 'alice', 'web', 10);
+    const alice = client(ctx.stack, 'alice', 'web', { provider, url: [doomed.url, ctx.stack.gatewayUrl(0)] });
     await alice.ready();
     const firstExpiry = expiryOf(provider.tokens[0]!);
     const retries = record(alice, 'reconnecting');
@@ -71,8 +58,8 @@ describe('token provider', () => {
   }, 40_000);
 
   it('asks again when the gateway refuses a token with 401', async () => {
-    const provider = flaky(tokenProvider(stack, 'alice', 'web'), tampered, 1);
-    const alice = client(stack, 'alice', 'web', { provider });
+    const provider = flaky(tokenProvider(ctx.stack, 'alice', 'web'), tampered, 1);
+    const alice = client(ctx.stack, 'alice', 'web', { provider });
     const retries = record(alice, 'reconnecting');
     await alice.ready();
     expect(provider.calls).toBe(2);
@@ -84,8 +71,8 @@ describe('token provider', () => {
   });
 
   it('gives up with an unauthorized error when tokens keep being refused', async () => {
-    const provider = flaky(tokenProvider(stack, 'alice', 'web'), tampered, 100);
-    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const provider = flaky(tokenProvider(ctx.stack, 'alice', 'web'), tampered, 100);
+    const alice = client(ctx.stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
     const errors = record(alice, 'error');
     const disconnected = next(alice, 'disconnected');
     await expect(alice.ready()).rejects.toMatchObject({
@@ -99,17 +86,17 @@ describe('token provider', () => {
   });
 
   it('reports a provider that fails, and connects once it recovers', async () => {
-    const provider = flaky(tokenProvider(stack, 'alice', 'web'), () => Promise.reject(new Error('backend down')), 2);
-    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const provider = flaky(tokenProvider(ctx.stack, 'alice', 'web'), () => Promise.reject(new Error('backend down')), 2);
+    const alice = client(ctx.stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
     const retries = record(alice, 'reconnecting');
     await alice.ready();
     expect(retries.map(([r]) => r.error.message)).toEqual(['the token provider failed: backend down', 'the token provider failed: backend down']);
   });
 
   it('refuses an already expired token from the provider without presenting it', async () => {
-    const expired = () => signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: -60 });
-    const provider = flaky(tokenProvider(stack, 'alice', 'web'), expired, 1);
-    const alice = client(stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
+    const expired = () => signToken(ctx.stack, { identity: 'alice', device: 'web', ttlSeconds: -60 });
+    const provider = flaky(tokenProvider(ctx.stack, 'alice', 'web'), expired, 1);
+    const alice = client(ctx.stack, 'alice', 'web', { provider, reconnect: { initialDelayMs: 10 } });
     const retries = record(alice, 'reconnecting');
     await alice.ready();
     expect(retries).toHaveLength(1);
@@ -119,7 +106,7 @@ describe('token provider', () => {
 
 describe('fixed token (Bit6 style)', () => {
   it('when it expires unrenewed, the gateway closes the connection (4001) and the client stops, saying why', async () => {
-    const alice = client(stack, 'alice', 'web', { provider: await signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: 2 }) });
+    const alice = client(ctx.stack, 'alice', 'web', { provider: await signToken(ctx.stack, { identity: 'alice', device: 'web', ttlSeconds: 2 }) });
     await alice.ready();
     const [lost] = await next(alice, 'disconnected');
     expect(lost).toMatchObject({ code: 4001, willReconnect: true });
@@ -130,8 +117,8 @@ describe('fixed token (Bit6 style)', () => {
   });
 
   it("renewed with update() on 'expired', the same connection lives on", async () => {
-    const alice = client(stack, 'alice', 'web', { provider: await signToken(stack, { identity: 'alice', device: 'web', ttlSeconds: 3 }) });
-    alice.on('expired', () => void mintToken(stack, 'alpha', 'alice', 'web').then((token) => alice.update(token)));
+    const alice = client(ctx.stack, 'alice', 'web', { provider: await signToken(ctx.stack, { identity: 'alice', device: 'web', ttlSeconds: 3 }) });
+    alice.on('expired', () => void mintToken(ctx.stack, 'alpha', 'alice', 'web').then((token) => alice.update(token)));
     await alice.ready();
     const address = alice.address;
     const drops = record(alice, 'disconnected');
@@ -142,7 +129,7 @@ describe('fixed token (Bit6 style)', () => {
   });
 
   it('fails at once when refused, saying how to fix it', async () => {
-    const alice = client(stack, 'alice', 'web', { provider: await tampered() });
+    const alice = client(ctx.stack, 'alice', 'web', { provider: await tampered() });
     await expect(alice.ready()).rejects.toMatchObject({
       code: 'unauthorized',
       message: expect.stringMatching(/HTTP 401: the token is invalid or expired; pass a token provider function, or call update\(\) with a new token/),
@@ -150,15 +137,14 @@ describe('fixed token (Bit6 style)', () => {
   });
 
   it("fires 'expired' 10 s before expiry; update() is used from the next connection on", async () => {
-    const doomed = await startGateway(stack);
-    extra.push(doomed);
-    const first = tokenProvider(stack, 'alice', 'web', 10);
-    const alice = client(stack, 'alice', 'web', { provider: await first(), url: [doomed.url, stack.gatewayUrl(0)] });
+    const doomed = await ctx.gateway();
+    const first = tokenProvider(ctx.stack, 'alice', 'web', 10);
+    const alice = client(ctx.stack, 'alice', 'web', { provider: await first(), url: [doomed.url, ctx.stack.gatewayUrl(0)] });
     // A 10 s token is due for renewal at once.
     await next(alice, 'expired');
     await alice.ready();
     expect(alice.address).toMatch(/^alice\/web\//);
-    alice.update(await tokenProvider(stack, 'alice', 'tablet')());
+    alice.update(await tokenProvider(ctx.stack, 'alice', 'tablet')());
     const connected = next(alice, 'connected');
     await doomed.process.kill();
     await connected;
@@ -169,7 +155,7 @@ describe('fixed token (Bit6 style)', () => {
 describe('gateway URL from the token (Bit6 style)', () => {
   it("connects to the token's aud when no url is given", async () => {
     const withAudience = async () => {
-      const res = await emit(stack, '/v1/tokens', keysOf(stack, 'alpha').secretKey, { identity: 'alice', audience: `${stack.gatewayUrl(0).replace('ws:', 'http:')}/v1` });
+      const res = await emit(ctx.stack, '/v1/tokens', keysOf(ctx.stack, 'alpha').secretKey, { identity: 'alice', audience: `${ctx.stack.gatewayUrl(0).replace('ws:', 'http:')}/v1` });
       return res.body!.token as string;
     };
     const alice = new Signal(withAudience, { WebSocket });
@@ -182,7 +168,7 @@ describe('gateway URL from the token (Bit6 style)', () => {
   });
 
   it('says url is required when the token has no aud', async () => {
-    const alice = new Signal(await mintToken(stack, 'alpha', 'alice'), { WebSocket });
+    const alice = new Signal(await mintToken(ctx.stack, 'alpha', 'alice'), { WebSocket });
     alice.on('error', () => undefined);
     await expect(alice.ready()).rejects.toMatchObject({ code: 'invalid_options', message: expect.stringMatching(/options.url is required: the token has no aud claim/) });
   });

@@ -24,7 +24,7 @@ class Client {
 
   constructor(readonly session: Session) {}
 
-  welcome(list: ParticipantView[]): void {
+  welcome(list: readonly ParticipantView[]): void {
     for (const p of list) {
       if (this.seen.has(p.address)) this.problems.push(`listed twice: ${p.address}`);
       this.seen.set(p.address, p.state);
