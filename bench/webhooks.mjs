@@ -42,7 +42,7 @@ function quantiles(samples) {
 
 /** The receiver: counts events and requests; member_added latency from the `t` in the member's state. */
 function startReceiver() {
-  const got = { events: 0, requests: 0, added: 0, latencies: [], lastAt: 0 };
+  const got = { events: 0, requests: 0, added: 0, latencies: [], stored: [], afterStored: [], lastAt: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -55,7 +55,11 @@ function startReceiver() {
       for (const e of events) {
         if (e.type !== 'member_added' || typeof e.member?.state?.t !== 'number') continue;
         got.added++;
-        if (got.measuring) got.latencies.push(now - e.member.state.t);
+        if (!got.measuring) continue;
+        got.latencies.push(now - e.member.state.t);
+        // The event's time is the presence record's, as the server stored it: before it the gateway, after it the dispatcher.
+        got.stored.push(e.time - e.member.state.t);
+        got.afterStored.push(now - e.time);
       }
       res.writeHead(204).end();
     });
@@ -145,6 +149,8 @@ async function main() {
     `  issued ${steadyIssued} events (${Math.round((steadyIssued / steadyMs) * 1000)}/s, ${sum(steady, 'skipped')} skipped: client busy, ${sum(steady, 'errors')} errors${firstError(steady) ? `: ${firstError(steady)}` : ''}), received ${receiver.got.events} in ${receiver.got.requests} requests (${(receiver.got.events / receiver.got.requests).toFixed(1)} events/request); load average ${load()}`,
   );
   console.log(`  client action → webhook request (member_added, n=${l.n}): p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms`);
+  const [b, a] = [quantiles(receiver.got.stored), quantiles(receiver.got.afterStored)];
+  console.log(`    of which client action → record stored: p50 ${b.p50} ms, p95 ${b.p95} ms, p99 ${b.p99} ms; record stored → webhook request: p50 ${a.p50} ms, p95 ${a.p95} ms, p99 ${a.p99} ms`);
 
   // 2. Burst: as fast as the clients go, then until everything is delivered.
   const before = { events: receiver.got.events };
