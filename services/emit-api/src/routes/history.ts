@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { metrics } from '../metrics/emit-metrics.js';
 import { channelParam } from '../http/channel-param.js';
 import { sendJson } from '../http/respond.js';
+import { queryParams } from '../http/query-params.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 
 /** Messages per page at most: the largest window an environment may keep per channel. */
@@ -25,19 +26,13 @@ export function historyRoute(keys: SecretKeys, history: HistoryStore) {
   return async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>): Promise<void> => {
     const grant = requireSecretKey(req, keys);
     const channel = channelParam(params);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const query = querySchema.safeParse(Object.fromEntries(url.searchParams));
-    if (!query.success) {
-      const issue = query.error.issues[0]!;
-      const field = String(issue.path[0] ?? 'query');
-      throw new SignalError('bad_request', `${field}: ${issue.message}`, { field });
-    }
+    const query = queryParams(req, querySchema);
     if (!history.keeps(grant, channel)) {
       throw new SignalError('not_found', `channel '${channel}' keeps no history: give its namespace history: true and the environment a history window in the apps file`, {
         field: 'channel',
       });
     }
-    const { since, limit } = query.data;
+    const { since, limit } = query;
     const page = await history.page(grant, channel, since, limit);
     metrics.historyReads.inc();
     const messages = page.entries.map(({ envelope, storedAt }) => ({

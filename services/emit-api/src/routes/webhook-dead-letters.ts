@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SignalError, fromZodError } from '@signal/core';
 import { readBody, type BodyLimits } from '../http/read-body.js';
 import { sendJson } from '../http/respond.js';
+import { queryParams } from '../http/query-params.js';
 import { requireSecretKey, type SecretKeys } from '../http/secret-key.js';
 import { metrics } from '../metrics/emit-metrics.js';
 import type { DeadLetters } from '../webhooks/dead-letters.js';
@@ -39,14 +40,8 @@ const USAGE = '{ids: [dead letter ids]} or {all: true, endpoint?}';
 export function deadLettersRoute(keys: SecretKeys, deadLetters: DeadLetters) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const grant = requireSecretKey(req, keys);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const query = listQuery.safeParse(Object.fromEntries(url.searchParams));
-    if (!query.success) {
-      const issue = query.error.issues[0]!;
-      const field = String(issue.path[0] ?? 'query');
-      throw new SignalError('bad_request', `${field}: ${issue.message}`, { field });
-    }
-    const { endpoint, after, limit } = query.data;
+    const query = queryParams(req, listQuery);
+    const { endpoint, after, limit } = query;
     const page = await deadLetters.list({ app: grant.app, env: grant.env }, endpoint, after, limit);
     sendJson(res, 200, { deadLetters: page, next: page.length === limit ? page.at(-1)!.id : null });
   };

@@ -42,6 +42,8 @@ export class ClientMessageLog {
     let why: string;
     try {
       // A JetStream publish is a request the stream answers with its ack (or an error, e.g. full).
+      // Not nats.js's js.publish: it reports a missing stream (no responders) as "jetstream is not
+      // enabled", and the client must be told the dispatcher has not created the log yet.
       const reply = await this.nc.request(webhookMessageSubject(session.scope, channel), JSON.stringify(record), { timeout: STORE_TIMEOUT_MS });
       const ack = reply.json<{ seq?: number; error?: { description?: string } }>();
       if (typeof ack.seq === 'number') {
