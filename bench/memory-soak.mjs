@@ -17,6 +17,7 @@ import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import WebSocket from 'ws';
 import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { benchServiceEnv } from './lib/service-env.mjs';
 
 const CYCLES = intEnv('CYCLES', 50_000);
 const WORKERS = intEnv('WORKERS', 40);
@@ -100,21 +101,7 @@ async function main() {
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
-  // Every client comes from 127.0.0.1 and loops as fast as it can: the per-address and rate limits
-  // (docs/limits.md) are lifted, as in presence-churn.mjs, to measure memory, not refusals.
-  const env = {
-    NATS_URL: nats.url,
-    APPS_FILE: appsFile,
-    PORT: '0',
-    ADMIN_PORT: '0',
-    MAX_CONNECTIONS_PER_IP: '100000',
-    JOIN_RATE: '1000000',
-    JOIN_BURST: '1000000',
-    PUBLISH_RATE: '1000000',
-    PUBLISH_BURST: '1000000',
-    FRAME_RATE: '1000000',
-    FRAME_BURST: '1000000',
-  };
+  const env = benchServiceEnv(nats.url, appsFile);
   const gatewayEnv = { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() };
   const gateways = await Promise.all(
     [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env: gatewayEnv })),

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, writeTempFile } from '@signal/harness';
 import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { benchServiceEnv } from './lib/service-env.mjs';
 
 const VIEWERS = intEnv('VIEWERS', 2000);
 const FOLLOWERS = intEnv('FOLLOWERS', 20);
@@ -74,22 +75,11 @@ async function main() {
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
-  // Every client comes from 127.0.0.1 and churners join as fast as they can: the per-address and
-  // per-connection limits (docs/limits.md) are lifted to measure occupancy.
-  const env = {
-    NATS_URL: nats.url,
-    APPS_FILE: appsFile,
-    PORT: '0',
-    ADMIN_PORT: '0',
+  const env = benchServiceEnv(nats.url, appsFile, {
     PRESENCE_MAX_PARTICIPANTS: String(ROSTER + 10),
-    MAX_CONNECTIONS_PER_IP: String(VIEWERS + CHURNERS + ROSTER + 10),
-    JOIN_RATE: '1000000',
-    JOIN_BURST: '1000000',
-    FRAME_RATE: '1000000',
-    FRAME_BURST: '1000000',
     RATE_LIMIT_PER_KEY: '1000000',
     RATE_LIMIT_BURST: '1000000',
-  };
+  });
   const gateways = await Promise.all([0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env })));
   const emitApi = await startService({ entry: `${root}services/emit-api/dist/main.js`, name: 'emit-api', env });
   const secretKey = app.environments.test.secretKeys[0].key;

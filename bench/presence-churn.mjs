@@ -26,6 +26,7 @@ import { cpuSnapshot, machineSnapshot } from './lib/cpu.mjs';
 import { killAll, startClient } from './lib/processes.mjs';
 import { intEnv } from './lib/rpc-client.mjs';
 import { measureShardedPuts, measureStoreOps } from './lib/store-ops.mjs';
+import { benchServiceEnv } from './lib/service-env.mjs';
 
 const SMALL_MEMBERS = intEnv('SMALL_MEMBERS', 10);
 const SMALL_CHANNELS = intEnv('SMALL_CHANNELS', 8);
@@ -79,22 +80,7 @@ async function main() {
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
   const most = Math.max(MEMBERS, XL_MEMBERS) + CHURNERS + SAMPLES + 10;
   // Default log level (info, one line per connection), as a deployment would run.
-  // Every client comes from 127.0.0.1, and churners join and publish as fast as they can: the
-  // per-address and per-connection rate limits (docs/limits.md) are lifted to measure presence.
-  const env = {
-    NATS_URL: nats.url,
-    APPS_FILE: appsFile,
-    PORT: '0',
-    ADMIN_PORT: '0',
-    PRESENCE_MAX_PARTICIPANTS: String(most),
-    MAX_CONNECTIONS_PER_IP: String(Math.max(MEMBERS, SMALL_MEMBERS * SMALL_CHANNELS) + CHURNERS + SAMPLES + 10),
-    JOIN_RATE: '1000000',
-    JOIN_BURST: '1000000',
-    PUBLISH_RATE: '1000000',
-    PUBLISH_BURST: '1000000',
-    FRAME_RATE: '1000000',
-    FRAME_BURST: '1000000',
-  };
+  const env = benchServiceEnv(nats.url, appsFile, { PRESENCE_MAX_PARTICIPANTS: String(most) });
   // CPU_PROFILE_DIR: each gateway writes a CPU profile of every measured step there (bench/lib/cpu-profile.mjs).
   const profileDir = process.env.CPU_PROFILE_DIR;
   const gatewayEnv = profileDir ? { ...env, NODE_OPTIONS: `--import=${benchRoot}bench/lib/cpu-profile.mjs`, CPU_PROFILE_DIR: profileDir } : env;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startNatsCluster, startService, stopAll, writeTempFile } from '@signal/harness';
 import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { benchServiceEnv } from './lib/service-env.mjs';
 
 const RUNS = intEnv('RUNS', 5);
 const MEMBERS = intEnv('MEMBERS', 40);
@@ -36,7 +37,7 @@ async function setup(natsUrl, extraEnv = {}) {
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps-faults.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
-  const env = { NATS_URL: natsUrl, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', MAX_CONNECTIONS_PER_IP: '100000', JOIN_RATE: '1000000', JOIN_BURST: '1000000', ...extraEnv };
+  const env = benchServiceEnv(natsUrl, appsFile, extraEnv);
   const gateways = [];
   for (const i of [0, 1]) gateways.push(await startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env, readyTimeoutMs: 60_000 }));
   const open = async (i, identity) => {

@@ -19,6 +19,7 @@ import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import { intEnv } from './lib/rpc-client.mjs';
 import { killAll, startClient } from './lib/processes.mjs';
+import { benchServiceEnv } from './lib/service-env.mjs';
 
 const RATE = intEnv('RATE', 1000);
 const CLIENTS = intEnv('CLIENTS', 100);
@@ -80,19 +81,7 @@ async function main() {
   app.environments.test.webhooks = [{ url: receiver.url, events: ['member_added', 'member_removed'], secrets: ['bench-secret-0123456789abcdefghijklmnop'] }];
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
-  // Every client comes from 127.0.0.1 and joins as fast as asked: the per-address and
-  // per-connection limits (docs/limits.md) are lifted to measure webhooks.
-  const env = {
-    NATS_URL: nats.url,
-    APPS_FILE: appsFile,
-    PORT: '0',
-    ADMIN_PORT: '0',
-    MAX_CONNECTIONS_PER_IP: String(CLIENTS + 10),
-    JOIN_RATE: '1000000',
-    JOIN_BURST: '1000000',
-    FRAME_RATE: '1000000',
-    FRAME_BURST: '1000000',
-  };
+  const env = benchServiceEnv(nats.url, appsFile);
   const nc = await connect({ servers: nats.url });
   const created = (
     await nc.request(
