@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { SignalError } from '@signal/core';
+import type { KV } from '@nats-io/kv';
+import { openKvBucket } from '../kv/open-bucket.js';
 import type { PresenceStoreSettings } from '../config/presence-config.js';
 import { requireJetStream, waitAtStart, type StartLog } from '../faults/wait-at-start.js';
 import { shardBucketNames } from './shards.js';
@@ -30,37 +29,28 @@ export interface PresenceBuckets {
  * but differences are reported.
  */
 export async function openPresenceBuckets(nc: NatsConnection, settings: PresenceStoreSettings): Promise<PresenceBuckets> {
-  const kvm = new Kvm(jetstream(nc));
   const options = { history: 1, replicas: settings.replicas, storage: settings.storage };
   const names = shardBucketNames(settings.bucket, settings.shards ?? 1);
-  try {
-    const shards: PresenceShard[] = [];
-    const mismatches: string[] = [];
-    for (const bucket of names) {
-      const kv = await kvm.create(bucket, {
-        ...options,
-        max_bytes: settings.maxBytes,
-        maxValueSize: settings.maxValueBytes,
-        description: 'signal presence: one key per participant',
-      });
-      shards.push({ bucket, kv });
-      const status = await kv.status();
-      const differ = (what: string) => mismatches.push(names.length > 1 ? `${bucket}: ${what}` : what);
-      if (status.replicas !== settings.replicas) differ(`replicas ${status.replicas} (configured ${settings.replicas})`);
-      if (status.storage !== settings.storage) differ(`storage ${status.storage} (configured ${settings.storage})`);
-      if (status.max_bytes !== settings.maxBytes) differ(`max_bytes ${status.max_bytes} (configured ${settings.maxBytes}, PRESENCE_MAX_BYTES)`);
-      if (status.maxValueSize !== settings.maxValueBytes) differ(`max value size ${status.maxValueSize} (configured ${settings.maxValueBytes}, from PRESENCE_MAX_STATE_BYTES)`);
-    }
-    const nodes = await kvm.create(`${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' });
-    return { shards, nodes, mismatches };
-  } catch (cause) {
-    throw new SignalError(
-      'unavailable',
-      `cannot open the presence buckets ${names.map((n) => `'${n}'`).join(', ')} and '${settings.bucket}_nodes': ${(cause as Error).message}; ` +
-        'NATS must run with JetStream enabled (nats-server -js)',
-      { cause },
+  const shards: PresenceShard[] = [];
+  const mismatches: string[] = [];
+  for (const bucket of names) {
+    const opened = await openKvBucket(
+      nc,
+      'presence bucket',
+      bucket,
+      { ...options, max_bytes: settings.maxBytes, maxValueSize: settings.maxValueBytes, description: 'signal presence: one key per participant' },
+      [
+        { setting: 'replicas', actual: (s) => s.replicas, expected: settings.replicas },
+        { setting: 'storage', actual: (s) => s.storage, expected: settings.storage },
+        { setting: 'max_bytes', actual: (s) => s.max_bytes, expected: settings.maxBytes, from: 'PRESENCE_MAX_BYTES' },
+        { setting: 'max value size', actual: (s) => s.maxValueSize, expected: settings.maxValueBytes, from: 'from PRESENCE_MAX_STATE_BYTES' },
+      ],
     );
+    shards.push({ bucket, kv: opened.kv });
+    mismatches.push(...opened.mismatches.map((what) => (names.length > 1 ? `${bucket}: ${what}` : what)));
   }
+  const nodes = await openKvBucket(nc, 'presence heartbeat bucket', `${settings.bucket}_nodes`, { ...options, description: 'signal presence: gateway heartbeats' }, []);
+  return { shards, nodes: nodes.kv, mismatches };
 }
 
 /**
