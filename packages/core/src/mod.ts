@@ -87,7 +87,7 @@ export {
   historySubjects,
   historyRepublishTarget,
   historyStreamName,
-  WEBHOOK_MESSAGES_PREFIX,
+  WEBHOOK_MESSAGES_PREFIX, WEBHOOK_EVENTS_PREFIX, WEBHOOK_DEAD_PREFIX, WEBHOOK_HEADERS,
   webhookMessageSubject,
 } from './subjects/subjects.js';
 export { channelNameSchema, eventNameSchema } from './names/names.js';

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
-import { SignalError, WEBHOOK_MESSAGES_PREFIX } from '@signal/core';
+import { SignalError, WEBHOOK_DEAD_PREFIX, WEBHOOK_EVENTS_PREFIX, WEBHOOK_MESSAGES_PREFIX } from '@signal/core';
 import { shardBucketNames } from '@signal/presence';
 import type { WebhooksConfig } from './config/webhooks-config.js';
 
@@ -8,9 +8,6 @@ const MS = 1_000_000;
 /** JetStream: "stream name already in use with a different configuration". */
 const JS_STREAM_NAME_IN_USE = 10058;
 
-/** Subject prefixes of what the dispatcher publishes (its NATS user may publish only these). */
-export const EVENTS_PREFIX = 'signal_webhooks';
-export const DEAD_PREFIX = 'signal_webhooks_dead';
 
 /** The buckets events are derived from, each with its log `<WEBHOOK_STREAM>_log_<kind>`. */
 export const BUCKET_LOG_KINDS = ['presence', 'online', 'occupancy'] as const;
@@ -86,7 +83,7 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
       ...base,
       name,
       description: 'signal webhooks: events to deliver',
-      subjects: [`${EVENTS_PREFIX}.>`],
+      subjects: [`${WEBHOOK_EVENTS_PREFIX}.>`],
       // Long enough for every retry, and for an event that waited out a retry period to be dead-lettered.
       max_age: (config.WEBHOOK_RETRY_PERIOD_MS + 3_600_000) * MS,
       duplicate_window: config.WEBHOOK_DEDUP_WINDOW_MS * MS,
@@ -95,7 +92,7 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
       ...base,
       name: `${name}_dead`,
       description: 'signal webhooks: events not delivered within WEBHOOK_RETRY_PERIOD_MS',
-      subjects: [`${DEAD_PREFIX}.>`],
+      subjects: [`${WEBHOOK_DEAD_PREFIX}.>`],
       max_age: config.WEBHOOK_DEAD_MAX_AGE_MS * MS,
     });
     return { jsm, logs, events: name, dead: `${name}_dead`, state: `${name}_state`, mismatches };

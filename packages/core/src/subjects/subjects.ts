@@ -63,6 +63,21 @@ export function historyStreamName(scope: Scope): string {
   return `SIGNAL_HISTORY_${scope.app}_${scope.env}`;
 }
 
+/** The webhooks dispatcher's events (`<prefix>.<app>.<env>.<partition>`, the WEBHOOK_STREAM stream). */
+export const WEBHOOK_EVENTS_PREFIX = 'signal_webhooks';
+/** Its dead letters (`<prefix>.<app>.<env>.<endpoint id>`, WEBHOOK_STREAM `_dead`), which the emit-api lists and replays. */
+export const WEBHOOK_DEAD_PREFIX = 'signal_webhooks_dead';
+/**
+ * Headers of a dead letter (docs/webhooks.md#dead-letters), set by the dispatcher and read by the
+ * emit-api; `endpoint` also marks a replayed event as for that endpoint only.
+ */
+export const WEBHOOK_HEADERS = {
+  endpoint: 'Signal-Webhook-Endpoint',
+  subject: 'Signal-Webhook-Subject',
+  attempts: 'Signal-Webhook-Attempts',
+  error: 'Signal-Webhook-Error',
+} as const;
+
 /** The prefix of the webhooks dispatcher's log of client messages (WEBHOOK_STREAM `_log_messages`). */
 export const WEBHOOK_MESSAGES_PREFIX = 'signal_webhook_messages';
 

@@ -1,14 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { SignalError, type Scope } from '@signal/core';
+import { SignalError, WEBHOOK_DEAD_PREFIX as DEAD_PREFIX, WEBHOOK_EVENTS_PREFIX as EVENTS_PREFIX, WEBHOOK_HEADERS, type Scope } from '@signal/core';
 
-/** Subject prefixes the webhooks dispatcher uses (services/webhooks/src/streams.ts). */
-const EVENTS_PREFIX = 'signal_webhooks';
-const DEAD_PREFIX = 'signal_webhooks_dead';
-/** Headers the dispatcher sets on a dead letter (docs/webhooks.md#dead-letters). */
-const ENDPOINT_HEADER = 'Signal-Webhook-Endpoint';
-const SUBJECT_HEADER = 'Signal-Webhook-Subject';
-const ATTEMPTS_HEADER = 'Signal-Webhook-Attempts';
-const ERROR_HEADER = 'Signal-Webhook-Error';
 /** JetStream: no message at or after that sequence; stream not found. */
 const JS_NO_MESSAGE = 10037;
 const JS_STREAM_NOT_FOUND = 10059;
@@ -114,7 +106,7 @@ export class DeadLetters {
 
   private async replayOne(stored: Stored): Promise<void> {
     const h = natsHeaders();
-    h.set(ENDPOINT_HEADER, stored.endpoint);
+    h.set(WEBHOOK_HEADERS.endpoint, stored.endpoint);
     h.set('Nats-Msg-Id', `replay-${this.stream}-${stored.id}`);
     const ack = await this.request(stored.subject, stored.data, h);
     if (typeof ack.seq !== 'number') throw unavailable(`the events stream refused the replay (${ack.error?.description ?? 'no sequence'})`);
@@ -169,7 +161,7 @@ function ownedBy(scope: Scope, endpoint: string | undefined, subject: string): b
 function decode(message: RawMessage): Stored | undefined {
   const parts = message.subject.split('.');
   const head = parseHeaders(message.hdrs);
-  const subject = head.get(SUBJECT_HEADER.toLowerCase()) ?? '';
+  const subject = head.get(WEBHOOK_HEADERS.subject.toLowerCase()) ?? '';
   // The replay goes back to the partition it came from, of the same environment only.
   const target = subject.split('.');
   if (target.length !== 4 || target[0] !== EVENTS_PREFIX || target[1] !== parts[1] || target[2] !== parts[2] || !/^\d+$/.test(target[3]!)) return undefined;
@@ -182,9 +174,9 @@ function decode(message: RawMessage): Stored | undefined {
   }
   return {
     id: message.seq,
-    endpoint: head.get(ENDPOINT_HEADER.toLowerCase()) ?? parts[3]!,
-    attempts: Number(head.get(ATTEMPTS_HEADER.toLowerCase()) ?? 0),
-    error: head.get(ERROR_HEADER.toLowerCase()) ?? '',
+    endpoint: head.get(WEBHOOK_HEADERS.endpoint.toLowerCase()) ?? parts[3]!,
+    attempts: Number(head.get(WEBHOOK_HEADERS.attempts.toLowerCase()) ?? 0),
+    error: head.get(WEBHOOK_HEADERS.error.toLowerCase()) ?? '',
     deadAt: Date.parse(message.time),
     event,
     subject,

@@ -1,8 +1,8 @@
+import { WEBHOOK_EVENTS_PREFIX } from '@signal/core';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { AppRegistry } from '@signal/core';
 import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
-import { EVENTS_PREFIX } from '../streams.js';
 import { endpointsOf, type Endpoint } from './endpoints.js';
 import { PartitionWorker, type RetryPolicy } from './partition-worker.js';
 import { EndpointSender, type SenderOptions } from './sender.js';
@@ -81,7 +81,7 @@ export class Dispatcher {
       const name = consumerName(endpoint, p);
       const config = {
         durable_name: name,
-        filter_subject: `${EVENTS_PREFIX}.${endpoint.app}.${endpoint.env}.${p}`,
+        filter_subject: `${WEBHOOK_EVENTS_PREFIX}.${endpoint.app}.${endpoint.env}.${p}`,
         ack_policy: 'explicit',
         // One event of the partition in flight for this endpoint, across every dispatcher: the order.
         max_ack_pending: 1,

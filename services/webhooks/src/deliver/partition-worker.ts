@@ -1,15 +1,13 @@
 import { headers } from '@nats-io/transport-node';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { WEBHOOK_HEADERS, WEBHOOK_DEAD_PREFIX } from '@signal/core';
 import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
 import { storedEventSchema, type StoredEvent } from '../events/webhook-event.js';
 import { metrics } from '../metrics/webhooks-metrics.js';
-import { DEAD_PREFIX } from '../streams.js';
 import type { Endpoint } from './endpoints.js';
 import type { EndpointSender } from './sender.js';
 
-/** Header of a replayed event: only the endpoint with this id delivers it (docs/webhooks.md#dead-letters). */
-export const REPLAY_ENDPOINT_HEADER = 'Signal-Webhook-Endpoint';
 const RESTART_MS = 1000;
 const decoder = new TextDecoder();
 
@@ -89,7 +87,8 @@ export class PartitionWorker {
       msg.term();
       return;
     }
-    const onlyFor = msg.headers?.get(REPLAY_ENDPOINT_HEADER);
+    // A replayed event is for the endpoint its header names only (docs/webhooks.md#dead-letters).
+    const onlyFor = msg.headers?.get(WEBHOOK_HEADERS.endpoint);
     if ((onlyFor && onlyFor !== endpoint.id) || !endpoint.events.has(event.type)) {
       msg.ack();
       return;
@@ -114,12 +113,12 @@ export class PartitionWorker {
   /** Moves the event to the dead-letter stream; if that fails it stays here and is tried again. */
   private async deadLetter(msg: JsMsg, endpoint: Endpoint, error: string): Promise<void> {
     const h = headers();
-    h.set(REPLAY_ENDPOINT_HEADER, endpoint.id);
-    h.set('Signal-Webhook-Subject', msg.subject);
-    h.set('Signal-Webhook-Attempts', String(msg.info.deliveryCount));
-    h.set('Signal-Webhook-Error', error);
+    h.set(WEBHOOK_HEADERS.endpoint, endpoint.id);
+    h.set(WEBHOOK_HEADERS.subject, msg.subject);
+    h.set(WEBHOOK_HEADERS.attempts, String(msg.info.deliveryCount));
+    h.set(WEBHOOK_HEADERS.error, error);
     try {
-      await this.js.publish(`${DEAD_PREFIX}.${endpoint.app}.${endpoint.env}.${endpoint.id}`, msg.data, { headers: h });
+      await this.js.publish(`${WEBHOOK_DEAD_PREFIX}.${endpoint.app}.${endpoint.env}.${endpoint.id}`, msg.data, { headers: h });
     } catch (cause) {
       this.log.warn({ err: cause, endpoint: endpoint.id }, 'moving an event to the dead-letter stream failed; keeping it');
       msg.nak(this.retry.minMs);

@@ -1,9 +1,9 @@
+import { WEBHOOK_EVENTS_PREFIX } from '@signal/core';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
 import { eventSubject, type WebhookEvent } from '../events/webhook-event.js';
 import { metrics } from '../metrics/webhooks-metrics.js';
-import { EVENTS_PREFIX } from '../streams.js';
 import type { Checkpoints } from './checkpoints.js';
 import { SWEPT_BY_HEADER } from '@signal/presence';
 import type { WebhookLog } from '../streams.js';
@@ -140,7 +140,7 @@ export class EventProducer {
       const event = this.apply(derivation, msg);
       if (event) {
         if (this.inFlight.size >= WINDOW) await Promise.race(this.inFlight);
-        this.enqueue(eventSubject(EVENTS_PREFIX, event, partitions), event);
+        this.enqueue(eventSubject(WEBHOOK_EVENTS_PREFIX, event, partitions), event);
       }
       this.applied = msg.seq;
       this.appliedTime = Math.floor(msg.info.timestampNanos / 1e6);
