@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   prepareHistory(registry.current);
   const keys = { registry, rateLimit: new KeyRateLimit({ perSecond: config.RATE_LIMIT_PER_KEY, burst: config.RATE_LIMIT_BURST }) };
   const body = { maxBytes: config.MAX_BODY_BYTES, maxDepth: config.MAX_JSON_DEPTH };
-  const deadLetters = new DeadLetters(nc, config.WEBHOOK_STREAM, (scope) => registry.current.webhookEndpointIds(scope));
+  const deadLetters = await DeadLetters.open(nc, config.WEBHOOK_STREAM, (scope) => registry.current.webhookEndpointIds(scope));
   const router = new Router(log)
     .on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }))
     .on('GET', '/v1/channels/:channel/participants', participantsRoute(keys, presence))

@@ -1,9 +1,7 @@
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { SignalError, WEBHOOK_DEAD_PREFIX as DEAD_PREFIX, WEBHOOK_EVENTS_PREFIX as EVENTS_PREFIX, WEBHOOK_HEADERS, type Scope } from '@signal/core';
 
-/** JetStream: no message at or after that sequence; stream not found. */
-const JS_NO_MESSAGE = 10037;
-const JS_STREAM_NOT_FOUND = 10059;
 const REQUEST_TIMEOUT_MS = 5000;
 
 export interface DeadLetter {
@@ -24,14 +22,6 @@ interface Stored extends DeadLetter {
   data: Uint8Array;
 }
 
-interface RawMessage {
-  subject: string;
-  seq: number;
-  hdrs?: string;
-  data?: string;
-  time: string;
-}
-
 /**
  * An environment's webhook dead letters in the dispatcher's dead-letter stream, read one at a
  * time with the stream's message-get (the next one at or after a sequence, on the environment's
@@ -41,13 +31,20 @@ interface RawMessage {
 export class DeadLetters {
   private readonly stream: string;
 
-  constructor(
-    private readonly nc: NatsConnection,
+  private constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
     eventsStream: string,
     /** The ids of the environment's endpoints in the apps file now: a replay to one no longer there would be dropped by every dispatcher. */
     private readonly endpointsOf: (scope: Scope) => ReadonlySet<string>,
   ) {
     this.stream = `${eventsStream}_dead`;
+  }
+
+  static async open(nc: NatsConnection, eventsStream: string, endpointsOf: (scope: Scope) => ReadonlySet<string>): Promise<DeadLetters> {
+    // No API check at start: the dispatcher creates the streams, and a read before it did is "none yet".
+    const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS, checkAPI: false });
+    return new DeadLetters(jsm, jetstream(nc, { timeout: REQUEST_TIMEOUT_MS }), eventsStream, endpointsOf);
   }
 
   /** Up to `limit` dead letters of the scope (of one endpoint, if given) after `after`, oldest first. */
@@ -107,49 +104,48 @@ export class DeadLetters {
   private async replayOne(stored: Stored): Promise<void> {
     const h = natsHeaders();
     h.set(WEBHOOK_HEADERS.endpoint, stored.endpoint);
-    h.set('Nats-Msg-Id', `replay-${this.stream}-${stored.id}`);
-    const ack = await this.request(stored.subject, stored.data, h);
-    if (typeof ack.seq !== 'number') throw unavailable(`the events stream refused the replay (${ack.error?.description ?? 'no sequence'})`);
-    const deleted = await this.request(`$JS.API.STREAM.MSG.DELETE.${this.stream}`, JSON.stringify({ seq: stored.id, no_erase: true }));
-    if (deleted.error && deleted.error.err_code !== JS_NO_MESSAGE) throw unavailable(`dead letter ${stored.id} was replayed but not removed (${deleted.error.description}); a replay again is delivered once`);
+    await nats(() => this.js.publish(stored.subject, stored.data, { headers: h, msgID: `replay-${this.stream}-${stored.id}` }), 'the events stream refused the replay');
+    await nats(() => this.jsm.streams.deleteMessage(this.stream, stored.id, false), `dead letter ${stored.id} was replayed but not removed`).catch((error: unknown) => {
+      // Gone already (removed by a replay meanwhile): what was asked is done.
+      if (!(error instanceof SignalError && error.cause instanceof JetStreamApiError && error.cause.code === JetStreamApiCodes.NoMessageFound)) throw error;
+    });
   }
 
   /** The dead letter with this id if it belongs to the scope (another environment's is "not found"). */
   private async get(scope: Scope, id: number): Promise<Stored | undefined> {
-    const answer = await this.request(`$JS.API.STREAM.MSG.GET.${this.stream}`, JSON.stringify({ seq: id }));
-    if (answer.error) return this.absent(answer.error);
-    const stored = decode(answer.message!);
-    return stored && ownedBy(scope, undefined, answer.message!.subject) ? stored : undefined;
+    const message = await this.read({ seq: id });
+    const stored = message && decode(message);
+    return stored && ownedBy(scope, undefined, message.subject) ? stored : undefined;
   }
 
   private async next(scope: Scope, endpoint: string | undefined, from: number): Promise<Stored | undefined> {
     const filter = `${DEAD_PREFIX}.${scope.app}.${scope.env}.${endpoint ?? '*'}`;
     for (let seq = from; ; ) {
-      const answer = await this.request(`$JS.API.STREAM.MSG.GET.${this.stream}`, JSON.stringify({ seq, next_by_subj: filter }));
-      if (answer.error) return this.absent(answer.error);
-      const stored = decode(answer.message!);
+      const message = await this.read({ seq, next_by_subj: filter });
+      if (!message) return undefined;
+      const stored = decode(message);
       // Only a message the dispatcher wrote well is listed; one it could not have written is skipped.
-      if (stored && ownedBy(scope, endpoint, answer.message!.subject)) return stored;
-      seq = answer.message!.seq + 1;
+      if (stored && ownedBy(scope, endpoint, message.subject)) return stored;
+      seq = message.seq + 1;
     }
   }
 
-  private absent(error: { err_code?: number; description?: string }): undefined {
-    if (error.err_code === JS_NO_MESSAGE || error.err_code === JS_STREAM_NOT_FOUND) return undefined;
-    throw unavailable(error.description ?? 'the dead-letter stream answered with an error');
-  }
-
-  private async request(subject: string, data: Uint8Array | string, h?: MsgHdrs): Promise<{ seq?: number; message?: RawMessage; error?: { err_code?: number; description?: string } }> {
-    try {
-      return (await this.nc.request(subject, data, { timeout: REQUEST_TIMEOUT_MS, ...(h ? { headers: h } : {}) })).json();
-    } catch (error) {
-      throw unavailable((error as Error).message);
-    }
+  /** A message of the dead-letter stream; none when there is none there, or no stream yet (no dead letter ever). */
+  private read(query: { seq: number; next_by_subj?: string }): Promise<StoredMsg | undefined> {
+    return nats(async () => (await this.jsm.streams.getMessage(this.stream, query)) ?? undefined, 'the dead-letter stream could not be read').catch((error: unknown) => {
+      if (error instanceof SignalError && error.cause instanceof JetStreamApiError && error.cause.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw error;
+    });
   }
 }
 
-function unavailable(why: string): SignalError {
-  return new SignalError('unavailable', `webhook dead letters are unavailable: ${why}; try again`);
+/** A JetStream call whose failure (typed cause kept, for callers that branch on its code) is `unavailable`. */
+async function nats<T>(call: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw new SignalError('unavailable', `webhook dead letters are unavailable: ${what} (${(cause as Error).message}); try again`, { cause });
+  }
 }
 
 /** The subject is the scope's (and the endpoint's, if given): a dead letter never crosses environments. */
@@ -158,43 +154,30 @@ function ownedBy(scope: Scope, endpoint: string | undefined, subject: string): b
   return parts.length === 4 && parts[0] === DEAD_PREFIX && parts[1] === scope.app && parts[2] === scope.env && (endpoint === undefined || parts[3] === endpoint);
 }
 
-function decode(message: RawMessage): Stored | undefined {
+function decode(message: StoredMsg): Stored | undefined {
   const parts = message.subject.split('.');
-  const head = parseHeaders(message.hdrs);
-  const subject = head.get(WEBHOOK_HEADERS.subject.toLowerCase()) ?? '';
+  const subject = message.header.get(WEBHOOK_HEADERS.subject) ?? '';
   // The replay goes back to the partition it came from, of the same environment only.
   const target = subject.split('.');
   if (target.length !== 4 || target[0] !== EVENTS_PREFIX || target[1] !== parts[1] || target[2] !== parts[2] || !/^\d+$/.test(target[3]!)) return undefined;
-  const data = Buffer.from(message.data ?? '', 'base64');
   let event: unknown;
   try {
-    event = JSON.parse(data.toString('utf8'));
+    event = JSON.parse(new TextDecoder().decode(message.data));
   } catch {
     return undefined;
   }
   return {
     id: message.seq,
-    endpoint: head.get(WEBHOOK_HEADERS.endpoint.toLowerCase()) ?? parts[3]!,
-    attempts: Number(head.get(WEBHOOK_HEADERS.attempts.toLowerCase()) ?? 0),
-    error: head.get(WEBHOOK_HEADERS.error.toLowerCase()) ?? '',
-    deadAt: Date.parse(message.time),
+    endpoint: message.header.get(WEBHOOK_HEADERS.endpoint) || parts[3]!,
+    attempts: Number(message.header.get(WEBHOOK_HEADERS.attempts) || 0),
+    error: message.header.get(WEBHOOK_HEADERS.error) ?? '',
+    deadAt: message.time.getTime(),
     event,
     subject,
-    data,
+    data: message.data,
   };
 }
 
 function publicView({ id, endpoint, attempts, error, deadAt, event }: Stored): DeadLetter {
   return { id, endpoint, attempts, error, deadAt, event };
-}
-
-/** The NATS/1.0 header block of a stored message, names lower-cased. */
-function parseHeaders(encoded: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!encoded) return out;
-  for (const line of Buffer.from(encoded, 'base64').toString('utf8').split('\r\n').slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) out.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return out;
 }
