@@ -77,6 +77,27 @@ describe('webhook delivery when the receiver fails', () => {
     receiver = back;
   });
 
+  it('events of a channel that queue behind a request in flight go out together in the next request, in order', async () => {
+    const produced = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${String(stack.webhooks[0]!.ready.adminPort)}/metrics`)).text();
+      return [...text.matchAll(/^signal_webhooks_events_produced_total\{type="member_(?:added|removed)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = { requests: receiver.requests.length, produced: await produced() };
+    let open!: () => void;
+    receiver.gate = new Promise((resolve) => (open = resolve));
+    await churn(stack, 'gus', 'batch-room', 5);
+    // The room's first request is held at the receiver while the other nine events are stored and reach the dispatcher.
+    await passes(async () => {
+      expect(receiver.waiting).toBeGreaterThan(0);
+      expect((await produced()) - before.produced).toBeGreaterThanOrEqual(10);
+    });
+    receiver.gate = undefined;
+    open();
+    await passes(() => expect(memberEvents(receiver, 'batch-room')).toEqual(expectedChurn(5)));
+    const perRequest = receiver.requests.slice(before.requests).map((r) => r.events.filter((e) => e.channel === 'batch-room').length);
+    expect(Math.max(...perRequest)).toBeGreaterThanOrEqual(2);
+  });
+
   it('during a secret rotation every request verifies with the new secret; a receiver with another secret verifies none', async () => {
     await passes(() => expect(memberEvents(rotating, 'retry-room')).toEqual(expectedChurn(4)));
     expect(rotating.failures).toEqual([]);

@@ -1,7 +1,14 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceProcess } from '@signal/harness';
 import { passes } from '../support/poll.js';
 import { Receiver, churn, expectedChurn, memberEvents, startWebhookStack, type WebhookStack } from './support.js';
+
+/** How many endpoints the dispatcher delivers now (it holds their lease). */
+async function owned(service: ServiceProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${String(service.ready.adminPort)}/metrics`)).text();
+  return Number(/^signal_webhooks_endpoints_owned (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
 
 /** Every copy of an event is the same event: a redelivery, never a second transition. */
 function expectOnlyRedeliveries(receiver: Receiver): void {
@@ -16,6 +23,8 @@ function expectOnlyRedeliveries(receiver: Receiver): void {
 describe('dispatchers that die', () => {
   let receiver: Receiver;
   let stack: WebhookStack;
+  /** The dispatcher left running after the mid-delivery kill. */
+  let survivor: ServiceProcess;
   beforeAll(async () => {
     receiver = await Receiver.start();
     stack = await startWebhookStack([{ url: receiver.url, events: ['member_added', 'member_removed'] }], { dispatchers: 2 });
@@ -25,12 +34,13 @@ describe('dispatchers that die', () => {
     await receiver?.stop();
   });
 
-  it('two dispatchers share the work and each transition is one event', async () => {
+  it('two dispatchers: exactly one delivers the endpoint, and each transition is one event', async () => {
     await Promise.all([churn(stack, 'ann', 'shared-a', 5, 0), churn(stack, 'ben', 'shared-b', 5, 1), churn(stack, 'cat', 'shared-c', 5, 0)]);
     await passes(() => {
       for (const channel of ['shared-a', 'shared-b', 'shared-c']) expect(memberEvents(receiver, channel)).toEqual(expectedChurn(5));
     });
     expectOnlyRedeliveries(receiver);
+    await passes(async () => expect((await Promise.all(stack.webhooks.map(owned))).sort()).toEqual([0, 1]));
   });
 
   it('with every dispatcher killed, what happens meanwhile is delivered once one starts again', async () => {
@@ -43,12 +53,19 @@ describe('dispatchers that die', () => {
     expectOnlyRedeliveries(receiver);
   });
 
-  it('a dispatcher killed mid-delivery: its events are delivered by the other, in order', async () => {
+  it('the dispatcher delivering the endpoint killed mid-delivery: its events are delivered by the other, in order', async () => {
     await stack.startWebhooks();
-    const victim = stack.webhooks.at(-1);
+    const running = stack.webhooks.slice(-2);
     receiver.status = 503;
     await churn(stack, 'eve', 'mid-flight', 3, 0);
     await passes(() => expect(receiver.failures.some((r) => r.events.some((e) => e.channel === 'mid-flight'))).toBe(true));
+    const counts = await passes(async () => {
+      const now = await Promise.all(running.map(owned));
+      expect([...now].sort()).toEqual([0, 1]);
+      return now;
+    });
+    const victim = running[counts.indexOf(1)];
+    survivor = running[counts.indexOf(0)]!;
     await victim!.kill();
     receiver.status = 200;
     await passes(() => expect(memberEvents(receiver, 'mid-flight')).toEqual(expectedChurn(3)), 30_000);
@@ -56,8 +73,8 @@ describe('dispatchers that die', () => {
   });
 
   it('SIGTERM: the dispatcher stops cleanly, and its successor resumes from its checkpoint without a lost or repeated transition', async () => {
-    // The first two were killed, the fourth too; the third one started above still runs.
-    expect(await stack.webhooks[2]!.stop()).toBe(0);
+    // The first two were killed, and the victim above; the survivor still runs.
+    expect(await survivor.stop()).toBe(0);
     await churn(stack, 'fred', 'after-stop', 2, 1);
     const successor = await stack.startWebhooks();
     // It read the presence log from after the checkpoint its predecessor saved when it stopped.

@@ -41,6 +41,10 @@ export interface ReceivedRequest {
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
   status = 200;
+  /** While set, requests wait for it before they are answered (and recorded). */
+  gate: Promise<void> | undefined;
+  /** Requests waiting at the gate now. */
+  waiting = 0;
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -53,7 +57,12 @@ export class Receiver {
       const receiver = holder.receiver!;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
+        if (receiver.gate) {
+          receiver.waiting++;
+          await receiver.gate;
+          receiver.waiting--;
+        }
         const body = Buffer.concat(chunks).toString('utf8');
         const verified = verify(receiver.secret, req.headers['signal-webhook-timestamp'], req.headers['signal-webhook-signature'], body);
         if (receiver.status >= 200 && receiver.status < 300 && verified) {
@@ -111,7 +120,7 @@ export interface WebhookStack extends Stack {
 export const FAST_PRESENCE = { PRESENCE_HEARTBEAT_MS: '200', PRESENCE_NODE_TIMEOUT_MS: '1000' };
 
 /** Short backoff so retry tests take seconds. */
-export const FAST_RETRIES = { WEBHOOK_RETRY_MIN_MS: '200', WEBHOOK_RETRY_MAX_MS: '1600', WEBHOOK_BATCH_LINGER_MS: '5', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_PARTITIONS: '4' };
+export const FAST_RETRIES = { WEBHOOK_RETRY_MIN_MS: '200', WEBHOOK_RETRY_MAX_MS: '1600', WEBHOOK_BATCH_LINGER_MS: '5', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_PARTITIONS: '4', WEBHOOK_LEASE_MS: '2000' };
 
 /**
  * A stack (two gateways, emit-api) whose `alpha` test environment sends every event to each

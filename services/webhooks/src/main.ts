@@ -9,7 +9,7 @@ import { ChannelOrder } from './derive/channel-order.js';
 import { EventProducer } from './derive/producer.js';
 import { Dispatcher } from './deliver/dispatcher.js';
 import { metrics, registry as metricsRegistry } from './metrics/webhooks-metrics.js';
-import { openWebhookStreams } from './streams.js';
+import { openLeaseBucket, openWebhookStreams } from './streams.js';
 
 async function main(): Promise<void> {
   const config = loadWebhooksConfig();
@@ -25,17 +25,22 @@ async function main(): Promise<void> {
   if (streams.mismatches.length > 0) logger.warn({ differences: streams.mismatches }, 'webhook streams or watched buckets have other settings than configured or advised; using them as they are');
 
   // Consumers first: events produced from now on reach every endpoint the file names.
+  const leases = await openLeaseBucket(nc, streams.leases, config);
+  if (leases.mismatches.length > 0) logger.warn({ bucket: streams.leases, differences: leases.mismatches }, 'the webhook leases bucket has other settings than configured; using it as it is');
   const dispatcher = new Dispatcher({
     js,
     jsm: streams.jsm,
     stream: streams.events,
-    partitions: config.WEBHOOK_PARTITIONS,
+    leases: leases.kv,
+    leaseMs: config.WEBHOOK_LEASE_MS,
+    maxPending: config.WEBHOOK_MAX_PENDING,
     sender: { batchMax: config.WEBHOOK_BATCH_MAX, lingerMs: config.WEBHOOK_BATCH_LINGER_MS, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     retry: { minMs: config.WEBHOOK_RETRY_MIN_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS, periodMs: config.WEBHOOK_RETRY_PERIOD_MS },
     guard,
     log: logger,
   });
   await dispatcher.apply(apps.current);
+  dispatcher.start();
   ops.shutdown.add('stop-intake', 'webhook deliveries', () => dispatcher.stop());
 
   const checkpointBucket = await Checkpoints.openBucket(nc, streams.state, config.WEBHOOK_REPLICAS, config.WEBHOOK_STORAGE);

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { SignalError, WEBHOOK_DEAD_PREFIX, WEBHOOK_EVENTS_PREFIX, WEBHOOK_MESSAGES_PREFIX } from '@signal/core';
-import { shardBucketNames } from '@signal/presence';
+import { openKvBucket, shardBucketNames, type OpenedBucket } from '@signal/presence';
 import type { WebhooksConfig } from './config/webhooks-config.js';
 
 const MS = 1_000_000;
@@ -36,6 +36,8 @@ export interface WebhookStreams {
   readonly dead: string;
   /** `<WEBHOOK_STREAM>_state`: the derivation's checkpoints (a KV bucket). */
   readonly state: string;
+  /** `<WEBHOOK_STREAM>_leases`: which dispatcher delivers each endpoint (a KV bucket). */
+  readonly leases: string;
   /** Settings of existing streams that differ from the configured ones, and watched buckets keeping too few records per key: a start-up warning. */
   readonly mismatches: string[];
 }
@@ -95,13 +97,27 @@ export async function openWebhookStreams(nc: NatsConnection, config: WebhooksCon
       subjects: [`${WEBHOOK_DEAD_PREFIX}.>`],
       max_age: config.WEBHOOK_DEAD_MAX_AGE_MS * MS,
     });
-    return { jsm, logs, events: name, dead: `${name}_dead`, state: `${name}_state`, mismatches };
+    return { jsm, logs, events: name, dead: `${name}_dead`, state: `${name}_state`, leases: `${name}_leases`, mismatches };
   } catch (cause) {
     if (cause instanceof SignalError) throw cause;
     throw new SignalError('unavailable', `cannot open the webhook streams (${name}, ${name}_log_*, ${name}_dead): ${(cause as Error).message}; NATS must run with JetStream enabled`, {
       cause,
     });
   }
+}
+
+/**
+ * The endpoint leases (deliver/endpoint-leases.ts): a key lasts WEBHOOK_LEASE_MS unless rewritten,
+ * and only the latest write of each counts.
+ */
+export function openLeaseBucket(nc: NatsConnection, bucket: string, config: Pick<WebhooksConfig, 'WEBHOOK_LEASE_MS' | 'WEBHOOK_REPLICAS'>): Promise<OpenedBucket> {
+  return openKvBucket(
+    nc,
+    'webhook leases bucket',
+    bucket,
+    { history: 1, ttl: config.WEBHOOK_LEASE_MS, replicas: config.WEBHOOK_REPLICAS, storage: 'memory', description: 'signal webhooks: which dispatcher delivers each endpoint' },
+    [{ setting: 'max age', actual: (s) => s.ttl, expected: config.WEBHOOK_LEASE_MS, from: 'WEBHOOK_LEASE_MS', unit: ' ms' }],
+  );
 }
 
 /**

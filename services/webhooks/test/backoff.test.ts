@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs } from '../src/deliver/partition-worker.js';
+import { backoffMs } from '../src/deliver/endpoint-worker.js';
 
 describe('retry backoff (docs/webhooks.md "Retries")', () => {
   it('with the defaults: 1 s, 2 s, 4 s, … 256 s, then 300 s each time', () => {

@@ -20,14 +20,18 @@ const schema = z
     ONLINE_BUCKET: onlineBucketVar,
     /** The occupancy bucket the gateways write (channel_occupied/channel_vacated). */
     OCCUPANCY_BUCKET: bucketName.default('signal_occupancy'),
-    /** Name of the events stream; the derivation log is `<name>_log`, dead letters `<name>_dead`, checkpoints `<name>_state`. */
+    /** Name of the events stream; the derivation logs are `<name>_log_*`, dead letters `<name>_dead`, checkpoints `<name>_state`, endpoint leases `<name>_leases`. */
     WEBHOOK_STREAM: webhookStreamVar,
     /** JetStream replicas of the webhook streams when they are created (3 on a 3-node NATS cluster). */
     WEBHOOK_REPLICAS: intVar(1, 5, 1),
     /** Where the webhook streams live: `file` keeps undelivered events across a NATS restart. */
     WEBHOOK_STORAGE: z.enum(['memory', 'file'], { error: 'must be memory or file' }).default('file'),
-    /** Ordering partitions per environment: one delivery in flight per partition and endpoint; events of one channel (or user) share one. */
+    /** Ordering partitions per environment: one request in flight per partition and endpoint; events of one channel (or user) share one. */
     WEBHOOK_PARTITIONS: intVar(1, 256, 64),
+    /** An endpoint is delivered by one dispatcher at a time, whose lease lasts this long unrenewed: how soon another takes over after it dies. */
+    WEBHOOK_LEASE_MS: intVar(1000, 300_000, 5000),
+    /** Most events of one endpoint delivered and not yet acknowledged at once (held in its owner's memory). */
+    WEBHOOK_MAX_PENDING: intVar(1, 100_000, 1000),
     /** Most events in one request. */
     WEBHOOK_BATCH_MAX: intVar(1, 1000, 100),
     /** How long the first event of a batch waits for others before the request is sent. */
@@ -55,6 +59,7 @@ const schema = z
     ...operationsEnv(9093),
   })
   .superRefine(checkNatsEnv)
+  .refine((c) => c.WEBHOOK_BATCH_MAX <= c.WEBHOOK_MAX_PENDING, { error: 'must be at most WEBHOOK_MAX_PENDING', path: ['WEBHOOK_BATCH_MAX'] })
   .refine((c) => c.WEBHOOK_RETRY_MIN_MS <= c.WEBHOOK_RETRY_MAX_MS, { error: 'must be at most WEBHOOK_RETRY_MAX_MS', path: ['WEBHOOK_RETRY_MIN_MS'] })
   .refine((c) => c.WEBHOOK_CHECKPOINT_MS * 10 <= c.WEBHOOK_DEDUP_WINDOW_MS, {
     error: 'must be at least 10 × WEBHOOK_CHECKPOINT_MS: a restart replays up to a checkpoint interval of events, which the window must still recognise',

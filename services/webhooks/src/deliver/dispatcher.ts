@@ -1,45 +1,50 @@
-import { WEBHOOK_EVENTS_PREFIX } from '@signal/core';
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { ConsumerInfo, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { AppRegistry } from '@signal/core';
 import type { MessageGuard } from '@signal/operations';
 import type { Logger } from 'pino';
+import { consumerName, deleteConsumer, ensureEndpointConsumer } from './endpoint-consumer.js';
+import { EndpointLeases, type LeaseHolder } from './endpoint-leases.js';
+import { EndpointWorker, type RetryPolicy } from './endpoint-worker.js';
 import { endpointsOf, type Endpoint } from './endpoints.js';
-import { PartitionWorker, type RetryPolicy } from './partition-worker.js';
 import { EndpointSender, type SenderOptions } from './sender.js';
-
-/** JetStream: consumer not found. */
-const JS_CONSUMER_NOT_FOUND = 10014;
-const NS = 1_000_000;
 
 export interface DispatcherOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
-  partitions: number;
+  /** The leases bucket (`<WEBHOOK_STREAM>_leases`). */
+  leases: KV;
+  /** WEBHOOK_LEASE_MS. */
+  leaseMs: number;
+  /** WEBHOOK_MAX_PENDING. */
+  maxPending: number;
   sender: SenderOptions;
   retry: RetryPolicy;
   guard: MessageGuard;
   log: Logger;
 }
 
-interface Running {
-  endpoint: Endpoint;
-  workers: PartitionWorker[];
-}
-
 /**
- * Keeps one durable consumer and one worker per endpoint and partition, as the apps file says:
- * at start and after every reload, new endpoints get theirs (from the events produced from then
- * on), removed ones lose theirs, and changed events or secrets apply to the next request.
- * Every dispatcher does the same, and the server shares each consumer's messages among them.
+ * Keeps one durable consumer per endpoint the apps file names (created by every dispatcher, so the
+ * events from then on are kept for it whichever runs), and delivers the endpoints whose lease
+ * this dispatcher holds (EndpointLeases), one EndpointWorker each. After a reload, new endpoints
+ * get theirs, removed ones are stopped and their consumers deleted, and changed events or secrets
+ * apply to the next request.
  */
-export class Dispatcher {
-  private readonly running = new Map<string, Running>();
+export class Dispatcher implements LeaseHolder {
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly workers = new Map<string, EndpointWorker>();
+  /** Workers being stopped, so that a second stop of the same endpoint waits for the first. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  private readonly leases: EndpointLeases;
   private reconciling: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.leases = new EndpointLeases({ kv: options.leases, leaseMs: options.leaseMs, holder: this, log: options.log });
+  }
 
-  /** Applies the registry's endpoints; reloads run one after the other. */
+  /** Applies the registry's endpoints; reloads run one after the other. The first also starts the leases. */
   apply(registry: AppRegistry): Promise<void> {
     this.reconciling = this.reconciling.then(() => this.reconcile(registry)).catch((error: unknown) => {
       this.options.log.error({ err: error }, 'applying webhook endpoints failed; they apply at the next reload');
@@ -47,73 +52,79 @@ export class Dispatcher {
     return this.reconciling;
   }
 
+  start(): void {
+    this.leases.start();
+  }
+
+  /** Hands every endpoint over to the other dispatchers, each once its requests in flight are answered. */
   async stop(): Promise<void> {
     await this.reconciling;
-    await Promise.all([...this.running.values()].flatMap((r) => r.workers.map((w) => w.stop())));
-    this.running.clear();
+    await this.leases.stop();
+  }
+
+  acquired(key: string): void {
+    const { js, jsm, stream, maxPending, leaseMs, sender: senderOptions, retry, guard, log } = this.options;
+    const endpoint = this.endpoints.get(key);
+    if (!endpoint || this.workers.has(key)) return;
+    const current = () => this.endpoints.get(key);
+    const worker = new EndpointWorker({
+      js,
+      jsm,
+      stream,
+      consumer: consumerName(endpoint),
+      endpoint: current,
+      owns: () => this.leases.holds(key),
+      sender: new EndpointSender(() => current() ?? endpoint, senderOptions, log),
+      retry,
+      batchMax: senderOptions.batchMax,
+      maxPending,
+      ackWaitMs: leaseMs,
+      guard,
+      log,
+    });
+    this.workers.set(key, worker);
+    worker.start();
+  }
+
+  lost(key: string): Promise<void> {
+    const worker = this.workers.get(key);
+    if (worker) {
+      this.workers.delete(key);
+      this.stopping.set(
+        key,
+        worker.stop().finally(() => this.stopping.delete(key)),
+      );
+    }
+    return this.stopping.get(key) ?? Promise.resolve();
   }
 
   private async reconcile(registry: AppRegistry): Promise<void> {
+    const { jsm, stream, maxPending, leaseMs, log } = this.options;
     const wanted = endpointsOf(registry);
-    for (const [key, run] of this.running) {
-      if (wanted.has(key)) continue;
-      this.running.delete(key);
-      await Promise.all(run.workers.map((w) => w.stop()));
-      for (let p = 0; p < this.options.partitions; p++) await this.deleteConsumer(consumerName(run.endpoint, p));
-      this.options.log.info({ app: run.endpoint.app, env: run.endpoint.env, endpoint: run.endpoint.id }, 'webhook endpoint removed');
-    }
+    let consumers: Promise<ConsumerInfo[]> | undefined;
+    // Listed once per reload, and only when an endpoint is new (to find a previous version's consumers).
+    const existing = () => (consumers ??= listConsumers(jsm, stream));
     for (const [key, endpoint] of wanted) {
-      const run = this.running.get(key);
-      if (run) {
-        run.endpoint = endpoint;
-        continue;
+      if (!this.endpoints.has(key)) {
+        await ensureEndpointConsumer(jsm, stream, endpoint, { maxPending, ackWaitMs: leaseMs }, existing);
+        log.info({ app: endpoint.app, env: endpoint.env, endpoint: endpoint.id, events: [...endpoint.events] }, 'webhook endpoint active');
       }
-      await this.startEndpoint(key, endpoint);
+      this.endpoints.set(key, endpoint);
     }
-  }
-
-  private async startEndpoint(key: string, endpoint: Endpoint): Promise<void> {
-    const { js, jsm, stream, partitions, sender: senderOptions, retry, guard, log } = this.options;
-    const run: Running = { endpoint, workers: [] };
-    const current = () => this.running.get(key)?.endpoint;
-    const sender = new EndpointSender(() => run.endpoint, senderOptions, log);
-    for (let p = 0; p < partitions; p++) {
-      const name = consumerName(endpoint, p);
-      const config = {
-        durable_name: name,
-        filter_subject: `${WEBHOOK_EVENTS_PREFIX}.${endpoint.app}.${endpoint.env}.${p}`,
-        ack_policy: 'explicit',
-        // One event of the partition in flight for this endpoint, across every dispatcher: the order.
-        max_ack_pending: 1,
-        // A request may wait for its batch and then for its answer; past that the dispatcher is presumed dead.
-        ack_wait: (senderOptions.lingerMs + senderOptions.timeoutMs + 5000) * NS,
-        max_deliver: -1,
-        deliver_policy: 'new',
-      } as const;
-      try {
-        await jsm.consumers.add(stream, config);
-      } catch (error) {
-        // Exists with other settings (an older WEBHOOK_TIMEOUT_MS): keep its position, take the new settings.
-        if (!(error instanceof JetStreamApiError)) throw error;
-        await jsm.consumers.update(stream, name, { ack_wait: config.ack_wait, max_ack_pending: 1 });
-      }
-      run.workers.push(new PartitionWorker(js, stream, name, current, sender, retry, guard, log));
-    }
-    this.running.set(key, run);
-    for (const worker of run.workers) worker.start();
-    log.info({ app: endpoint.app, env: endpoint.env, endpoint: endpoint.id, events: [...endpoint.events] }, 'webhook endpoint active');
-  }
-
-  private async deleteConsumer(name: string): Promise<void> {
-    try {
-      await this.options.jsm.consumers.delete(this.options.stream, name);
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError) || error.code !== JS_CONSUMER_NOT_FOUND) throw error;
+    const removed = [...this.endpoints].filter(([key]) => !wanted.has(key));
+    for (const [key] of removed) this.endpoints.delete(key);
+    // Stops the removed endpoints' workers (a handover to nobody) before their consumers go.
+    await this.leases.want(this.endpoints.keys());
+    for (const [key, endpoint] of removed) {
+      await this.lost(key);
+      await deleteConsumer(jsm, stream, consumerName(endpoint));
+      log.info({ app: endpoint.app, env: endpoint.env, endpoint: endpoint.id }, 'webhook endpoint removed');
     }
   }
 }
 
-/** `wh_<app>_<env>_<endpoint id>_<partition>`: app ids are `[a-z0-9_-]`, so this is a valid, unique consumer name. */
-function consumerName(endpoint: Endpoint, partition: number): string {
-  return `wh_${endpoint.app}_${endpoint.env}_${endpoint.id}_${partition}`;
+async function listConsumers(jsm: JetStreamManager, stream: string): Promise<ConsumerInfo[]> {
+  const out: ConsumerInfo[] = [];
+  for await (const info of jsm.consumers.list(stream)) out.push(info);
+  return out;
 }

@@ -7,7 +7,7 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatures } from './signature.js';
 export type SendResult = { ok: true } | { ok: false; error: string };
 
 interface Waiting {
-  event: StoredEvent;
+  events: StoredEvent[];
   resolve: (result: SendResult) => void;
 }
 
@@ -21,12 +21,14 @@ export interface SenderOptions {
 }
 
 /**
- * Sends one endpoint's events, several per request: events handed in within WEBHOOK_BATCH_LINGER_MS
- * of the first (each from another partition: a partition has one in flight) go out together,
- * up to WEBHOOK_BATCH_MAX. The request succeeds or fails as a whole.
+ * Sends one endpoint's events, several per request: the runs of events handed in within
+ * WEBHOOK_BATCH_LINGER_MS of the first (each run from another partition: a partition has one in
+ * flight) go out together, up to WEBHOOK_BATCH_MAX events. A run is never split over two
+ * requests, so its order holds; the request succeeds or fails as a whole.
  */
 export class EndpointSender {
   private waiting: Waiting[] = [];
+  private waitingEvents = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastWarnAt = -Infinity;
   private failedSince = 0;
@@ -37,10 +39,13 @@ export class EndpointSender {
     private readonly log: Logger,
   ) {}
 
-  send(event: StoredEvent): Promise<SendResult> {
+  /** Sends a run of consecutive events of one partition (at most WEBHOOK_BATCH_MAX) in one request. */
+  send(events: StoredEvent[]): Promise<SendResult> {
     return new Promise((resolve) => {
-      this.waiting.push({ event, resolve });
-      if (this.waiting.length >= this.options.batchMax) this.flush();
+      if (this.waitingEvents + events.length > this.options.batchMax) this.flush();
+      this.waiting.push({ events, resolve });
+      this.waitingEvents += events.length;
+      if (this.waitingEvents >= this.options.batchMax) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
     });
   }
@@ -50,8 +55,9 @@ export class EndpointSender {
     this.timer = undefined;
     const batch = this.waiting;
     this.waiting = [];
+    this.waitingEvents = 0;
     if (batch.length === 0) return;
-    void this.post(batch.map((w) => w.event)).then((result) => {
+    void this.post(batch.flatMap((w) => w.events)).then((result) => {
       for (const w of batch) w.resolve(result);
     });
   }

@@ -56,7 +56,7 @@ export type StoredEvent = z.infer<typeof storedEventSchema> & { type: WebhookEve
 /**
  * The events subject: `<prefix>.<app>.<env>.<partition>`. Events of one channel (channel and
  * member events) or of one user (online/offline) always share a partition, and a partition has
- * at most one delivery in flight per endpoint, so their order holds.
+ * at most one request in flight per endpoint, so their order holds.
  */
 export function eventSubject(prefix: string, event: WebhookEvent, partitions: number): string {
   const key = event.type === 'user_online' || event.type === 'user_offline' ? `u:${event.user}` : `c:${event.channel}`;

@@ -40,6 +40,17 @@ export const metrics = {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
     registers: [registry],
   }),
+  endpointsOwned: new Gauge({
+    name: 'signal_webhooks_endpoints_owned',
+    help: 'Endpoints this dispatcher delivers now (it holds their lease)',
+    registers: [registry],
+  }),
+  leaseChanges: new Counter({
+    name: 'signal_webhooks_lease_changes_total',
+    help: 'Endpoint leases of this dispatcher, by change: acquired, released (handed over to a better-placed dispatcher, or at shutdown), lost (not renewed within WEBHOOK_LEASE_MS: this process stalled or NATS was away)',
+    labelNames: ['change'],
+    registers: [registry],
+  }),
   derivationLag: new Gauge({
     name: 'signal_webhooks_derivation_lag_records',
     help: 'Bucket writes in a derivation log (log: presence, presence_<n> for presence shard n, online, occupancy) not yet turned into events by this process',
