@@ -119,6 +119,8 @@ export class EndpointWorker {
         // Pull requests that end within the ack wait: one left by a dead owner would otherwise keep
         // taking the endpoint's events (redeliveries included) into the void until it expires.
         this.messages = await consumer.consume({ max_messages: maxPending, expires: Math.max(1000, ackWaitMs) });
+        // stop() came while it was being opened, and closed nothing.
+        if (this.stopped) await this.messages.close();
         for await (const msg of this.messages) {
           if (this.stopped) break;
           this.receive(msg);
