@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import WebSocket from 'ws';
-import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { LeanRpc } from './clients/lean-rpc.mjs';
+import { intEnv } from './lib/rpc-client.mjs';
 import { benchServiceEnv } from './lib/service-env.mjs';
 
 const CYCLES = intEnv('CYCLES', 50_000);
@@ -28,16 +29,6 @@ const SNAPSHOT_DIR = process.env.SNAPSHOT_DIR;
 const ROOMS = 7;
 const SHARED = 50;
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Requests and notifications; `close` resolves once the server has seen it (its close frame came back). */
-class Client extends RpcClient {
-  close() {
-    return new Promise((resolve) => {
-      this.ws.once('close', resolve);
-      this.ws.close();
-    });
-  }
-}
 
 /** One Chrome DevTools Protocol session with a process started with --inspect. */
 class Inspector {
@@ -134,7 +125,7 @@ async function main() {
     const identity = `soak-${n}`;
     // Clients connect with tokens of every age, so each connection has its own time to expiry.
     const { token } = await mintUserToken(scope, { identity, device: 'd', ttlSeconds: 3600 + (n % 3600) });
-    const client = await Client.open(`ws://127.0.0.1:${gateways[n % 2].ready.port}/v1/connect?token=${token}`);
+    const client = await LeanRpc.open(`ws://127.0.0.1:${gateways[n % 2].ready.port}/v1/connect?token=${token}`);
     try {
       const shared = `shared-${n % SHARED}`;
       if (WITH_PRESENCE) await client.request('signal.join', { id: `room-${n % ROOMS}`, presence: true, state: { n } });
@@ -145,7 +136,7 @@ async function main() {
     } catch (error) {
       if (++errors <= 3) console.log(`  error: ${error.message}`);
     }
-    await client.close();
+    await client.closeCleanly();
   };
   /** Runs cycles until `until` are done, WORKERS at a time. */
   const runTo = async (until) => {
