@@ -100,7 +100,8 @@ export class ChannelViews {
     if (entry.present === 0) {
       clearTimeout(entry.flush);
       entry.flush = undefined;
-      entry.view.merge([...entry.view.takeDue(0).due, record]);
+      const deferred = entry.view.takeDeferred();
+      entry.view.absorb(deferred.length === 0 ? [record] : [...deferred, record]);
       return;
     }
     if (initial) {
