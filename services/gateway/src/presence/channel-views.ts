@@ -21,7 +21,8 @@ export const FEED_GRACE_MS = 200;
 
 /**
  * The channel views of this node: one per presence channel with at least one local
- * participant (joining or joined), reference-counted like the channel's subscription. Each
+ * participant (joining or joined), or that had one less than `lingerMs` ago, reference-counted
+ * like the channel's subscription. Each
  * follows its channel in the store from the first local join until `lingerMs` after the last
  * local leave, so joins after the first on this node read nothing from the store, and neither
  * does a channel whose few local participants come and go (one leaves, another joins: each
@@ -69,7 +70,7 @@ export class ChannelViews {
 
   /**
    * A local participant of the channel became present (it gets the channel's events from now
-   * on), or stopped being. While none is, live records are shown at once (see fromFeed).
+   * on), or stopped being. While none is, feed records are applied at once, silently (see fromFeed).
    */
   attend(scope: Scope, channel: string, present: boolean): void {
     const entry = this.views.get(viewId(scope, channel));
