@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import WebSocket from 'ws';
-import { RpcClient, intEnv } from './lib/rpc-client.mjs';
+import { LeanRpc } from './clients/lean-rpc.mjs';
+import { intEnv } from './lib/rpc-client.mjs';
 import { benchServiceEnv } from './lib/service-env.mjs';
 
 const CYCLES = intEnv('CYCLES', 50_000);
@@ -28,16 +29,6 @@ const SNAPSHOT_DIR = process.env.SNAPSHOT_DIR;
 const ROOMS = 7;
 const SHARED = 50;
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Requests and notifications; `close` resolves once the server has seen it (its close frame came back). */
-class Client extends RpcClient {
-  close() {
-    return new Promise((resolve) => {
-      this.ws.once('close', resolve);
-      this.ws.close();
-    });
-  }
-}
 
 /** One Chrome DevTools Protocol session with a process started with --inspect. */
 class Inspector {
@@ -101,7 +92,9 @@ async function main() {
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);
-  const env = benchServiceEnv(nats.url, appsFile);
+  // PRESENCE_FEED_LINGER_MS passes through, to compare with feeds closed at the last local leave (0).
+  const linger = process.env.PRESENCE_FEED_LINGER_MS;
+  const env = benchServiceEnv(nats.url, appsFile, linger === undefined ? {} : { PRESENCE_FEED_LINGER_MS: linger });
   const gatewayEnv = { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() };
   const gateways = await Promise.all(
     [0, 1].map((i) => startService({ entry: `${root}services/gateway/dist/main.js`, name: `gateway-${i}`, env: gatewayEnv })),
@@ -113,14 +106,17 @@ async function main() {
       return Inspector.open(line.slice(line.indexOf('ws://')).trim());
     }),
   );
-  const subjectsOf = async (g) => {
+  /** A gauge of a gateway's /metrics (NaN when absent). */
+  const gaugeOf = async (g, name) => {
     const text = await (await fetch(`http://127.0.0.1:${g.ready.adminPort}/metrics`)).text();
-    const match = /^signal_gateway_subjects(?:\{[^}]*\})? (\d+)/m.exec(text);
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text);
     return match ? Number(match[1]) : NaN;
   };
+  /** NATS subjects plus followed presence channels: both 0 once every close is done and every feed's linger is over. */
+  const heldOf = async (g) => (await gaugeOf(g, 'signal_gateway_subjects')) + (await gaugeOf(g, 'signal_gateway_presence_feeds'));
 
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}`);
-  console.log(`soak: ${CYCLES} cycles by ${WORKERS} clients over 2 gateways, presence ${WITH_PRESENCE ? 'on' : 'off'}`);
+  console.log(`soak: ${CYCLES} cycles by ${WORKERS} clients over 2 gateways, presence ${WITH_PRESENCE ? 'on' : 'off'}${linger === undefined ? '' : `, PRESENCE_FEED_LINGER_MS=${linger}`}`);
 
   let done = 0;
   let errors = 0;
@@ -129,7 +125,7 @@ async function main() {
     const identity = `soak-${n}`;
     // Clients connect with tokens of every age, so each connection has its own time to expiry.
     const { token } = await mintUserToken(scope, { identity, device: 'd', ttlSeconds: 3600 + (n % 3600) });
-    const client = await Client.open(`ws://127.0.0.1:${gateways[n % 2].ready.port}/v1/connect?token=${token}`);
+    const client = await LeanRpc.open(`ws://127.0.0.1:${gateways[n % 2].ready.port}/v1/connect?token=${token}`);
     try {
       const shared = `shared-${n % SHARED}`;
       if (WITH_PRESENCE) await client.request('signal.join', { id: `room-${n % ROOMS}`, presence: true, state: { n } });
@@ -140,7 +136,7 @@ async function main() {
     } catch (error) {
       if (++errors <= 3) console.log(`  error: ${error.message}`);
     }
-    await client.close();
+    await client.closeCleanly();
   };
   /** Runs cycles until `until` are done, WORKERS at a time. */
   const runTo = async (until) => {
@@ -158,10 +154,11 @@ async function main() {
     return (nextCycle - from) / ((performance.now() - started) / 1000);
   };
   const measure = async () => {
-    // Closes finish asynchronously on the gateways (presence leaves, unsubscribes): wait for them.
+    // Closes finish asynchronously on the gateways (presence leaves, unsubscribes), and a channel's
+    // feed lingers PRESENCE_FEED_LINGER_MS after its last local participant: wait for both.
     const deadline = performance.now() + 30_000;
     let subjects;
-    while ((subjects = await Promise.all(gateways.map(subjectsOf))).some((s) => s !== 0) && performance.now() < deadline) {
+    while ((subjects = await Promise.all(gateways.map(heldOf))).some((s) => s !== 0) && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const heaps = [];
@@ -174,7 +171,7 @@ async function main() {
     const { heaps, subjects } = await measure();
     rows.push({ cycles: done, heaps, subjects, rate });
     console.log(
-      `  ${String(done).padStart(8)} cycles: heap ${heaps.map(mib).join(' / ')} MiB, subjects ${subjects.join(' / ')}` +
+      `  ${String(done).padStart(8)} cycles: heap ${heaps.map(mib).join(' / ')} MiB, subjects + feeds ${subjects.join(' / ')}` +
         (rate ? `, ${Math.round(rate)} cycles/s` : ''),
     );
   };

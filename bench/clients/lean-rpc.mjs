@@ -76,7 +76,16 @@ export class LeanRpc {
     });
   }
 
+  notify(method, params) {
+    this.handle.send(JSON.stringify({ jsonrpc: '2.0', method, params }));
+  }
+
   close() {
     this.handle.close();
+  }
+
+  /** Closes with the WebSocket handshake: resolves once the server has seen the close (its close frame came back). */
+  closeCleanly() {
+    return this.handle.closeCleanly();
   }
 }

@@ -13,6 +13,8 @@ const OP_BINARY = 0x2;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
+/** Status 1000, normal closure. */
+const CLOSE_NORMAL = Buffer.from([0x03, 0xe8]);
 
 export function leanConnect(url, onFrame) {
   const target = new URL(url);
@@ -31,6 +33,13 @@ export function leanConnect(url, onFrame) {
     const handle = {
       send: (text) => socket.write(frame(OP_TEXT, Buffer.from(text))),
       close: () => socket.destroy(),
+      /** The closing handshake: resolves once the server answered the close frame and the socket is closed. */
+      closeCleanly: () =>
+        new Promise((resolveClose) => {
+          if (socket.destroyed) return resolveClose();
+          socket.once('close', resolveClose);
+          socket.write(frame(OP_CLOSE, CLOSE_NORMAL));
+        }),
       isOpen: () => state.open,
     };
     socket.on('close', () => {

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     onRevoked: (revocation) => forcedCloses.revoked(revocation),
   });
   ops.shutdown.add('release', 'revocation watch', () => revocations.stop());
-  const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config), retryDeadlineMs: storeSettings.retryDeadlineMs }, log);
+  const presence = new PresenceService(hub, store, { node, instance: () => nodeRegistry.instance, limits: limitsFrom(config), retryDeadlineMs: storeSettings.retryDeadlineMs, feedLingerMs: timing.feedLingerMs }, log);
   const liveness = new LivenessWatch(buckets.nodes, guard);
   const presenceNode = new PresenceNode({
     nc,

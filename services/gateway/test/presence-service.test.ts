@@ -85,9 +85,10 @@ class Node implements PresenceHub {
     private readonly bus: Bus,
     store: MemoryPresenceStore,
     maxParticipants = 100,
+    feedLingerMs = 0,
   ) {
     bus.nodes.push(this);
-    this.presence = new PresenceService(this, store, { node: name, instance: () => `${name}-i`, limits: { maxParticipants, maxStateBytes: 1024 } }, log);
+    this.presence = new PresenceService(this, store, { node: name, instance: () => `${name}-i`, limits: { maxParticipants, maxStateBytes: 1024 }, feedLingerMs }, log);
   }
 
   client(identity: string): Client {
@@ -166,10 +167,21 @@ class Node implements PresenceHub {
   }
 }
 
-function cluster(maxParticipants = 100) {
+function cluster(maxParticipants = 100, feedLingerMs = 0) {
   const store = new MemoryPresenceStore();
   const bus = new Bus();
-  return { store, bus, a: new Node('nodea', bus, store, maxParticipants), b: new Node('nodeb', bus, store, maxParticipants) };
+  return { store, bus, a: new Node('nodea', bus, store, maxParticipants, feedLingerMs), b: new Node('nodeb', bus, store, maxParticipants, feedLingerMs) };
+}
+
+/** Counts the feeds a store opens: each is a read of the whole channel (a consumer, on JetStream). */
+function countFeeds(store: MemoryPresenceStore): { opened: number } {
+  const counter = { opened: 0 };
+  const follow = store.follow.bind(store);
+  store.follow = (...args) => {
+    counter.opened++;
+    return follow(...args);
+  };
+  return counter;
 }
 
 async function addressesIn(store: MemoryPresenceStore, channel: string): Promise<string[]> {
@@ -287,5 +299,43 @@ describe('PresenceService on the in-memory store', () => {
     store.release();
     await Promise.all([leaving, joining]);
     expect(await addressesIn(store, 'room')).toEqual([holder.session.address, late.session.address].sort());
+  });
+
+  it('follows a channel for PRESENCE_FEED_LINGER_MS after its last local participant left: a rejoin meanwhile reads nothing, a later one reads again', async () => {
+    const { store, a } = cluster(100, 50);
+    const feeds = countFeeds(store);
+    const first = a.client('first');
+    await a.enter(first, 'room');
+    await a.presence.leave(first.session, 'room');
+    const second = a.client('second');
+    await a.enter(second, 'room');
+    expect(feeds.opened).toBe(1);
+    await a.presence.leave(second.session, 'room');
+    await until(() => a.presence.views.get(scope, 'room') === undefined);
+    const third = a.client('third');
+    await a.enter(third, 'room');
+    expect(feeds.opened).toBe(2);
+  });
+
+  it('lists every change made while its node only lingered in the channel, hearing no events, for a newcomer there', async () => {
+    const { store, bus, a, b } = cluster(100, 60_000);
+    const left = a.client('left');
+    await a.enter(left, 'room');
+    await a.presence.leave(left.session, 'room');
+    // Node a has no member left: it is not subscribed to the channel, only its feed goes on.
+    bus.drop = (_envelope, to) => to === a;
+    const stays = b.client('stays');
+    const goes = b.client('goes');
+    await b.enter(stays, 'room', { v: 1 });
+    await b.enter(goes, 'room');
+    await b.presence.leave(goes.session, 'room');
+    await b.presence.publish(stays.session, 'room', { state: { v: 2 } });
+    bus.drop = undefined;
+    const newcomer = a.client('newcomer');
+    await a.enter(newcomer, 'room');
+    // In the list itself, not as catch-up events around it: the feed's records were applied at once.
+    expect([...newcomer.seen]).toEqual([[stays.session.address, { v: 2 }]]);
+    expect(newcomer.log).toEqual([]);
+    await expectConverged(store, 'room', [newcomer, stays]);
   });
 });

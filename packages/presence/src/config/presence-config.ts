@@ -46,6 +46,11 @@ export const presenceNodeVars = {
   PRESENCE_JANITOR_MS: intVar(1000, 3_600_000, 60_000),
   /** Most participants in one presence channel; joining past it fails with limit_exceeded. */
   PRESENCE_MAX_PARTICIPANTS: intVar(1, 1_000_000, 1000),
+  /**
+   * How long a gateway keeps following a channel (its feed, one consumer) after its last local
+   * participant left, so a rejoin soon after reads nothing from the store; 0 stops at once.
+   */
+  PRESENCE_FEED_LINGER_MS: intVar(0, 600_000, 5000),
 };
 
 export interface PresenceStoreSettings {
@@ -75,6 +80,7 @@ export interface PresenceTiming {
   maxStallMs: number;
   nodeTimeoutMs: number;
   janitorMs: number;
+  feedLingerMs: number;
 }
 
 export interface PresenceLimits {
@@ -102,7 +108,9 @@ export function timingFrom(env: NodeVars): PresenceTiming {
     beatMs: env.PRESENCE_BEAT_MS,
     heartbeatMs: env.PRESENCE_HEARTBEAT_MS,
     maxStallMs: env.PRESENCE_MAX_STALL_MS,
-    nodeTimeoutMs: env.PRESENCE_NODE_TIMEOUT_MS, janitorMs: env.PRESENCE_JANITOR_MS,
+    nodeTimeoutMs: env.PRESENCE_NODE_TIMEOUT_MS,
+    janitorMs: env.PRESENCE_JANITOR_MS,
+    feedLingerMs: env.PRESENCE_FEED_LINGER_MS,
   };
 }
 

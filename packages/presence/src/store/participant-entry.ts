@@ -51,12 +51,35 @@ export function encodeParticipant(value: ParticipantValue): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
-/** Undefined for anything that is not a participant value: a stray write must not break listing. */
+/**
+ * Undefined for anything that is not a participant value: a stray write must not break listing.
+ * The same rules as `participantValueSchema.safeParse` (the known fields with their types,
+ * anything else dropped; `test/participant-entry.test.ts` holds them side by side), checked
+ * field by field: a gateway opening its feed of a 10,000-member channel decodes 10,000 entries
+ * before a newcomer gets the list, and the schema's parse was the largest part of that decoding.
+ */
 export function decodeParticipant(data: Uint8Array): ParticipantValue | undefined {
+  let parsed: unknown;
   try {
-    const parsed = participantValueSchema.safeParse(JSON.parse(decoder.decode(data)));
-    return parsed.success ? parsed.data : undefined;
+    parsed = JSON.parse(decoder.decode(data));
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const { channel, address, identity, device, node, instance, joinedAt } = parsed as Record<string, unknown>;
+  if (
+    typeof channel !== 'string' ||
+    typeof address !== 'string' ||
+    typeof identity !== 'string' ||
+    typeof device !== 'string' ||
+    typeof node !== 'string' ||
+    typeof instance !== 'string' ||
+    typeof joinedAt !== 'number' ||
+    !Number.isFinite(joinedAt)
+  ) {
+    return undefined;
+  }
+  const value: ParticipantValue = { channel, address, identity, device, node, instance, joinedAt };
+  if (Object.hasOwn(parsed, 'state')) value.state = (parsed as { state: unknown }).state;
+  return value;
 }

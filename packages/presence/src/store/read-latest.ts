@@ -117,6 +117,9 @@ export function recordOf(key: string, msg: Msg, delivery: JetStreamDelivery): La
 export function toChannelRecord(record: LatestRecord): ChannelRecord | undefined {
   if (record.deleted) return { present: false, key: record.key, revision: record.revision };
   const value = decodeParticipant(record.value);
-  return value ? { present: true, participant: { ...value, key: record.key, revision: record.revision } } : undefined;
+  if (!value) return undefined;
+  // The decoded value is this record's own: completed in place, not copied (a feed decodes thousands at a time).
+  const participant = Object.assign(value, { key: record.key, revision: record.revision });
+  return { present: true, participant };
 }
 

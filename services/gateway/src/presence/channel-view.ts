@@ -111,6 +111,16 @@ export class ChannelView {
    */
   merge(records: readonly ChannelRecord[]): Envelope[] {
     const catchUp: Envelope[] = [];
+    this.apply(records, catchUp);
+    return catchUp;
+  }
+
+  /** Applies records like merge, for a view whose changes nobody is to be told of (no local participant present). */
+  absorb(records: readonly ChannelRecord[]): void {
+    this.apply(records, undefined);
+  }
+
+  private apply(records: readonly ChannelRecord[], catchUp: Envelope[] | undefined): void {
     for (const record of records) {
       this.noteStored(record);
       if (record.present) {
@@ -121,6 +131,7 @@ export class ChannelView {
         const wasPresent = current?.present === true;
         const stateBefore = current?.state;
         this.setPresent(route, p.revision, p.address, p.state, p.joinedAt);
+        if (catchUp === undefined) continue;
         if (!wasPresent) catchUp.push(joinEnvelope(p, p.revision));
         else if (!isDeepStrictEqual(stateBefore, p.state)) {
           catchUp.push(stateEnvelope(this.channel, p.address, { state: p.state ?? null }, p.revision));
@@ -130,10 +141,9 @@ export class ChannelView {
         if (route === undefined || !this.isNewer(route, record.revision)) continue;
         const current = this.known.get(route);
         this.tombstone(route, record.revision, current?.address ?? '');
-        if (current?.present) catchUp.push(leaveEnvelope(this.channel, current.address, record.revision));
+        if (current?.present) catchUp?.push(leaveEnvelope(this.channel, current.address, record.revision));
       }
     }
-    return catchUp;
   }
 
   /**
@@ -145,6 +155,14 @@ export class ChannelView {
   defer(record: ChannelRecord): void {
     this.noteStored(record);
     this.deferred.push({ record, at: this.now() });
+  }
+
+  /** Every deferred record, oldest first, whatever its grace (none when nothing is deferred). */
+  takeDeferred(): ChannelRecord[] {
+    if (this.deferred.length === 0) return [];
+    const all = this.deferred.map((d) => d.record);
+    this.deferred = [];
+    return all;
   }
 
   /** Deferred records whose grace is over, oldest first, and in how many ms the next one is due. */

@@ -21,16 +21,24 @@ export const FEED_GRACE_MS = 200;
 
 /**
  * The channel views of this node: one per presence channel with at least one local
- * participant (joining or joined), reference-counted like the channel's subscription. Each
- * follows its channel in the store from the first local join to the last local leave, so
- * joins after the first on this node read nothing from the store.
+ * participant (joining or joined), or that had one less than `lingerMs` ago, reference-counted
+ * like the channel's subscription. Each
+ * follows its channel in the store from the first local join until `lingerMs` after the last
+ * local leave, so joins after the first on this node read nothing from the store, and neither
+ * does a channel whose few local participants come and go (one leaves, another joins: each
+ * reopening would create a consumer and read every key again, delete markers included).
  */
 export class ChannelViews {
   private readonly views = new Map<string, Entry>();
+  /** Entries nobody holds, in the order they were let go (so the oldest come first). */
+  private readonly idle = new Map<string, Entry>();
+  private reaper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: PresenceStore,
     private readonly catchUp: CatchUp,
+    /** PRESENCE_FEED_LINGER_MS: how long a view nobody holds keeps following its channel; 0 closes it at once. */
+    private readonly lingerMs = 0,
   ) {}
 
   acquire(scope: Scope, channel: string): FollowedChannel {
@@ -38,13 +46,13 @@ export class ChannelViews {
     let entry = this.views.get(id);
     if (!entry) {
       const view = new ChannelView(scope, channel);
-      const created: Entry = { view, feed: undefined as unknown as ChannelFeed, holders: 0, flush: undefined };
+      const created: Entry = { view, feed: undefined as unknown as ChannelFeed, holders: 0, present: 0, idleSince: 0, flush: undefined };
       created.feed = this.store.follow(scope, channel, { record: (record, initial) => this.fromFeed(created, record, initial) });
       entry = created;
       this.views.set(id, entry);
       metrics.presenceFeeds.set(this.views.size);
     }
-    entry.holders++;
+    if (entry.holders++ === 0) this.idle.delete(id);
     return entry;
   }
 
@@ -53,10 +61,20 @@ export class ChannelViews {
     const entry = this.views.get(id);
     if (!entry) return;
     if (--entry.holders > 0) return;
-    this.views.delete(id);
-    metrics.presenceFeeds.set(this.views.size);
-    entry.feed.close();
-    clearTimeout(entry.flush);
+    if (this.lingerMs === 0) return this.close(id, entry);
+    entry.idleSince = performance.now();
+    this.idle.set(id, entry);
+    // One timer for every idle view, not one each: a node may let go of thousands of channels a minute.
+    this.reaper ??= setInterval(() => this.reap(), Math.min(this.lingerMs, 1000)).unref();
+  }
+
+  /**
+   * A local participant of the channel became present (it gets the channel's events from now
+   * on), or stopped being. While none is, feed records are applied at once, silently (see fromFeed).
+   */
+  attend(scope: Scope, channel: string, present: boolean): void {
+    const entry = this.views.get(viewId(scope, channel));
+    if (entry) entry.present += present ? 1 : -1;
   }
 
   get(scope: Scope, channel: string): ChannelView | undefined {
@@ -73,10 +91,20 @@ export class ChannelViews {
   }
 
   /**
-   * A record from a channel's feed. What it read at (re)opening is shown at once: a newcomer's
-   * list is taken right after. Live records are shown after the grace, unless events did first.
+   * A record from a channel's feed. While no local participant is present, nobody here gets the
+   * channel's presence events: the record only brings the view up to date, at once, so a
+   * joiner's list holds every write before its own (the node may not even be subscribed to the
+   * channel's events: a lingering view). Otherwise what the feed read at (re)opening is shown
+   * at once, and live records after the grace, unless events showed them first.
    */
   private fromFeed(entry: Entry, record: ChannelRecord, initial: boolean): void {
+    if (entry.present === 0) {
+      clearTimeout(entry.flush);
+      entry.flush = undefined;
+      const deferred = entry.view.takeDeferred();
+      entry.view.absorb(deferred.length === 0 ? [record] : [...deferred, record]);
+      return;
+    }
     if (initial) {
       this.catchUp(entry.view, () => entry.view.merge([record]));
       return;
@@ -92,6 +120,27 @@ export class ChannelViews {
     this.catchUp(entry.view, () => entry.view.merge(due));
   }
 
+  /** Closes the views nobody has held for `lingerMs`. */
+  private reap(): void {
+    const cutoff = performance.now() - this.lingerMs;
+    for (const [id, entry] of this.idle) {
+      if (entry.idleSince > cutoff) break;
+      this.close(id, entry);
+    }
+    if (this.idle.size === 0) {
+      clearInterval(this.reaper);
+      this.reaper = undefined;
+    }
+  }
+
+  private close(id: string, entry: Entry): void {
+    this.idle.delete(id);
+    this.views.delete(id);
+    metrics.presenceFeeds.set(this.views.size);
+    entry.feed.close();
+    clearTimeout(entry.flush);
+  }
+
   /** The hub's envelope filter: channel events pass through the channel's view, if this node has one. */
   readonly filter = (scope: Scope, envelope: Envelope): Envelope | undefined => {
     if (envelope.ch === undefined || envelope.t === 'send') return envelope;
@@ -103,6 +152,10 @@ export class ChannelViews {
 interface Entry extends FollowedChannel {
   feed: ChannelFeed;
   holders: number;
+  /** Local participants present (getting the channel's events). */
+  present: number;
+  /** When the last holder let go (performance.now()), while nobody holds it. */
+  idleSince: number;
   /** Shows deferred feed records when their grace is over. */
   flush: NodeJS.Timeout | undefined;
 }

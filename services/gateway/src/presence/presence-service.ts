@@ -34,6 +34,8 @@ export interface PresenceServiceOptions {
    * feed that lost its consumer (a dead stream leader), reopening it meanwhile. Default: none.
    */
   readonly retryDeadlineMs?: number;
+  /** PRESENCE_FEED_LINGER_MS: how long this node follows a channel after its last local participant left. Default: 0. */
+  readonly feedLingerMs?: number;
 }
 
 /** What presence needs of the hub (an in-memory twin stands in for it in unit tests). */
@@ -57,7 +59,7 @@ export class PresenceService {
     private readonly options: PresenceServiceOptions,
     private readonly log: Logger,
   ) {
-    this.views = new ChannelViews(store, (view, apply) => this.fromFeed(view, apply));
+    this.views = new ChannelViews(store, (view, apply) => this.fromFeed(view, apply), options.feedLingerMs);
     hub.setEnvelopeFilter(this.views.filter);
   }
 
@@ -231,6 +233,7 @@ export class PresenceService {
         throw channelFull(channel, limit);
       }
       membership.status = 'present';
+      this.views.attend(scope, channel, true);
       this.hub.publishEnvelope(channelSubject(scope, channel), joinEnvelope(value, membership.revision));
       const participants = view.participants(session.route);
       if (session.ws) {
@@ -239,6 +242,7 @@ export class PresenceService {
       }
       return participants;
     } catch (error) {
+      if (membership.status === 'present') this.views.attend(scope, channel, false);
       membership.status = 'gone';
       membership.key = undefined;
       this.releaseView(session, channel, membership);
@@ -289,6 +293,7 @@ export class PresenceService {
   private async exit(session: Session, channel: string, membership: Membership): Promise<void> {
     const { key, revision, value } = membership;
     const wasPresent = membership.status === 'present';
+    if (wasPresent) this.views.attend(session.scope, channel, false);
     membership.status = 'gone';
     membership.key = undefined;
     this.releaseView(session, channel, membership);
