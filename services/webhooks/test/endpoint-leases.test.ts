@@ -47,7 +47,7 @@ function member(kv: KV, leaseMs: number): { leases: EndpointLeases; holder: Hold
   return { leases: new EndpointLeases({ kv, leaseMs, holder, log }), holder };
 }
 
-describe('endpoint leases (docs/webhooks.md#delivery)', () => {
+describe('endpoint leases (docs/webhooks.md#delivery-one-dispatcher-per-endpoint)', () => {
   it('rendezvous: every endpoint has one preferred member, and a member leaving moves only its own endpoints', () => {
     const before = new Map(KEYS.map((k) => [k, preferredOwner(k, ['a', 'b', 'c'])]));
     expect(new Set(before.values())).toEqual(new Set(['a', 'b', 'c']));
