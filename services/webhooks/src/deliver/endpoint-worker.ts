@@ -46,6 +46,7 @@ export interface EndpointWorkerOptions {
 
 /** One partition's events of the endpoint, in stream order: those in the request being tried, then those waiting. */
 interface Lane {
+  readonly subject: string;
   readonly trying: Held[];
   readonly queue: JsMsg[];
   /** Set while drain() runs, cleared by it in the same turn it finds nothing to send: a message received after that starts it again. */
@@ -82,8 +83,12 @@ export class EndpointWorker {
   constructor(private readonly options: EndpointWorkerOptions) {}
 
   start(): void {
+    // A timer callback must not throw: working() publishes, and throws on a closed connection
+    // (the events then come back after the ack wait, as after a crash).
     this.keepAlive = setInterval(() => {
-      for (const msg of this.held) msg.working();
+      this.options.guard.run('webhook-delivery', () => {
+        for (const msg of this.held) msg.working();
+      });
     }, this.options.ackWaitMs / 4);
     this.keepAlive.unref();
     this.running = this.loop();
@@ -100,7 +105,9 @@ export class EndpointWorker {
     await this.running;
     await Promise.all([...this.lanes.values()].map((lane) => lane.done));
     clearInterval(this.keepAlive);
-    for (const msg of [...this.held].sort((a, b) => a.seq - b.seq)) msg.nak();
+    this.options.guard.run('webhook-delivery', () => {
+      for (const msg of [...this.held].sort((a, b) => a.seq - b.seq)) msg.nak();
+    });
     this.held.clear();
   }
 
@@ -136,7 +143,7 @@ export class EndpointWorker {
     this.held.add(msg);
     let lane = this.lanes.get(msg.subject);
     if (!lane) {
-      lane = { trying: [], queue: [], busy: false, done: Promise.resolve(), failures: 0 };
+      lane = { subject: msg.subject, trying: [], queue: [], busy: false, done: Promise.resolve(), failures: 0 };
       this.lanes.set(msg.subject, lane);
     }
     lane.queue.push(msg);
@@ -164,8 +171,10 @@ export class EndpointWorker {
       const endpoint = this.options.endpoint();
       if (!this.stopped && endpoint) this.fill(lane, endpoint);
       if (this.stopped || !endpoint || lane.trying.length === 0) {
-        // In the same turn as the check: a message received from now on starts the lane again.
+        // In the same turn as the check: a message received from now on starts a lane again. An
+        // empty lane is dropped, so subjects written by anyone allowed on the stream cannot pile lanes up.
         lane.busy = false;
+        if (lane.trying.length === 0 && lane.queue.length === 0) this.lanes.delete(lane.subject);
         return;
       }
       if (!this.options.owns()) {
