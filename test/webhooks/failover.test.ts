@@ -126,4 +126,26 @@ describe('events given up on', () => {
     }
     await passes(() => expect(memberEvents(receiver, 'doomed')).toEqual(expectedChurn(1)), 15_000);
   });
+
+  it('malformed events on the events stream, on any subject of the environment, are dropped and counted; the partitions go on', async () => {
+    const app = stack.apps[0]!.id;
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const hostile = ['not json', '[]', deep, JSON.stringify({ id: 'x', type: 'member_added', time: 'soon', app, env: 'test' }), JSON.stringify({ id: '', type: 'nope' })];
+    // Every partition, and subjects no partition has (a lane each, dropped once empty).
+    const subjects = [...['0', '1', '2', '3'], ...Array.from({ length: 50 }, (_, i) => `bogus${i}`)].map((p) => `signal_webhooks.${app}.test.${p}`);
+    let sent = 0;
+    for (const subject of subjects) {
+      for (const body of hostile) {
+        const ack = (await nc.request(subject, body, { timeout: 5000 })).json<{ seq?: number }>();
+        expect(ack.seq).toBeGreaterThan(0);
+        sent++;
+      }
+    }
+    await churn(stack, 'hal', 'after-garbage', 2);
+    await passes(() => expect(memberEvents(receiver, 'after-garbage')).toEqual(expectedChurn(2)), 15_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${String(stack.webhooks[0]!.ready.adminPort)}/metrics`)).text();
+    const dropped = Number(/^signal_webhooks_dropped_messages_total\{source="webhook-events",reason="invalid"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    expect(dropped).toBe(sent);
+    expect(stack.webhooks[0]!.pid).toBeGreaterThan(0);
+  });
 });
