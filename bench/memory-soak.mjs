@@ -26,6 +26,11 @@ const CHECKPOINTS = intEnv('CHECKPOINTS', 5);
 const WARMUP = intEnv('WARMUP', Math.min(2_000, CYCLES));
 const WITH_PRESENCE = process.env.WITH_PRESENCE !== '0';
 const SNAPSHOT_DIR = process.env.SNAPSHOT_DIR;
+// After the last checkpoint, idle readings: the presence janitor (every PRESENCE_JANITOR_MS,
+// 60 s) holds a pass's delete markers while it purges them, so one reading can land mid-pass.
+// Readings every SETTLE_INTERVAL_S over two janitor periods show whether a high one falls back.
+const SETTLE_READINGS = intEnv('SETTLE_READINGS', 4);
+const SETTLE_INTERVAL_S = intEnv('SETTLE_INTERVAL_S', 30);
 const ROOMS = 7;
 const SHARED = 50;
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -167,11 +172,11 @@ async function main() {
   };
 
   const rows = [];
-  const checkpoint = async (rate) => {
+  const checkpoint = async (rate, idleS) => {
     const { heaps, subjects } = await measure();
-    rows.push({ cycles: done, heaps, subjects, rate });
+    rows.push({ cycles: done, heaps, subjects, rate, idleS });
     console.log(
-      `  ${String(done).padStart(8)} cycles: heap ${heaps.map(mib).join(' / ')} MiB, subjects + feeds ${subjects.join(' / ')}` +
+      `  ${String(done).padStart(8)} cycles${idleS ? ` (idle +${idleS} s)` : ''}: heap ${heaps.map(mib).join(' / ')} MiB, subjects + feeds ${subjects.join(' / ')}` +
         (rate ? `, ${Math.round(rate)} cycles/s` : ''),
     );
   };
@@ -184,6 +189,10 @@ async function main() {
     const rate = await runTo(until);
     await checkpoint(rate);
   }
+  for (let reading = 1; reading <= SETTLE_READINGS; reading++) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_S * 1000));
+    await checkpoint(undefined, reading * SETTLE_INTERVAL_S);
+  }
   if (SNAPSHOT_DIR) await inspectors[0].snapshot(path.join(SNAPSHOT_DIR, `gateway0-${done}.heapsnapshot`));
 
   const first = rows[0];
@@ -192,7 +201,7 @@ async function main() {
   console.log('');
   console.log(`| cycles | ${gateways.map((_, i) => `gateway ${i} heap after GC (MiB)`).join(' | ')} |`);
   console.log(`| ---: | ${gateways.map(() => '---:').join(' | ')} |`);
-  for (const row of rows) console.log(`| ${row.cycles} | ${row.heaps.map(mib).join(' | ')} |`);
+  for (const row of rows) console.log(`| ${row.cycles}${row.idleS ? ` (idle +${row.idleS} s)` : ''} | ${row.heaps.map(mib).join(' | ')} |`);
   const perCycle = last.heaps.map((h, i) => (span > 0 ? Math.round((h - first.heaps[i]) / span) : 0));
   // Each gateway served half the cycles: growth per cycle it served is twice the cluster figure.
   console.log(`bytes per cycle (cluster cycles, ${first.cycles} → ${last.cycles}): ${perCycle.join(' / ')}; errors ${errors}`);
@@ -203,7 +212,7 @@ async function main() {
       workers: WORKERS,
       cycles: done,
       errors,
-      checkpoints: rows.map((r) => ({ cycles: r.cycles, heapBytes: r.heaps, subjects: r.subjects, cyclesPerSecond: r.rate && Math.round(r.rate) })),
+      checkpoints: rows.map((r) => ({ cycles: r.cycles, idleSeconds: r.idleS, heapBytes: r.heaps, subjects: r.subjects, cyclesPerSecond: r.rate && Math.round(r.rate) })),
       bytesPerCycle: perCycle,
     }),
   );
