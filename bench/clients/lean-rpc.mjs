@@ -9,6 +9,7 @@ import { leanConnect } from './lean-websocket.mjs';
 const REPLY_PREFIX = Buffer.from('{"jsonrpc":"2.0","id":');
 const METHOD_AT = '{"jsonrpc":"2.0","method":"'.length;
 const LEAVE = Buffer.from('signal.leave"');
+const ERROR_AFTER_ID = Buffer.from(',"error":');
 const JOIN_FROM = Buffer.from('signal.join","params":{"from":"');
 
 /** Whether `buf` holds `bytes` at `at` (no copy, no string). */
@@ -39,7 +40,7 @@ export class LeanRpc {
   onFrame(buf, start, end) {
     this.frames++;
     // Every frame is longer than each prefix compared: the shortest is a reply `{"jsonrpc":"2.0","id":1,"result":{}}`.
-    if (holds(buf, start, REPLY_PREFIX)) return this.onReply(JSON.parse(buf.toString('utf8', start, end)));
+    if (holds(buf, start, REPLY_PREFIX)) return this.onReply(buf, start, end);
     if (end - start < METHOD_AT + LEAVE.length) return;
     if (holds(buf, start + METHOD_AT, LEAVE)) {
       this.leaves++;
@@ -53,25 +54,40 @@ export class LeanRpc {
     }
   }
 
-  onReply(frame) {
-    const waiter = this.pending.get(frame.id);
+  /**
+   * A reply `{"jsonrpc":"2.0","id":<n>,"result"|"error":…`: the id is read in place, and the
+   * frame is parsed only for a waiter that wants the result, or for an error.
+   */
+  onReply(buf, start, end) {
+    let at = start + REPLY_PREFIX.length;
+    let id = 0;
+    while (buf[at] >= 0x30 && buf[at] <= 0x39) id = id * 10 + (buf[at++] - 0x30);
+    const waiter = this.pending.get(id);
     if (!waiter) return;
-    this.pending.delete(frame.id);
-    waiter(frame);
+    this.pending.delete(id);
+    const failed = holds(buf, at, ERROR_AFTER_ID);
+    waiter(failed || waiter.wantsResult ? JSON.parse(buf.toString('utf8', start, end)) : undefined);
   }
 
-  request(method, params) {
+  /**
+   * Resolves with the result, or, with `{ result: false }`, with undefined once the request
+   * succeeded, without building the result: a client simulating a thousand members in one
+   * process must not spend the gateways' cores parsing lists it does not read.
+   */
+  request(method, params, { result = true } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`${method} timed out`));
       }, REQUEST_TIMEOUT_MS);
-      this.pending.set(id, (frame) => {
+      const waiter = (frame) => {
         clearTimeout(timer);
-        if (frame.error) reject(new Error(`${method}: ${frame.error.message}`));
-        else resolve(frame.result);
-      });
+        if (frame?.error) reject(new Error(`${method}: ${frame.error.message}`));
+        else resolve(frame?.result);
+      };
+      waiter.wantsResult = result;
+      this.pending.set(id, waiter);
       this.handle.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });
   }

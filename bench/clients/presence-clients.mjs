@@ -30,14 +30,18 @@ serveIpc({
     return {};
   },
 
-  /** One request; answers with its result's participant count. */
-  async request({ index, method, params }) {
-    const result = await pick([index])[0].request(method, params);
+  /**
+   * One request; answers once it succeeded. With `parse`, the result is parsed (as a client
+   * rendering it would) and its participant count returned; without, it is received but not
+   * parsed (see LeanRpc.request).
+   */
+  async request({ index, method, params, parse }) {
+    const result = await pick([index])[0].request(method, params, { result: parse === true });
     return { participants: result?.participants?.length };
   },
 
   /** Every client in `indices` loops join → state → state → leave in its channel until `durationMs` has passed. */
-  async churn({ indices, channels, durationMs, joinBack }) {
+  async churn({ indices, channels, durationMs, joinBack, parse }) {
     const counts = { join: 0, state: 0, leave: 0, errors: 0 };
     const latencies = [];
     const errors = [];
@@ -58,10 +62,12 @@ serveIpc({
       const channel = channels[k];
       let step = 0;
       while (performance.now() < deadline) {
-        await timed('join', () => c.request('signal.join', joinBack ? { id: channel, presence: true } : { id: channel, presence: true, joinBack: false }));
-        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }));
-        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }));
-        await timed('leave', () => c.request('signal.leave', { id: channel }));
+        // Results are received; parsed only with `parse` (PARSE_RESULTS): nobody reads them.
+        const ok = { result: parse === true };
+        await timed('join', () => c.request('signal.join', joinBack ? { id: channel, presence: true } : { id: channel, presence: true, joinBack: false }, ok));
+        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }, ok));
+        await timed('state', () => c.request('signal.publish', { id: channel, state: { i, step: step++ } }, ok));
+        await timed('leave', () => c.request('signal.leave', { id: channel }, ok));
       }
     }));
     return { counts, latencies, errors };

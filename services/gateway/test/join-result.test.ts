@@ -5,18 +5,20 @@ import { notification, renderJoinResult, renderWelcome } from '../src/surfaces/j
 /** What a presence newcomer is sent, rendered from kept per-participant JSON, is what rendering it afresh gives. */
 const ann = { address: 'ann/web/n1-1', identity: 'ann', device: 'web', joinedAt: 1, state: { mic: true, name: 'Ann "A"' } };
 const bob = { address: 'bob/app/n2-7', identity: 'bob', device: 'app', joinedAt: 2 };
+const cy = { address: 'cy/web/n1-3', identity: 'cy', device: 'web', joinedAt: 3, state: { name: 'Çy ☃ 🎧' } };
 
 describe('presence join rendering', () => {
   it('renders the join result byte for byte as rpcResult, with and without other fields', () => {
     for (const [id, result] of [
       [7, { id: 'room', participants: [ann, bob] }],
+      [9, { id: 'room', participants: [ann, bob, cy] }],
       ['x', { id: 'room', participants: [] }],
       [null, { id: 'røøm', participants: [bob], position: { offset: 3, epoch: 'e' }, recovered: true }],
       [8, { id: 'room', participants: [ann], occupancy: { connections: 2, participants: 1 } }],
     ] as const) {
       // Twice: the second time from what was kept.
-      expect(renderJoinResult(id, result)).toBe(rpcResult(id, result));
-      expect(renderJoinResult(id, result)).toBe(rpcResult(id, result));
+      expect(renderJoinResult(id, result).toString('utf8')).toBe(rpcResult(id, result));
+      expect(renderJoinResult(id, result).toString('utf8')).toBe(rpcResult(id, result));
     }
   });
 
