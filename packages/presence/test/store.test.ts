@@ -86,18 +86,26 @@ describe('presence store on a real JetStream', () => {
     expect(records).toEqual([{ present: true, participant: expect.objectContaining({ key: back, state: 'again' }) }]);
   });
 
-  it('purges every marker churn left, many at a time, in one pass', async () => {
+  it('purges every marker churn left, many at a time, in one pass, page by page, and only markers old enough', async () => {
     // Every leave is a marker; a pass that purged fewer than churn leaves let them pile up.
-    const routes = Array.from({ length: 500 }, (_, i) => `nodeff-${i.toString(36)}`);
+    // 1,300 markers with participants still present among them: three pages of the janitor's read.
+    const routes = Array.from({ length: 1300 }, (_, i) => `nodeff-${i.toString(36)}`);
+    const stay = routes.filter((_, i) => i % 100 === 0);
     await Promise.all(
       routes.map(async (r) => {
         const key = participantKey(scope, 'churned', r);
-        await store.remove(key, await store.put(key, participant('churned', r)));
+        const revision = await store.put(key, participant('churned', r));
+        if (!stay.includes(r)) await store.remove(key, revision);
       }),
     );
-    expect(await store.readChannel(scope, 'churned')).toHaveLength(500);
-    await store.purgeRemoved(0);
-    expect(await store.readChannel(scope, 'churned')).toEqual([]);
+    expect(await store.readChannel(scope, 'churned')).toHaveLength(1300);
+    // Younger than a minute: kept (a leave may still be in flight somewhere).
+    expect(await store.purgeRemoved(60_000)).toBe(0);
+    expect(await store.readChannel(scope, 'churned')).toHaveLength(1300);
+    expect(await store.purgeRemoved(0)).toBeGreaterThanOrEqual(1300 - stay.length);
+    const left = await store.readChannel(scope, 'churned');
+    expect(left.map((r) => r.present)).toEqual(stay.map(() => true));
+    expect((await store.participants(scope, 'churned')).map((p) => p.address).sort()).toEqual(stay.map((r) => participant('churned', r).address).sort());
   });
 });
 

@@ -1,13 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { SignalError, type Scope } from '@signal/core';
 import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } from './keys.js';
 import { encodeParticipant, type ParticipantValue, type StoredParticipant } from './participant-entry.js';
 import { followChannel } from './channel-feed.js';
-import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, presentIn, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
-import { readLatest, toChannelRecord } from './read-latest.js';
+import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
+import { readLatest, scanLatest, toChannelRecord } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 import type { PresenceShard } from './buckets.js';
 import { ShardedPresenceStore } from './sharded-store.js';
@@ -16,6 +16,10 @@ import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPol
 const READ_TIMEOUT_MS = 5000;
 /** Marker purges the janitor keeps in flight at once. */
 const PURGES_IN_FLIGHT = 64;
+/** Messages the janitor reads per page when it looks for markers to purge. */
+const PURGE_PAGE = 512;
+/** How long a page's fetch waits for messages that are not there yet (the last page is short). */
+const PURGE_FETCH_EXPIRES_MS = 1000;
 /** JetStream API error codes: the stream is at max_bytes; a message is over max_msg_size. */
 const JS_MAX_BYTES = 10077;
 const JS_VALUE_TOO_BIG = 10054;
@@ -24,6 +28,7 @@ const JS_VALUE_TOO_BIG = 10054;
 export class JetStreamPresenceStore implements PresenceStore {
   private readonly js: JetStreamClient;
   private readonly retry: RetryPolicy;
+  private readonly subjectPrefix: string;
 
   /**
    * `retryDeadlineMs`: how long each operation retries transient JetStream errors
@@ -38,6 +43,7 @@ export class JetStreamPresenceStore implements PresenceStore {
   ) {
     this.js = jetstream(nc);
     this.retry = { deadlineMs: retryDeadlineMs, ...DEFAULT_RETRY_DELAYS };
+    this.subjectPrefix = `$KV.${bucket}.`;
   }
 
   keyOf(scope: Scope, channel: string, route: string): string {
@@ -95,36 +101,81 @@ export class JetStreamPresenceStore implements PresenceStore {
 
   /** The participants of a channel, earliest joiner first. */
   async participants(scope: Scope, channel: string): Promise<StoredParticipant[]> {
-    return presentIn(await this.readChannel(scope, channel)).sort(byJoinOrder);
+    return (await this.readPresent(channelKeyFilter(scope, channel))).sort(byJoinOrder);
   }
 
   /** Every entry a gateway node holds. */
   async entriesOfNode(node: string): Promise<StoredParticipant[]> {
-    return presentIn(await this.read(nodeKeyFilter(node)));
+    return this.readPresent(nodeKeyFilter(node));
   }
 
   /** Every entry in the bucket, for the janitor. */
   async allEntries(): Promise<StoredParticipant[]> {
-    return presentIn(await this.read(ALL_PARTICIPANTS));
+    return this.readPresent(ALL_PARTICIPANTS);
   }
 
   /**
    * Drops delete markers older than `olderThanMs`. They are only needed while a leave may
    * still be in flight somewhere; kept forever they would grow the bucket by one per join.
+   *
+   * The bucket keeps one message per key, in the order they were stored, so the markers due
+   * are among the oldest messages: they are read oldest first, headers only, a page at a time,
+   * up to the first message stored after the cutoff, and each page is purged before the next
+   * is fetched. The janitor's memory is one page whatever the churn (listing every key first
+   * held each pass's markers at once: 10 MiB at 600 connection cycles/s, bench/memory-soak.mjs).
    */
   async purgeRemoved(olderThanMs: number): Promise<number> {
-    const records = await this.retrying(() => readLatest(this.nc, this.bucket, ALL_PARTICIPANTS, READ_TIMEOUT_MS, { headersOnly: true }));
     const cutoff = Date.now() - olderThanMs;
-    const due = records.filter((record) => record.deleted && record.storedAt <= cutoff);
     let purged = 0;
-    // Many purges in flight, not one at a time: one request per round trip purged fewer markers
-    // per pass than connection churn leaves (every leave is a marker), so they piled up without
-    // bound and every read of a channel, which returns its markers too, got slower (bench/memory-soak.mjs).
-    for (let i = 0; i < due.length; i += PURGES_IN_FLIGHT) {
+    for (let from = 1; from > 0; ) {
+      const { due, next } = await this.retrying(() => this.markersFrom(from, cutoff));
+      purged += await this.purgeMarkers(due);
+      from = next;
+    }
+    return purged;
+  }
+
+  /**
+   * One page of the bucket from stream sequence `from`, oldest first: its delete markers stored
+   * by `cutoff`, and where the next page starts (0: none, the end or a newer message was reached).
+   * Each page has a consumer of its own, gone before its markers are purged: a purge moves the
+   * consumers of the stream, and one left open through it delivered nothing more.
+   */
+  private async markersFrom(from: number, cutoff: number): Promise<{ due: { key: string; revision: number }[]; next: number }> {
+    const consumer = await this.js.consumers.get(`KV_${this.bucket}`, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true });
+    const due: { key: string; revision: number }[] = [];
+    let next = 0;
+    try {
+      const page = await consumer.fetch({ max_messages: PURGE_PAGE, expires: PURGE_FETCH_EXPIRES_MS });
+      for await (const msg of page) {
+        // In whole ms, as storedAt elsewhere: a marker stored within the cutoff's ms is due.
+        if (Math.floor(msg.info.timestampNanos / 1_000_000) > cutoff) {
+          next = 0;
+          break;
+        }
+        const operation = msg.headers?.get('KV-Operation');
+        if (operation === 'DEL' || operation === 'PURGE') due.push({ key: msg.subject.slice(this.subjectPrefix.length), revision: msg.seq });
+        next = msg.info.pending === 0 ? 0 : msg.seq + 1;
+        if (next === 0) break;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return { due, next };
+  }
+
+  /**
+   * Many purges in flight, not one at a time: one request per round trip purged fewer markers
+   * per pass than connection churn leaves (every leave is a marker), so they piled up without
+   * bound and every read of a channel, which returns its markers too, got slower (bench/memory-soak.mjs).
+   */
+  private async purgeMarkers(markers: readonly { key: string; revision: number }[]): Promise<number> {
+    let purged = 0;
+    for (let i = 0; i < markers.length; i += PURGES_IN_FLIGHT) {
       const replies = await Promise.all(
-        due.slice(i, i + PURGES_IN_FLIGHT).map((record) => {
+        markers.slice(i, i + PURGES_IN_FLIGHT).map((marker) => {
           // Bounded by the marker's sequence: a value written to the key since stays.
-          const request = { filter: `$KV.${this.bucket}.${record.key}`, seq: record.revision + 1 };
+          const request = { filter: `${this.subjectPrefix}${marker.key}`, seq: marker.revision + 1 };
           return this.guard(() => this.nc.request(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, JSON.stringify(request)));
         }),
       );
@@ -135,6 +186,18 @@ export class JetStreamPresenceStore implements PresenceStore {
 
   private async read(filter: string): Promise<ChannelRecord[]> {
     return (await this.retrying(() => readLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS))).flatMap((record) => toChannelRecord(record) ?? []);
+  }
+
+  /** The present entries under `filter`; delete markers are passed over, not kept (see scanLatest). */
+  private readPresent(filter: string): Promise<StoredParticipant[]> {
+    return this.retrying(async () => {
+      const present: StoredParticipant[] = [];
+      await scanLatest(this.nc, this.bucket, filter, READ_TIMEOUT_MS, (record) => {
+        const entry = record.deleted ? undefined : toChannelRecord(record);
+        if (entry?.present) present.push(entry.participant);
+      });
+      return present;
+    });
   }
 
   private retrying<T>(operation: () => Promise<T>): Promise<T> {

@@ -33,31 +33,56 @@ export async function readLatest(
   /** `headersOnly`: keys, revisions and operations without values, for readers that only count or purge. */
   options: { readonly headersOnly?: boolean } = {},
 ): Promise<LatestRecord[]> {
+  const records: LatestRecord[] = [];
+  await scanLatest(nc, bucket, filter, timeoutMs, (record) => records.push(record), options);
+  return records;
+}
+
+/**
+ * What readLatest reads, handed to `onRecord` one record at a time and kept by nobody: a reader
+ * that wants a few of many keys (a node's own entries among every delete marker of the last
+ * minute) holds only those. Each key comes once, as it was when the read started; a record's
+ * `value` is a view of the connection's read buffer, to decode (or copy) during the call.
+ */
+export async function scanLatest(
+  nc: NatsConnection,
+  bucket: string,
+  filter: string,
+  timeoutMs: number,
+  onRecord: (record: LatestRecord) => void,
+  options: { readonly headersOnly?: boolean } = {},
+): Promise<void> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
   const inbox = createInbox();
-  const latest = new Map<string, LatestRecord>();
   let expected: number | undefined;
   let lastPending: number | undefined;
   let received = 0;
   let consumer: string | undefined;
+  let failure: unknown;
 
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
-  // The first `expected` deliveries are the snapshot; writes made since follow them, so under
-  // constant churn the pending count may never reach zero, but the count always does.
+  // The first `expected` deliveries are the snapshot (one per key); writes made since follow
+  // them and are not part of it. Under constant churn the pending count may never reach zero,
+  // but the count always does; a key rewritten before its turn is skipped, and then pending does.
   const complete = () => expected !== undefined && (received >= expected || lastPending === 0);
   const check = () => {
     if (complete()) finish();
   };
   const sub = nc.subscribe(inbox, {
     callback: (error, msg) => {
-      if (error) return;
+      if (error || complete() || failure !== undefined) return;
       const delivery = jetStreamDelivery(msg.reply);
       if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
-      const key = msg.subject.slice(subjectPrefix.length);
-      const previous = latest.get(key);
-      if (!previous || previous.revision < delivery.sequence) latest.set(key, recordOf(key, msg, delivery));
+      try {
+        onRecord(recordOf(msg.subject.slice(subjectPrefix.length), msg, delivery));
+      } catch (error) {
+        // Raised by the reader: it ends the read, and the read rejects with it.
+        failure = error;
+        finish();
+        return;
+      }
       lastPending = delivery.pending;
       received++;
       check();
@@ -91,12 +116,12 @@ export async function readLatest(
     expected = answer.num_pending ?? 0;
     check();
     await done;
+    if (failure !== undefined) throw failure;
     if (!complete()) {
       throw new SignalError('unavailable', `presence store did not answer within ${timeoutMs} ms; try again`, { cause: new errors.TimeoutError() });
     }
-    return [...latest.values()];
   } catch (error) {
-    if (error instanceof SignalError) throw error;
+    if (error instanceof SignalError || error === failure) throw error;
     throw new SignalError('unavailable', `presence store is unreachable: ${(error as Error).message}`, { cause: error });
   } finally {
     clearTimeout(timer);
@@ -107,10 +132,15 @@ export async function readLatest(
   }
 }
 
+const NO_VALUE = new Uint8Array(0);
+
 /** A delivered message of the bucket as a record. */
 export function recordOf(key: string, msg: Msg, delivery: JetStreamDelivery): LatestRecord {
   const operation = msg.headers?.get(OPERATION_HEADER);
-  return { key, revision: delivery.sequence, deleted: operation === 'DEL' || operation === 'PURGE', value: msg.data, storedAt: delivery.storedAt };
+  const deleted = operation === 'DEL' || operation === 'PURGE';
+  // A marker's empty data is still a view of the read buffer it came in: not kept, so a reader
+  // holding many markers does not hold every buffer they arrived in.
+  return { key, revision: delivery.sequence, deleted, value: deleted ? NO_VALUE : msg.data, storedAt: delivery.storedAt };
 }
 
 /** A record as presence sees it; undefined for a value that is not a participant (a stray write must not break listing). */
