@@ -17,8 +17,8 @@ describe('presence join rendering', () => {
       [8, { id: 'room', participants: [ann], occupancy: { connections: 2, participants: 1 } }],
     ] as const) {
       // Twice: the second time from what was kept.
-      expect(renderJoinResult(id, result).toString('utf8')).toBe(rpcResult(id, result));
-      expect(renderJoinResult(id, result).toString('utf8')).toBe(rpcResult(id, result));
+      expect(renderJoinResult(id, result)).toBe(rpcResult(id, result));
+      expect(renderJoinResult(id, result)).toBe(rpcResult(id, result));
     }
   });
 

@@ -292,7 +292,7 @@ function isListing(result: unknown): result is { id: string; participants: reado
   return typeof r?.id === 'string' && Array.isArray(r.participants);
 }
 
-function reply(session: Session, frame: string | Buffer): void {
+function reply(session: Session, frame: string): void {
   const ws = session.ws;
   if (ws) ws.cork(() => ws.send(frame));
 }
