@@ -130,7 +130,7 @@ export class ChannelView {
         const current = this.known.get(route);
         const wasPresent = current?.present === true;
         const stateBefore = current?.state;
-        this.setPresent(route, p.revision, p.address, p.state, p.joinedAt);
+        this.setPresent(route, p.revision, p.address, p.state, p.joinedAt, p.identity, p.device);
         if (catchUp === undefined) continue;
         if (!wasPresent) catchUp.push(joinEnvelope(p, p.revision));
         else if (!isDeepStrictEqual(stateBefore, p.state)) {
@@ -237,9 +237,10 @@ export class ChannelView {
     return current === undefined || current.rev < rev;
   }
 
-  private setPresent(route: string, rev: number, address: string, state: unknown, joinedAt: number): void {
+  /** `identity` and `device` as a store record has them; taken from the address otherwise (an event's `from`). */
+  private setPresent(route: string, rev: number, address: string, state: unknown, joinedAt: number, identity?: string, device?: string): void {
     if (this.known.get(route)?.present !== true) this.present++;
-    const [identity = '', device = ''] = address.split('/');
+    if (identity === undefined || device === undefined) [identity = '', device = ''] = address.split('/');
     const view: ParticipantView = { address, identity, device, joinedAt };
     if (state !== undefined && state !== null) view.state = state;
     this.known.set(route, { rev, present: true, address, state, joinedAt, leftAt: 0, view });
