@@ -1,13 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
-import { DeliverPolicy, JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { SignalError, type Scope } from '@signal/core';
 import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } from './keys.js';
 import { encodeParticipant, type ParticipantValue, type StoredParticipant } from './participant-entry.js';
 import { followChannel } from './channel-feed.js';
 import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
-import { readLatest, scanLatest, toChannelRecord } from './read-latest.js';
+import { readLatest, scanLatest, scanStoredFrom, toChannelRecord } from './read-latest.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 import type { PresenceShard } from './buckets.js';
 import { ShardedPresenceStore } from './sharded-store.js';
@@ -18,8 +18,6 @@ const READ_TIMEOUT_MS = 5000;
 const PURGES_IN_FLIGHT = 64;
 /** Messages the janitor reads per page when it looks for markers to purge. */
 const PURGE_PAGE = 512;
-/** How long a page's fetch waits for messages that are not there yet (the last page is short). */
-const PURGE_FETCH_EXPIRES_MS = 1000;
 /** JetStream API error codes: the stream is at max_bytes; a message is over max_msg_size. */
 const JS_MAX_BYTES = 10077;
 const JS_VALUE_TOO_BIG = 10054;
@@ -121,8 +119,8 @@ export class JetStreamPresenceStore implements PresenceStore {
    * The bucket keeps one message per key, in the order they were stored, so the markers due
    * are among the oldest messages: they are read oldest first, headers only, a page at a time,
    * up to the first message stored after the cutoff, and each page is purged before the next
-   * is fetched. The janitor's memory is one page whatever the churn (listing every key first
-   * held each pass's markers at once: 10 MiB at 600 connection cycles/s, bench/memory-soak.mjs).
+   * is read. The janitor's memory is one page whatever the churn (listing every key first held
+   * each pass's markers at once: 15 MiB at 600 connection cycles/s, bench/memory-soak.mjs).
    */
   async purgeRemoved(olderThanMs: number): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
@@ -138,30 +136,24 @@ export class JetStreamPresenceStore implements PresenceStore {
   /**
    * One page of the bucket from stream sequence `from`, oldest first: its delete markers stored
    * by `cutoff`, and where the next page starts (0: none, the end or a newer message was reached).
-   * Each page has a consumer of its own, gone before its markers are purged: a purge moves the
-   * consumers of the stream, and one left open through it delivered nothing more.
+   * Each page is read by a consumer of its own, gone before its markers are purged (one kept
+   * open while the messages it had delivered were purged delivered nothing more, on 2.9.10).
    */
   private async markersFrom(from: number, cutoff: number): Promise<{ due: { key: string; revision: number }[]; next: number }> {
-    const consumer = await this.js.consumers.get(`KV_${this.bucket}`, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true });
     const due: { key: string; revision: number }[] = [];
-    let next = 0;
-    try {
-      const page = await consumer.fetch({ max_messages: PURGE_PAGE, expires: PURGE_FETCH_EXPIRES_MS });
-      for await (const msg of page) {
-        // In whole ms, as storedAt elsewhere: a marker stored within the cutoff's ms is due.
-        if (Math.floor(msg.info.timestampNanos / 1_000_000) > cutoff) {
-          next = 0;
-          break;
-        }
-        const operation = msg.headers?.get('KV-Operation');
-        if (operation === 'DEL' || operation === 'PURGE') due.push({ key: msg.subject.slice(this.subjectPrefix.length), revision: msg.seq });
-        next = msg.info.pending === 0 ? 0 : msg.seq + 1;
-        if (next === 0) break;
+    let read = 0;
+    let last = 0;
+    let newer = false;
+    await scanStoredFrom(this.nc, this.bucket, from, PURGE_PAGE, READ_TIMEOUT_MS, (record) => {
+      read++;
+      last = record.revision;
+      if (newer || record.storedAt > cutoff) {
+        newer = true;
+        return;
       }
-    } finally {
-      await consumer.delete().catch(() => undefined);
-    }
-    return { due, next };
+      if (record.deleted) due.push({ key: record.key, revision: record.revision });
+    });
+    return { due, next: newer || read < PURGE_PAGE ? 0 : last + 1 };
   }
 
   /**

@@ -44,13 +44,51 @@ export async function readLatest(
  * minute) holds only those. Each key comes once, as it was when the read started; a record's
  * `value` is a view of the connection's read buffer, to decode (or copy) during the call.
  */
-export async function scanLatest(
+export function scanLatest(
   nc: NatsConnection,
   bucket: string,
   filter: string,
   timeoutMs: number,
   onRecord: (record: LatestRecord) => void,
   options: { readonly headersOnly?: boolean } = {},
+): Promise<void> {
+  const config = { deliver_policy: 'last_per_subject', filter_subject: `$KV.${bucket}.${filter}`, ...(options.headersOnly ? { headers_only: true } : {}) };
+  return readConsumer(nc, bucket, config, (pending) => pending, timeoutMs, onRecord);
+}
+
+/**
+ * Up to `most` messages of the bucket in the order stored, from stream sequence `from` (the
+ * first one there is if older ones are gone), headers only, each handed to `onRecord`: a page
+ * of the stream. The consumer holds back after `most` deliveries (`max_ack_pending`, nothing
+ * is acknowledged), so a page costs what it holds, whatever follows it in the stream.
+ */
+export function scanStoredFrom(nc: NatsConnection, bucket: string, from: number, most: number, timeoutMs: number, onRecord: (record: LatestRecord) => void): Promise<void> {
+  const config = {
+    deliver_policy: 'by_start_sequence',
+    opt_start_seq: Math.max(1, from),
+    filter_subject: `$KV.${bucket}.>`,
+    headers_only: true,
+    ack_policy: 'explicit',
+    max_ack_pending: most,
+    // No redelivery while the page is read: the consumer is deleted right after.
+    ack_wait: 10 * timeoutMs * 1_000_000,
+  };
+  return readConsumer(nc, bucket, config, (pending) => Math.min(pending, most), timeoutMs, onRecord);
+}
+
+/**
+ * One read through an ephemeral push consumer on the bucket's stream, created with `config`
+ * and deleted at the end: `expected(num_pending)` deliveries are awaited (fewer if the pending
+ * count reaches zero first: a message removed before its turn is skipped), each handed to
+ * `onRecord`; what comes after them is not part of the read.
+ */
+async function readConsumer(
+  nc: NatsConnection,
+  bucket: string,
+  config: Record<string, unknown>,
+  expectedOf: (pending: number) => number,
+  timeoutMs: number,
+  onRecord: (record: LatestRecord) => void,
 ): Promise<void> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
@@ -63,9 +101,7 @@ export async function scanLatest(
 
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
-  // The first `expected` deliveries are the snapshot (one per key); writes made since follow
-  // them and are not part of it. Under constant churn the pending count may never reach zero,
-  // but the count always does; a key rewritten before its turn is skipped, and then pending does.
+  // Under constant churn the pending count may never reach zero, but the count always does.
   const complete = () => expected !== undefined && (received >= expected || lastPending === 0);
   const check = () => {
     if (complete()) finish();
@@ -94,15 +130,13 @@ export async function scanLatest(
       stream_name: stream,
       config: {
         deliver_subject: inbox,
-        deliver_policy: 'last_per_subject',
-        filter_subject: `${subjectPrefix}${filter}`,
         ack_policy: 'none',
         replay_policy: 'instant',
         mem_storage: true,
         num_replicas: 1,
         // Removed by the server soon even if the delete below is lost.
         inactive_threshold: 5_000_000_000,
-        ...(options.headersOnly ? { headers_only: true } : {}),
+        ...config,
       },
     };
     const reply = await nc.request(`$JS.API.CONSUMER.CREATE.${stream}`, JSON.stringify(request), { timeout: timeoutMs });
@@ -113,7 +147,7 @@ export async function scanLatest(
       throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}`, { cause });
     }
     consumer = answer.name;
-    expected = answer.num_pending ?? 0;
+    expected = expectedOf(answer.num_pending ?? 0);
     check();
     await done;
     if (failure !== undefined) throw failure;
