@@ -66,7 +66,8 @@ export function scanStoredFrom(nc: NatsConnection, bucket: string, from: number,
   const config = {
     deliver_policy: 'by_start_sequence',
     opt_start_seq: Math.max(1, from),
-    filter_subject: `$KV.${bucket}.>`,
+    // No filter: the bucket's stream holds its keys only, and a filter costs the server a match
+    // per message it counts (for every page) and delivers.
     headers_only: true,
     ack_policy: 'explicit',
     max_ack_pending: most,
