@@ -137,4 +137,28 @@ describe('ChannelView', () => {
     expect(view.participants().map((p) => p.address)).toEqual([Q]);
     expect(view.count()).toBe(1);
   });
+
+  it('lists exactly who is present in a churned channel: leaves by event and by store, rejoins, tombstones kept', () => {
+    const view = new ChannelView(scope, 'room');
+    const address = (n: number) => `u${n}/web/node3-${n}`;
+    // 300 connections join; two of every three leave, half by event, half by the store's marker.
+    for (let n = 0; n < 300; n++) view.accept({ t: 'join', ch: 'room', from: address(n), rev: 1000 + n, at: n });
+    for (let n = 0; n < 300; n++) {
+      if (n % 3 === 0) continue;
+      if (n % 2 === 0) view.accept({ t: 'leave', ch: 'room', from: address(n), rev: 2000 + n });
+      else view.merge([removed(address(n), 2000 + n)]);
+    }
+    // Ten of those who left come back (new revisions, later join times), one of them twice.
+    for (let n = 1; n <= 10; n++) view.accept({ t: 'join', ch: 'room', from: address(3 * n - 1), rev: 3000 + n, at: 1000 + n });
+    view.accept({ t: 'join', ch: 'room', from: address(2), rev: 3000, at: 999 });
+    const stayed = Array.from({ length: 100 }, (_, k) => address(3 * k));
+    const back = Array.from({ length: 10 }, (_, k) => address(3 * (k + 1) - 1));
+    expect(view.participants().map((p) => p.address)).toEqual([...stayed, ...back]);
+    expect(view.count()).toBe(110);
+    expect(view.count('node3-0')).toBe(109);
+    expect(view.participants('node3-0')).toHaveLength(109);
+    // A tombstone still outranks a late join from before the leave.
+    expect(view.accept({ t: 'join', ch: 'room', from: address(1), rev: 1001, at: 1 })).toBeUndefined();
+    expect(view.count()).toBe(110);
+  });
 });
