@@ -53,7 +53,7 @@ export function scanLatest(
   options: { readonly headersOnly?: boolean } = {},
 ): Promise<void> {
   const config = { deliver_policy: 'last_per_subject', filter_subject: `$KV.${bucket}.${filter}`, ...(options.headersOnly ? { headers_only: true } : {}) };
-  return readConsumer(nc, bucket, config, (pending) => pending, timeoutMs, onRecord);
+  return readConsumer(nc, bucket, config, Number.POSITIVE_INFINITY, timeoutMs, onRecord);
 }
 
 /**
@@ -74,12 +74,12 @@ export function scanStoredFrom(nc: NatsConnection, bucket: string, from: number,
     // No redelivery while the page is read: the consumer is deleted right after.
     ack_wait: 10 * timeoutMs * 1_000_000,
   };
-  return readConsumer(nc, bucket, config, (pending) => Math.min(pending, most), timeoutMs, onRecord);
+  return readConsumer(nc, bucket, config, most, timeoutMs, onRecord);
 }
 
 /**
  * One read through an ephemeral push consumer on the bucket's stream, created with `config`
- * and deleted at the end: `expected(num_pending)` deliveries are awaited (fewer if the pending
+ * and deleted at the end: `num_pending` deliveries, `most` at the most, are awaited (fewer if the pending
  * count reaches zero first: a message removed before its turn is skipped), each handed to
  * `onRecord`; what comes after them is not part of the read.
  */
@@ -87,7 +87,7 @@ async function readConsumer(
   nc: NatsConnection,
   bucket: string,
   config: Record<string, unknown>,
-  expectedOf: (pending: number) => number,
+  most: number,
   timeoutMs: number,
   onRecord: (record: LatestRecord) => void,
 ): Promise<void> {
@@ -148,7 +148,7 @@ async function readConsumer(
       throw new SignalError('unavailable', `presence store could not be read: ${answer.error?.description ?? 'no consumer'}`, { cause });
     }
     consumer = answer.name;
-    expected = expectedOf(answer.num_pending ?? 0);
+    expected = Math.min(answer.num_pending ?? 0, most);
     check();
     await done;
     if (failure !== undefined) throw failure;
