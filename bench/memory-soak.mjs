@@ -7,12 +7,16 @@
 // gateway's V8 heap in use is read after a forced full GC, through the inspector
 // (`--inspect=127.0.0.1:0` in the gateway's NODE_OPTIONS; `HeapProfiler.collectGarbage` then
 // `process.memoryUsage().heapUsed`), so nothing in the product serves this.
+// Each checkpoint also shows what nats-server holds: its resident memory and the messages in the
+// presence, online and occupancy buckets (delete markers included: the janitor purges those).
 // SNAPSHOT_DIR=… also writes a heap snapshot of gateway 0 at the first and the last checkpoint.
 // Run with `pnpm build && CYCLES=50000 WITH_PRESENCE=1 node bench/memory-soak.mjs`.
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { connect } from '@nats-io/transport-node';
 import { AppRegistry, generateApp, mintUserToken } from '@signal/core';
 import { startNats, startService, stopAll, writeTempFile } from '@signal/harness';
 import WebSocket from 'ws';
@@ -117,6 +121,18 @@ async function main() {
     const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text);
     return match ? Number(match[1]) : NaN;
   };
+  const nc = await connect({ servers: nats.url });
+  /** nats-server's resident memory (MiB) and the messages in each bucket gateways write per connection or channel. */
+  const serverHolds = async () => {
+    const status = await readFile(`/proc/${nats.pid}/status`, 'utf8').catch(() => '');
+    const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+    const messages = {};
+    for (const bucket of ['presence', 'online', 'occupancy']) {
+      const info = (await nc.request(`$JS.API.STREAM.INFO.KV_signal_${bucket}`)).json();
+      messages[bucket] = info.state?.messages;
+    }
+    return { rssMiB: Math.round(rssKiB / 1024), messages };
+  };
   /** NATS subjects plus followed presence channels: both 0 once every close is done and every feed's linger is over. */
   const heldOf = async (g) => (await gaugeOf(g, 'signal_gateway_subjects')) + (await gaugeOf(g, 'signal_gateway_presence_feeds'));
 
@@ -174,10 +190,13 @@ async function main() {
   const rows = [];
   const checkpoint = async (rate, idleS) => {
     const { heaps, subjects } = await measure();
-    rows.push({ cycles: done, heaps, subjects, rate, idleS });
+    const server = await serverHolds();
+    rows.push({ cycles: done, heaps, subjects, rate, idleS, server });
+    const { presence, online, occupancy } = server.messages;
     console.log(
       `  ${String(done).padStart(8)} cycles${idleS ? ` (idle +${idleS} s)` : ''}: heap ${heaps.map(mib).join(' / ')} MiB, subjects + feeds ${subjects.join(' / ')}` +
-        (rate ? `, ${Math.round(rate)} cycles/s` : ''),
+        (rate ? `, ${Math.round(rate)} cycles/s` : '') +
+        `; nats-server ${server.rssMiB} MiB, bucket messages presence ${presence} online ${online} occupancy ${occupancy}`,
     );
   };
 
@@ -212,11 +231,12 @@ async function main() {
       workers: WORKERS,
       cycles: done,
       errors,
-      checkpoints: rows.map((r) => ({ cycles: r.cycles, idleSeconds: r.idleS, heapBytes: r.heaps, subjects: r.subjects, cyclesPerSecond: r.rate && Math.round(r.rate) })),
+      checkpoints: rows.map((r) => ({ cycles: r.cycles, idleSeconds: r.idleS, heapBytes: r.heaps, subjects: r.subjects, cyclesPerSecond: r.rate && Math.round(r.rate), natsServer: r.server })),
       bytesPerCycle: perCycle,
     }),
   );
   for (const inspector of inspectors) inspector.close();
+  await nc.close();
 }
 
 function mib(bytes) {

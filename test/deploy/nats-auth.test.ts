@@ -223,7 +223,10 @@ describe('both services on NATS with the shipped authorization', () => {
     await passes(async () => expect((await getOccupancy(stack, 'room')).body).toEqual({ channel: 'room', connections: 1, participants: 1 }));
     await passes(() => expect(receiver.unique().some((e) => e.type === 'member_removed' && e.swept === true && e.member?.address === ben.address)).toBe(true));
     // The janitor purges the delete markers once they are older than PRESENCE_JANITOR_MS.
-    await stack.gateways[0]!.waitForLine((l) => l.includes('"msg":"presence janitor"') && /"markersPurged":[1-9]/.test(l), 15_000);
+    // So are those of the online and occupancy buckets: ben's online key and occupancy key, swept.
+    for (const bucket of ['presence', 'online', 'occupancy']) {
+      await stack.gateways[0]!.waitForLine((l) => l.includes('"msg":"presence janitor"') && new RegExp(`"${bucket}":[1-9]`).test(l), 15_000);
+    }
     ann.close();
     ben.close();
   });

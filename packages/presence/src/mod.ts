@@ -27,6 +27,7 @@ export { JetStreamPresenceStore, jetStreamPresenceStore } from './store/jetstrea
 export { MemoryPresenceStore } from './store/memory-store.js';
 export { isWrongLastSequence } from './store/wrong-last-sequence.js';
 export { openKvBucket, type OpenedBucket, type BucketExpectation } from './kv/open-bucket.js';
+export { MarkerPurge } from './kv/marker-purge.js';
 export { joinEnvelope, leaveEnvelope, stateEnvelope, publishLeave, scopeOfKey } from './events/presence-events.js';
 export { nodeRecordSchema, decodeNodeRecord, type NodeRecord } from './nodes/node-record.js';
 export { nodeViewOf, type NodeView } from './nodes/node-view.js';

@@ -5,6 +5,7 @@ import { MessageGuard, coalesceWrites, connectNats, createLogger, reloadAppsFile
 import {
   BeatListener,
   LivenessWatch,
+  MarkerPurge,
   NodeKeysSweep,
   NodeRegistry,
   jetStreamPresenceStore,
@@ -158,6 +159,10 @@ async function main(): Promise<void> {
       await openOnlineBucket(nc, onlineSettings);
     },
     online,
+    markerPurges: [
+      { name: 'online', purge: new MarkerPurge(nc, config.ONLINE_BUCKET, storeSettings.retryDeadlineMs, retried('store')) },
+      { name: 'occupancy', purge: new MarkerPurge(nc, config.OCCUPANCY_BUCKET, storeSettings.retryDeadlineMs, retried('store')) },
+    ],
   });
   // Every gateway must put a channel in the same bucket: not ready while one with another count runs.
   await waitAtStart('gateways to agree on PRESENCE_SHARDS', () => waitForShardAgreement(nc, `${config.PRESENCE_BUCKET}_nodes`, node, config.PRESENCE_SHARDS, SHARD_RECORD_DEAD_MS, log), log);

@@ -7,17 +7,14 @@ import { ALL_PARTICIPANTS, channelKeyFilter, nodeKeyFilter, participantKey } fro
 import { encodeParticipant, type ParticipantValue, type StoredParticipant } from './participant-entry.js';
 import { followChannel } from './channel-feed.js';
 import { RevisionConflict, SWEPT_BY_HEADER, byJoinOrder, type ChannelFeed, type ChannelRecord, type FeedListener, type PresenceStore } from './presence-store.js';
-import { readLatest, scanLatest, scanStoredFrom, toChannelRecord } from './read-latest.js';
+import { readLatest, scanLatest, toChannelRecord } from './read-latest.js';
+import { MarkerPurge } from '../kv/marker-purge.js';
 import { isWrongLastSequence } from './wrong-last-sequence.js';
 import type { PresenceShard } from './buckets.js';
 import { ShardedPresenceStore } from './sharded-store.js';
 import { DEFAULT_RETRY_DELAYS, retryTransient, type RetryObserver, type RetryPolicy } from '../faults/transient.js';
 
 const READ_TIMEOUT_MS = 5000;
-/** Marker purges the janitor keeps in flight at once. */
-const PURGES_IN_FLIGHT = 64;
-/** Messages the janitor reads per page when it looks for markers to purge. */
-const PURGE_PAGE = 512;
 /** JetStream API error codes: the stream is at max_bytes; a message is over max_msg_size. */
 const JS_MAX_BYTES = 10077;
 const JS_VALUE_TOO_BIG = 10054;
@@ -26,7 +23,7 @@ const JS_VALUE_TOO_BIG = 10054;
 export class JetStreamPresenceStore implements PresenceStore {
   private readonly js: JetStreamClient;
   private readonly retry: RetryPolicy;
-  private readonly subjectPrefix: string;
+  private readonly markers: MarkerPurge;
 
   /**
    * `retryDeadlineMs`: how long each operation retries transient JetStream errors
@@ -41,7 +38,7 @@ export class JetStreamPresenceStore implements PresenceStore {
   ) {
     this.js = jetstream(nc);
     this.retry = { deadlineMs: retryDeadlineMs, ...DEFAULT_RETRY_DELAYS };
-    this.subjectPrefix = `$KV.${bucket}.`;
+    this.markers = new MarkerPurge(nc, bucket, retryDeadlineMs, onRetry);
   }
 
   keyOf(scope: Scope, channel: string, route: string): string {
@@ -115,65 +112,9 @@ export class JetStreamPresenceStore implements PresenceStore {
   /**
    * Drops delete markers older than `olderThanMs`. They are only needed while a leave may
    * still be in flight somewhere; kept forever they would grow the bucket by one per join.
-   *
-   * The bucket keeps one message per key, in the order they were stored, so the markers due
-   * are among the oldest messages: they are read oldest first, headers only, a page at a time,
-   * up to the first message stored after the cutoff, and each page is purged before the next
-   * is read. The janitor's memory is one page whatever the churn (listing every key first held
-   * each pass's markers at once: 15 MiB at 600 connection cycles/s, bench/memory-soak.mjs).
    */
-  async purgeRemoved(olderThanMs: number): Promise<number> {
-    const cutoff = Date.now() - olderThanMs;
-    let purged = 0;
-    for (let from = 1; from > 0; ) {
-      const { due, next } = await this.retrying(() => this.markersFrom(from, cutoff));
-      purged += await this.purgeMarkers(due);
-      from = next;
-    }
-    return purged;
-  }
-
-  /**
-   * One page of the bucket from stream sequence `from`, oldest first: its delete markers stored
-   * by `cutoff`, and where the next page starts (0: none, the end or a newer message was reached).
-   * Each page is read by a consumer of its own, gone before its markers are purged (one kept
-   * open while the messages it had delivered were purged delivered nothing more, on 2.9.10).
-   */
-  private async markersFrom(from: number, cutoff: number): Promise<{ due: { key: string; revision: number }[]; next: number }> {
-    const due: { key: string; revision: number }[] = [];
-    let read = 0;
-    let last = 0;
-    let newer = false;
-    await scanStoredFrom(this.nc, this.bucket, from, PURGE_PAGE, READ_TIMEOUT_MS, (record) => {
-      read++;
-      last = record.revision;
-      if (newer || record.storedAt > cutoff) {
-        newer = true;
-        return;
-      }
-      if (record.deleted) due.push({ key: record.key, revision: record.revision });
-    });
-    return { due, next: newer || read < PURGE_PAGE ? 0 : last + 1 };
-  }
-
-  /**
-   * Many purges in flight, not one at a time: one request per round trip purged fewer markers
-   * per pass than connection churn leaves (every leave is a marker), so they piled up without
-   * bound and every read of a channel, which returns its markers too, got slower (bench/memory-soak.mjs).
-   */
-  private async purgeMarkers(markers: readonly { key: string; revision: number }[]): Promise<number> {
-    let purged = 0;
-    for (let i = 0; i < markers.length; i += PURGES_IN_FLIGHT) {
-      const replies = await Promise.all(
-        markers.slice(i, i + PURGES_IN_FLIGHT).map((marker) => {
-          // Bounded by the marker's sequence: a value written to the key since stays.
-          const request = { filter: `${this.subjectPrefix}${marker.key}`, seq: marker.revision + 1 };
-          return this.guard(() => this.nc.request(`$JS.API.STREAM.PURGE.KV_${this.bucket}`, JSON.stringify(request)));
-        }),
-      );
-      for (const reply of replies) purged += reply.json<{ purged?: number }>().purged ?? 0;
-    }
-    return purged;
+  purgeRemoved(olderThanMs: number): Promise<number> {
+    return this.markers.purge(olderThanMs);
   }
 
   private async read(filter: string): Promise<ChannelRecord[]> {

@@ -118,6 +118,12 @@ export const metrics = {
     help: 'Presence entries removed (with leave events) by sweeps of dead nodes',
     registers: [registry],
   }),
+  markersPurged: new Counter({
+    name: 'signal_gateway_markers_purged_total',
+    help: 'Old delete markers (with the older records of their keys) the janitor purged, by bucket: presence, online, occupancy',
+    labelNames: ['bucket'],
+    registers: [registry],
+  }),
   onlineWriteFailures: new Counter({
     name: 'signal_gateway_online_write_failures_total',
     help: 'Writes to the online bucket (ONLINE_BUCKET: a user\'s first connection on this node, or its last one gone) that failed; webhooks user_online/user_offline depend on them',

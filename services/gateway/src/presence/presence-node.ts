@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   NodeSwept,
   type BeatListener,
+  type MarkerPurge,
   type LivenessWatch,
   type NodeRegistry,
   type ObservedNode,
@@ -43,6 +44,11 @@ export interface PresenceNodeDeps {
   ensureBuckets: () => Promise<void>;
   /** This node's keys in the online bucket, written again after this node was swept. */
   online: { reannounce(): Promise<void> };
+  /**
+   * The other buckets written per connection or channel (online, occupancy), whose old delete
+   * markers the janitor purges as it does the presence bucket's, by name for the metric.
+   */
+  markerPurges: readonly { readonly name: string; readonly purge: MarkerPurge }[];
 }
 
 export function newInstanceId(): string {
@@ -199,8 +205,10 @@ export class PresenceNode {
     const live = new Map(watch.observed().filter((o) => !o.record.sweptBy).map((o) => [o.record.node, o.record.instance]));
     const { orphans, removed } = await sweeper.sweepOrphans(live, this.orphans);
     this.orphans = orphans;
-    const purged = await store.purgeRemoved(timing.janitorMs);
-    if (removed > 0 || purged > 0) log.info({ orphansRemoved: removed, markersPurged: purged }, 'presence janitor');
+    const purged: Record<string, number> = { presence: await store.purgeRemoved(timing.janitorMs) };
+    for (const { name, purge } of this.deps.markerPurges) purged[name] = await purge.purge(timing.janitorMs);
+    for (const [bucket, count] of Object.entries(purged)) metrics.markersPurged.inc({ bucket }, count);
+    if (removed > 0 || Object.values(purged).some((count) => count > 0)) log.info({ orphansRemoved: removed, markersPurged: purged }, 'presence janitor');
   }
 
   /** One live node does the cluster-wide cleanup: the one with the smallest id. */

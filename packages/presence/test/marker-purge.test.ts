@@ -1,0 +1,67 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startNats, type NatsServer } from '@signal/harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MarkerPurge, onlineKey, openOnlineBucket, type KV } from '../src/mod.js';
+
+let nats: NatsServer;
+let nc: NatsConnection;
+let kv: KV;
+const BUCKET = 'online_purge_test';
+const scope = { app: 'acme', env: 'test' as const };
+
+beforeAll(async () => {
+  nats = await startNats();
+  nc = await connect({ servers: nats.url });
+  // The online bucket keeps 4 records per key: a marker's purge must take the older ones too.
+  kv = await openOnlineBucket(nc, { bucket: BUCKET, replicas: 1, storage: 'memory' });
+});
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+async function streamState(): Promise<{ messages: number; subjects: number }> {
+  const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`);
+  return { messages: info.state.messages, subjects: info.state.num_subjects };
+}
+
+describe('MarkerPurge on a bucket keeping several records per key', () => {
+  it('drops old markers with their keys’ older records, keeps live keys and what was written after a marker', async () => {
+    const identities = Array.from({ length: 700 }, (_, i) => `user-${i}`);
+    const key = (identity: string) => onlineKey(scope, identity, 'node1');
+    // Connected then gone: put, delete. Every tenth comes back after its delete: put, delete, put.
+    // Every seventh never left: one put.
+    for (const [i, identity] of identities.entries()) {
+      await kv.put(key(identity), '{}');
+      if (i % 7 === 0) continue;
+      await kv.delete(key(identity));
+      if (i % 10 === 0) await kv.put(key(identity), '{"back":true}');
+    }
+    const live = identities.filter((_, i) => i % 7 === 0 || i % 10 === 0);
+    const before = await streamState();
+    expect(before.subjects).toBe(identities.length);
+
+    const purge = new MarkerPurge(nc, BUCKET);
+    // Younger than the cutoff: kept (a mirror, a late reader may still need them).
+    expect(await purge.purge(60_000)).toBe(0);
+    expect(await streamState()).toEqual(before);
+
+    const purged = await purge.purge(0);
+    // Each gone identity: its put and its marker; each that came back: the same, its last put stays.
+    expect(purged).toBe(before.messages - live.length);
+    expect(await streamState()).toEqual({ messages: live.length, subjects: live.length });
+    for (const [i, identity] of identities.entries()) {
+      const entry = await kv.get(key(identity));
+      if (i % 7 === 0) expect(entry?.string()).toBe('{}');
+      else if (i % 10 === 0) expect(entry?.json()).toEqual({ back: true });
+      else expect(entry).toBeNull();
+    }
+    // Nothing left to purge: a second pass is a no-op.
+    expect(await purge.purge(0)).toBe(0);
+  });
+
+  it('an unknown bucket is an error the janitor logs, not a silent zero', async () => {
+    await expect(new MarkerPurge(nc, 'no_such_bucket').purge(0)).rejects.toThrow();
+  });
+});
