@@ -162,6 +162,9 @@ export const metrics = {
 /** What a presence retry is counted under; each starts at 0, so a rate is defined before the first election. */
 export const PRESENCE_RETRY_OPERATIONS = ['store', 'heartbeat', 'claim'] as const;
 for (const operation of PRESENCE_RETRY_OPERATIONS) metrics.presenceRetries.inc({ operation }, 0);
+/** The buckets whose old delete markers the janitor purges. */
+export const PURGED_BUCKETS = ['presence', 'online', 'occupancy'] as const;
+for (const bucket of PURGED_BUCKETS) metrics.markersPurged.inc({ bucket }, 0);
 
 const STANDARD_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4003, 4004, 4005, 4008, 4029]);
 

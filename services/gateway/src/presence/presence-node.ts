@@ -12,7 +12,7 @@ import {
   type Sweeper,
 } from '@signal/presence';
 import type { Logger } from 'pino';
-import { metrics } from '../metrics/gateway-metrics.js';
+import { metrics, type PURGED_BUCKETS } from '../metrics/gateway-metrics.js';
 import type { PresenceService } from './presence-service.js';
 import type { BeatThread } from './beat-thread.js';
 
@@ -48,7 +48,7 @@ export interface PresenceNodeDeps {
    * The other buckets written per connection or channel (online, occupancy), whose old delete
    * markers the janitor purges as it does the presence bucket's, by name for the metric.
    */
-  markerPurges: readonly { readonly name: string; readonly purge: MarkerPurge }[];
+  markerPurges: readonly { readonly name: Exclude<(typeof PURGED_BUCKETS)[number], 'presence'>; readonly purge: MarkerPurge }[];
 }
 
 export function newInstanceId(): string {
