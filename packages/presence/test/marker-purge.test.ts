@@ -21,15 +21,16 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+const key = (identity: string) => onlineKey(scope, identity, 'node1');
+
 async function streamState(): Promise<{ messages: number; subjects: number }> {
   const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`);
-  return { messages: info.state.messages, subjects: info.state.num_subjects };
+  return { messages: info.state.messages, subjects: info.state.num_subjects ?? 0 };
 }
 
 describe('MarkerPurge on a bucket keeping several records per key', () => {
   it('drops old markers with their keys’ older records, keeps live keys and what was written after a marker', async () => {
     const identities = Array.from({ length: 700 }, (_, i) => `user-${i}`);
-    const key = (identity: string) => onlineKey(scope, identity, 'node1');
     // Connected then gone: put, delete. Every tenth comes back after its delete: put, delete, put.
     // Every seventh never left: one put.
     for (const [i, identity] of identities.entries()) {
@@ -59,6 +60,36 @@ describe('MarkerPurge on a bucket keeping several records per key', () => {
     }
     // Nothing left to purge: a second pass is a no-op.
     expect(await purge.purge(0)).toBe(0);
+  });
+
+  it('a pass starts where the last one stopped, and still finds the markers of keys written before that point', async () => {
+    const purge = new MarkerPurge(nc, BUCKET);
+    await purge.purge(0);
+    const early = key('early-bird');
+    await kv.put(early, '{}');
+    await purge.purge(0);
+    // Deleted after the pass that went by its put: its marker is at the end, with the put before it.
+    await kv.delete(early);
+    for (let i = 0; i < 20; i++) {
+      await kv.put(key(`late-${i}`), '{}');
+      await kv.delete(key(`late-${i}`));
+    }
+    const before = await streamState();
+    expect(await purge.purge(0)).toBe(2 + 40);
+    expect(await streamState()).toEqual({ messages: before.messages - 42, subjects: before.subjects - 21 });
+  });
+
+  it('a bucket deleted and created again (its sequences start over) is read from its first message', async () => {
+    const purge = new MarkerPurge(nc, BUCKET);
+    await purge.purge(0);
+    await (await jetstreamManager(nc)).streams.delete(`KV_${BUCKET}`);
+    kv = await openOnlineBucket(nc, { bucket: BUCKET, replicas: 1, storage: 'memory' });
+    for (let i = 0; i < 5; i++) {
+      await kv.put(key(`again-${i}`), '{}');
+      await kv.delete(key(`again-${i}`));
+    }
+    expect(await purge.purge(0)).toBe(10);
+    expect(await streamState()).toEqual({ messages: 0, subjects: 0 });
   });
 
   it('an unknown bucket is an error the janitor logs, not a silent zero', async () => {

@@ -87,6 +87,9 @@ export class PresenceNode {
     this.lastJudgedAt = performance.now();
     this.every(timing.beatMs, async () => this.judge());
     this.every(timing.heartbeatMs, () => this.tick());
+    // Apart, so that a long cluster-wide pass never holds back this node's own clean-up (its
+    // views' tombstones grow with every leave until pruned).
+    this.every(timing.janitorMs, () => this.tidyLocal());
     this.every(timing.janitorMs, () => this.janitor());
     void this.followConnection();
   }
@@ -196,11 +199,17 @@ export class PresenceNode {
     this.watchStartedAt = now;
   }
 
-  private async janitor(): Promise<void> {
-    const { presence, sweeper, store, watch, timing, log } = this.deps;
+  /** This node's own clean-up: old tombstones out of its views, its entries no connection holds out of the store. */
+  private async tidyLocal(): Promise<void> {
+    const { presence, timing, log } = this.deps;
     for (const view of presence.views.all()) view.prune(timing.janitorMs);
     const audited = await presence.audit();
     if (audited > 0) log.info({ removed: audited }, 'removed presence entries of this node that no connection holds');
+  }
+
+  /** The cluster-wide clean-up, on one node: orphaned entries, old delete markers. */
+  private async janitor(): Promise<void> {
+    const { sweeper, store, watch, timing, log } = this.deps;
     if (!this.isJanitor()) return;
     const live = new Map(watch.observed().filter((o) => !o.record.sweptBy).map((o) => [o.record.node, o.record.instance]));
     const { orphans, removed } = await sweeper.sweepOrphans(live, this.orphans);
