@@ -97,7 +97,8 @@ class Inspector {
 }
 
 async function main() {
-  const nats = await startNats();
+  // NATS_PROFILE_PORT=… serves nats-server's Go profiles (/debug/pprof/heap?debug=1 lists in-use memory by allocation site).
+  const nats = await startNats(process.env.NATS_PROFILE_PORT ? { args: ['--profile', process.env.NATS_PROFILE_PORT] } : {});
   const app = generateApp('bench');
   const appsFile = await writeTempFile('apps.json', JSON.stringify({ apps: [app] }));
   const scope = new AppRegistry({ apps: [app] }).byPublishableKey(app.environments.test.publishableKeys[0]);

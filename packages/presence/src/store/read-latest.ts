@@ -59,8 +59,11 @@ export function scanLatest(
 /**
  * Up to `most` messages of the bucket in the order stored, from stream sequence `from` (the
  * first one there is if older ones are gone), headers only, each handed to `onRecord`: a page
- * of the stream. The consumer holds back after `most` deliveries (`max_ack_pending`, nothing
- * is acknowledged), so a page costs what it holds, whatever follows it in the stream.
+ * of the stream. It is one pull of `most` messages from a pull consumer without acks, so a page
+ * costs what it holds, whatever follows it in the stream. (A push consumer capped by
+ * `max_ack_pending`, never acknowledged, did the same, but nats-server 2.9.10 kept about 115
+ * bytes per message it had delivered after the consumer was deleted: 1.2 GB over a million
+ * soak cycles, bench/README.md.)
  */
 export function scanStoredFrom(nc: NatsConnection, bucket: string, from: number, most: number, timeoutMs: number, onRecord: (record: LatestRecord) => void): Promise<void> {
   const config = {
@@ -69,19 +72,17 @@ export function scanStoredFrom(nc: NatsConnection, bucket: string, from: number,
     // No filter: the bucket's stream holds its keys only, and a filter costs the server a match
     // per message it counts (for every page) and delivers.
     headers_only: true,
-    ack_policy: 'explicit',
-    max_ack_pending: most,
-    // No redelivery while the page is read: the consumer is deleted right after.
-    ack_wait: 10 * timeoutMs * 1_000_000,
   };
-  return readConsumer(nc, bucket, config, most, timeoutMs, onRecord);
+  return readConsumer(nc, bucket, config, most, timeoutMs, onRecord, 'pull');
 }
 
 /**
- * One read through an ephemeral push consumer on the bucket's stream, created with `config`
- * and deleted at the end: `num_pending` deliveries, `most` at the most, are awaited (fewer if the pending
- * count reaches zero first: a message removed before its turn is skipped), each handed to
- * `onRecord`; what comes after them is not part of the read.
+ * One read through an ephemeral consumer on the bucket's stream, created with `config` and
+ * deleted at the end: `num_pending` deliveries, `most` at the most, are awaited (fewer if the pending
+ * count reaches zero first: a message removed before its turn is skipped, or the server says
+ * a pull found no more), each handed to `onRecord`; what comes after them is not part of the read.
+ * A `push` consumer delivers to an inbox as soon as it exists; a `pull` one delivers one batch
+ * of `most` when asked (`CONSUMER.MSG.NEXT`, no wait).
  */
 async function readConsumer(
   nc: NatsConnection,
@@ -90,6 +91,7 @@ async function readConsumer(
   most: number,
   timeoutMs: number,
   onRecord: (record: LatestRecord) => void,
+  mode: 'push' | 'pull' = 'push',
 ): Promise<void> {
   const stream = `KV_${bucket}`;
   const subjectPrefix = `$KV.${bucket}.`;
@@ -99,17 +101,24 @@ async function readConsumer(
   let received = 0;
   let consumer: string | undefined;
   let failure: unknown;
+  /** A pull's end: the server's status that it has no more (404, 408). */
+  let ended = false;
 
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   // Under constant churn the pending count may never reach zero, but the count always does.
-  const complete = () => expected !== undefined && (received >= expected || lastPending === 0);
+  const complete = () => expected !== undefined && (received >= expected || lastPending === 0 || ended);
   const check = () => {
     if (complete()) finish();
   };
   const sub = nc.subscribe(inbox, {
     callback: (error, msg) => {
       if (error || complete() || failure !== undefined) return;
+      if (mode === 'pull' && (msg.headers?.code ?? 0) >= 400) {
+        ended = true;
+        check();
+        return;
+      }
       const delivery = jetStreamDelivery(msg.reply);
       if (!delivery || !msg.subject.startsWith(subjectPrefix)) return;
       try {
@@ -130,7 +139,7 @@ async function readConsumer(
     const request = {
       stream_name: stream,
       config: {
-        deliver_subject: inbox,
+        ...(mode === 'push' ? { deliver_subject: inbox } : {}),
         ack_policy: 'none',
         replay_policy: 'instant',
         mem_storage: true,
@@ -149,6 +158,7 @@ async function readConsumer(
     }
     consumer = answer.name;
     expected = Math.min(answer.num_pending ?? 0, most);
+    if (mode === 'pull' && expected > 0) nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, JSON.stringify({ batch: most, no_wait: true }), { reply: inbox });
     check();
     await done;
     if (failure !== undefined) throw failure;
