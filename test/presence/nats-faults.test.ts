@@ -39,9 +39,22 @@ async function startClusterStack(): Promise<ClusterStack> {
   const appsFile = await writeTempFile('apps-nats-faults.json', JSON.stringify({ apps }));
   // Churners join as fast as the store answers (hundreds a second once it is back), far above a
   // client's join rate (JOIN_RATE 20/s, burst 128): past it the gateway refuses and then closes the
-  // connection (4029), and the churner's request in flight is never answered. This test is about
-  // NATS faults, not rate limits, so they are lifted.
-  const env = { NATS_URL: cluster.url, APPS_FILE: appsFile, PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', PRESENCE_REPLICAS: '3', JOIN_RATE: '1000000', JOIN_BURST: '1000000' };
+  // connection (4029), and the churner's request in flight is never answered. The same holds for
+  // the frame rate (FRAME_RATE 200/s, burst 400: a join and a leave every 10 ms pass it; a
+  // refused frame is answered with an error without an id). This test is about NATS faults, not
+  // rate limits, so both are lifted.
+  const env = {
+    NATS_URL: cluster.url,
+    APPS_FILE: appsFile,
+    PORT: '0',
+    ADMIN_PORT: '0',
+    LOG_LEVEL: 'info',
+    PRESENCE_REPLICAS: '3',
+    JOIN_RATE: '1000000',
+    JOIN_BURST: '1000000',
+    FRAME_RATE: '100000',
+    FRAME_BURST: '100000',
+  };
   const emitApi = await startService({ entry: EMIT_API_ENTRY, name: 'emit-api', env, readyTimeoutMs: 60_000 });
   const gateways: ServiceProcess[] = [];
   for (const i of [0, 1]) gateways.push(await startService({ entry: GATEWAY_ENTRY, name: `gateway-${i}`, env, readyTimeoutMs: 60_000 }));
