@@ -11,12 +11,6 @@ interface Known {
   joinedAt: number;
   /** Local time the participant left; tombstones are kept a while to recognise late events. */
   leftAt: number;
-  /**
-   * What newcomers are given for this participant while it is present: one object until its
-   * state changes, shared by every list, so surfaces can keep what they render of it (welcome
-   * frames, its JSON) for as long as it is the same object. Never mutated.
-   */
-  view: ParticipantView | undefined;
 }
 
 /** A connection's latest record as the feed brought it. */
@@ -46,7 +40,9 @@ export class ChannelView {
   private readonly stored = new Map<string, Stored>();
   private storedPresent = 0;
   /**
-   * The views of the connections present in `known`, apart: `known` also keeps a tombstone of
+   * What newcomers are given for each connection present in `known`: one object per participant
+   * until its state changes, shared by every list, so surfaces can keep what they render of it
+   * (welcome frames, its JSON) for as long as it is the same object; never mutated. Kept apart: `known` also keeps a tombstone of
    * everyone who left in the last PRESENCE_JANITOR_MS, and in a busy channel those outnumber the
    * present many times over (a list built from `known` cost a gateway 12 % of its CPU in the
    * memory soak: every join walked a minute of leaves).
@@ -183,7 +179,7 @@ export class ChannelView {
 
   /**
    * Everyone present, except `route` (the asker), earliest joiner first (ties in the order the
-   * view learnt of them). The entries are shared between calls (see Known.view): read only.
+   * view learnt of them). The entries are shared between calls (see `present`): read only.
    */
   participants(exceptRoute?: string): readonly ParticipantView[] {
     this.ordered ??= [...this.present.values()].sort((a, b) => a.joinedAt - b.joinedAt);
@@ -243,14 +239,14 @@ export class ChannelView {
     if (identity === undefined || device === undefined) [identity = '', device = ''] = address.split('/');
     const view: ParticipantView = { address, identity, device, joinedAt };
     if (state !== undefined && state !== null) view.state = state;
-    this.known.set(route, { rev, present: true, address, state, joinedAt, leftAt: 0, view });
+    this.known.set(route, { rev, present: true, address, state, joinedAt, leftAt: 0 });
     this.present.set(route, view);
     this.ordered = undefined;
   }
 
   private tombstone(route: string, rev: number, address: string): void {
     if (this.present.delete(route)) this.ordered = undefined;
-    this.known.set(route, { rev, present: false, address, state: undefined, joinedAt: 0, leftAt: this.now(), view: undefined });
+    this.known.set(route, { rev, present: false, address, state: undefined, joinedAt: 0, leftAt: this.now() });
   }
 }
 
